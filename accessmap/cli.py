@@ -1,0 +1,137 @@
+"""The ``accessmap`` command line: a thin layer that parses options and calls the pipeline.
+
+Library errors become one clear line and exit code 1; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from accessmap import __version__
+from accessmap._errors import AccessmapError
+
+DEFAULT_DEMO_OUT = Path("maps/demo")
+
+
+def _configure_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("accessmap")
+    root.handlers[:] = [handler]
+    root.setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
+
+
+def _library_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn accessmap errors into a one-line ClickException (exit code 1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AccessmapError as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+def _say(message: str) -> None:
+    click.echo(f"accessmap: {message}", err=True)
+
+
+out_option = click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Output folder.",
+)
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, default=False, help="Replace an existing output folder."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="accessmap")
+@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less log output.")
+def main(verbose: int, quiet: int) -> None:
+    """Who lives too far from health care, and where new sites would help most."""
+    _configure_logging(verbose, quiet)
+
+
+@main.command()
+@click.argument("scenario_file", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--network", type=click.Path(path_type=Path), default=None,
+              help="Road network: OSM extract (.osm.pbf, .osm, .osm.bz2) or .graphml.")
+@click.option("--population", type=click.Path(path_type=Path), default=None,
+              help="Population raster (GeoTIFF, e.g. WorldPop).")
+@click.option("--facilities", type=click.Path(path_type=Path), default=None,
+              help="Health facilities (GeoJSON, GeoPackage, CSV with lon/lat).")
+@click.option("--mode", type=click.Choice(["walk", "drive"]), default=None,
+              help="Travel mode.  [default: walk]")
+@click.option("--thresholds", default=None, metavar="MIN,MIN,...",
+              help="Travel-time thresholds in minutes.  [default: 30,60,120]")
+@click.option("--new-sites", type=click.IntRange(min=0), default=None,
+              help="Number of new sites to recommend.  [default: 5]")
+@click.option("--exclude", multiple=True, metavar="COLUMN=VALUE[,VALUE]",
+              help="Leave out facilities whose COLUMN has one of these values "
+                   "(e.g. amenity=pharmacy); repeatable.")
+@click.option("--title", default=None, help="Title of the map and report.")
+@out_option
+@overwrite_option
+@_library_errors
+def run(scenario_file: Path | None, network: Path | None, population: Path | None,
+        facilities: Path | None, mode: str | None, thresholds: str | None,
+        new_sites: int | None, exclude: tuple[str, ...], title: str | None, out: Path | None,
+        overwrite: bool) -> None:
+    """Run the access analysis: travel times, coverage, new sites, map and tables.
+
+    Settings come from SCENARIO_FILE (TOML) when given; options override it.
+    """
+    from accessmap.config import Scenario, load_scenario, parse_exclusions, parse_thresholds
+
+    scenario = load_scenario(scenario_file) if scenario_file else Scenario()
+    scenario = scenario.replace(
+        network=network, population=population, facilities=facilities, mode=mode,
+        thresholds_min=parse_thresholds(thresholds) if thresholds else None,
+        new_sites=new_sites, exclude=parse_exclusions(exclude) if exclude else None,
+        title=title, out=out,
+    )
+    _run_and_report(scenario, overwrite=overwrite)
+
+
+@main.command()
+@out_option
+@overwrite_option
+@click.option("--mode", type=click.Choice(["walk", "drive"]), default="walk",
+              show_default=True, help="Travel mode.")
+@_library_errors
+def demo(out: Path | None, overwrite: bool, mode: str) -> None:
+    """Run the analysis on the embedded SYNTHETIC demo district (output maps/demo/)."""
+    from accessmap.demo import demo_scenario
+
+    scenario = demo_scenario().replace(out=out or DEFAULT_DEMO_OUT, mode=mode)
+    _run_and_report(scenario, overwrite=overwrite)
+
+
+def _run_and_report(scenario: Any, *, overwrite: bool) -> None:
+    from accessmap.pipeline import run as run_pipeline
+
+    result = run_pipeline(scenario, overwrite=overwrite, progress=lambda s: _say(f"{s} ..."))
+    summary = result.summary
+    _say(f"population {summary['population_total']:,.0f}; "
+         f"unreachable {summary['unreachable_population']:,.0f}")
+    for now, after in zip(summary["coverage"], summary["coverage_with_new_sites"], strict=True):
+        _say(f"within {now['threshold_min']:g} min: {now['share']:.1%} now, "
+             f"{after['share']:.1%} with {len(summary['recommended_sites'])} new sites")
+    _say(f"outputs written to {result.out_dir}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,286 @@
+"""One run: the stages in order, their timings, and the run record.
+
+``run(scenario)`` loads the inputs, computes travel times and coverage, recommends new
+sites and writes the output folder.  The CLI is a thin layer over this function.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from accessmap import __version__, catchments, gaps, maps, report, siting
+from accessmap._errors import ConfigError, NetworkError
+from accessmap.config import Scenario
+from accessmap.facilities import load_facilities
+from accessmap.network import RoadNetwork, file_sha256, load_network
+from accessmap.population import Population, load_population
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """Everything a run computed (kept in memory for scripts and tests)."""
+
+    scenario: Scenario
+    network: RoadNetwork
+    population: Population
+    facilities: gpd.GeoDataFrame
+    access: catchments.Access
+    coverage: pd.DataFrame
+    sites: gpd.GeoDataFrame
+    coverage_with_new_sites: pd.DataFrame
+    summary: dict[str, Any]
+    timings_s: dict[str, float] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+@contextmanager
+def _stage(name: str, timings: dict[str, float], progress: Progress | None) -> Iterator[None]:
+    if progress:
+        progress(name)
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 3)
+    logger.info("stage %s took %.2f s", name, timings[name])
+
+
+def _require_inputs(scenario: Scenario) -> None:
+    missing = [name for name in ("network", "population", "facilities")
+               if getattr(scenario, name) is None]
+    if missing:
+        raise ConfigError(
+            "missing input(s): " + ", ".join(missing)
+            + "; give them in the scenario file [inputs] or as --network/--population/"
+            "--facilities"
+        )
+
+
+def run(
+    scenario: Scenario,
+    *,
+    overwrite: bool = False,
+    write: bool = True,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the whole analysis for ``scenario`` and write its output folder.
+
+    Parameters
+    ----------
+    scenario
+        Inputs and settings.
+    overwrite
+        Replace an existing output folder.
+    write
+        Write the output folder (``False`` computes only).
+    progress
+        Called with each stage's name as it starts.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    AccessmapError
+        Any input or setting problem, with a message naming the file and the fix.
+    """
+    _require_inputs(scenario)
+    assert scenario.network and scenario.population and scenario.facilities
+    if write:
+        report.check_output_folder(scenario.out, overwrite=overwrite)
+    timings: dict[str, float] = {}
+    with _stage("network", timings, progress):
+        network = load_network(scenario.network, profile=scenario.speed_profile())
+    with _stage("population", timings, progress):
+        population = load_population(
+            scenario.population, bounds_lonlat=_padded_bounds(network),
+            aggregate=scenario.aggregate,
+        )
+    with _stage("facilities", timings, progress):
+        facilities = load_facilities(scenario.facilities, exclude=scenario.exclude)
+    with _stage("travel_times", timings, progress):
+        px, py = network.project(population.lon, population.lat)
+        fx, fy = network.project(facilities.geometry.x.to_numpy(),
+                                 facilities.geometry.y.to_numpy())
+        access = catchments.nearest_facility_times(network, px, py, fx, fy)
+        _check_facilities_snapped(access, facilities, scenario)
+    with _stage("coverage", timings, progress):
+        coverage = gaps.coverage_table(access.time_s, population.population,
+                                       scenario.thresholds_min)
+    with _stage("siting", timings, progress):
+        sites, coverage_new = _recommend_sites(scenario, network, population, access, px, py,
+                                               fx, fy)
+    summary = _summary(scenario, network, population, facilities, access, coverage, sites,
+                       coverage_new, timings)
+    result = RunResult(scenario, network, population, facilities, access, coverage, sites,
+                       coverage_new, summary, timings)
+    if write:
+        with _stage("outputs", timings, progress):
+            result.out_dir = _write(result, overwrite=overwrite)
+    return result
+
+
+def _padded_bounds(network: RoadNetwork) -> tuple[float, float, float, float]:
+    west, south, east, north = network.bounds_lonlat()
+    pad = network.profile.max_snap_m / 111_000
+    return west - pad, south - pad, east + pad, north + pad
+
+
+def _check_facilities_snapped(
+    access: catchments.Access, facilities: gpd.GeoDataFrame, scenario: Scenario
+) -> None:
+    snapped = access.facility_snap.on_network
+    if not snapped.any():
+        raise NetworkError(
+            f"no facility in {scenario.facilities} is within "
+            f"{scenario.speed_profile().max_snap_m:.0f} m of a usable road in "
+            f"{scenario.network}; does the extract cover the facilities?"
+        )
+    for name in facilities.loc[~snapped, "name"]:
+        logger.warning("facility %r is farther than the snap distance from any road; "
+                       "it cannot be reached", name)
+
+
+def _recommend_sites(
+    scenario: Scenario,
+    network: RoadNetwork,
+    population: Population,
+    access: catchments.Access,
+    px: np.ndarray,
+    py: np.ndarray,
+    fx: np.ndarray,
+    fy: np.ndarray,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    threshold_s = scenario.siting_threshold_min * 60
+    empty = gpd.GeoDataFrame(
+        {"rank": [], "kind": [], "added_population": [], "node": []},
+        geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+    )
+    needy = gaps.underserved_mask(access.time_s, scenario.siting_threshold_min)
+    if scenario.new_sites == 0 or not needy.any():
+        return empty, gaps.coverage_table(access.time_s, population.population,
+                                          scenario.thresholds_min)
+    demand = np.flatnonzero(needy & access.point_snap.on_network)
+    candidates = siting.candidate_nodes(network, access.point_snap, needy,
+                                        spacing_m=scenario.candidate_spacing_m)
+    cover = siting.coverage_matrix(network, candidates, access.point_snap, demand, threshold_s)
+    chosen = siting.greedy_sites(cover, population.population[demand], scenario.new_sites)
+    nodes = chosen["node"].to_numpy(dtype=np.int64)
+    sites = gpd.GeoDataFrame(
+        {
+            "rank": chosen["rank"].to_numpy(dtype=np.int64),
+            "kind": [siting.site_kind(p, scenario.satellite_min_population)
+                     for p in chosen["added_population"]],
+            "added_population": chosen["added_population"].to_numpy(dtype=float),
+            "node": nodes,
+        },
+        geometry=gpd.points_from_xy(network.node_lon[nodes], network.node_lat[nodes]),
+        crs="EPSG:4326",
+    )
+    new_access = catchments.nearest_facility_times(
+        network, px, py, np.concatenate([fx, network.node_x[nodes]]),
+        np.concatenate([fy, network.node_y[nodes]]), point_snap=access.point_snap,
+    )
+    coverage_new = gaps.coverage_table(new_access.time_s, population.population,
+                                       scenario.thresholds_min)
+    return sites, coverage_new
+
+
+def _summary(
+    scenario: Scenario,
+    network: RoadNetwork,
+    population: Population,
+    facilities: gpd.GeoDataFrame,
+    access: catchments.Access,
+    coverage: pd.DataFrame,
+    sites: gpd.GeoDataFrame,
+    coverage_new: pd.DataFrame,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    unreachable = gaps.unreachable_summary(access.status, population.population)
+    return {
+        "title": scenario.title,
+        "synthetic_data": scenario.synthetic,
+        "population_total": round(population.total, 1),
+        "coverage": gaps.coverage_records(coverage),
+        "unreachable_population": unreachable["total"],
+        "unreachable_detail": unreachable,
+        "facilities_used": len(facilities),
+        "facilities_unsnapped": [
+            str(n) for n in facilities.loc[~access.facility_snap.on_network, "name"]
+        ],
+        "recommended_sites": [
+            {"rank": int(r.rank), "kind": str(r.kind), "lon": round(float(r.geometry.x), 6),
+             "lat": round(float(r.geometry.y), 6),
+             "added_population": round(float(r.added_population), 1)}
+            for r in sites.itertuples()
+        ],
+        "siting_threshold_min": scenario.siting_threshold_min,
+        "coverage_with_new_sites": gaps.coverage_records(coverage_new),
+        "network": network.summary(),
+        "run": {
+            "accessmap_version": __version__,
+            "inputs": {
+                name: {"path": str(path), "sha256": file_sha256(path)}
+                for name in ("network", "population", "facilities")
+                if (path := getattr(scenario, name)) is not None
+            },
+            "settings": scenario.to_dict(),
+        },
+        "timings_s": timings,
+    }
+
+
+def _write(result: RunResult, *, overwrite: bool) -> Path:
+    scenario = result.scenario
+    time_min = result.access.time_s / 60
+    cells = gpd.GeoDataFrame(
+        {
+            "population": result.population.population,
+            "time_min": np.where(np.isfinite(time_min), time_min, np.nan),
+            "status": [catchments.STATUS_NAMES[int(s)] for s in result.access.status],
+            "nearest_facility": result.access.facility,
+        },
+        geometry=gpd.points_from_xy(result.population.lon, result.population.lat),
+        crs="EPSG:4326",
+    )
+    facilities = result.facilities
+    fmap = maps.decision_map(
+        title=scenario.title, population=result.population, time_min=time_min,
+        thresholds_min=scenario.thresholds_min, facilities=facilities, sites=result.sites,
+        synthetic=scenario.synthetic,
+    )
+    writers = {
+        "summary.json": lambda p: report.write_json(p, result.summary),
+        "coverage.csv": lambda p: report.write_csv(p, _coverage_csv(result)),
+        "sites.csv": lambda p: report.write_csv(
+            p, pd.DataFrame(result.summary["recommended_sites"])),
+        "layers.gpkg": lambda p: report.write_layers(p, {
+            "facilities": facilities[["facility_id", "name", "type", "capacity", "geometry"]],
+            "demand_points": cells,
+            "recommended_sites": result.sites,
+        }),
+        "map.html": lambda p: fmap.save(str(p)),
+    }
+    return report.write_outputs(scenario.out, writers, overwrite=overwrite)
+
+
+def _coverage_csv(result: RunResult) -> pd.DataFrame:
+    now = result.coverage.assign(scenario="current")
+    after = result.coverage_with_new_sites.assign(scenario="with_new_sites")
+    return pd.concat([now, after], ignore_index=True)[
+        ["scenario", "threshold_min", "population", "share"]
+    ]
