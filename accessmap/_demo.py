@@ -72,6 +72,14 @@ VILLAGE_SIZES: dict[str, tuple[float, float]] = {
     "small": (1_500.0, 2_500.0),
 }
 HAMLET_COUNT = 30
+HAMLET_PATH_KM = 1.6  # hamlets closer than this to the network get a path or footway
+# Village streets by size: count, shortest and longest length (km).
+VILLAGE_STREETS: dict[str, tuple[int, float, float]] = {
+    "big": (4, 0.6, 1.1),
+    "medium": (3, 0.45, 0.8),
+    "small": (2, 0.3, 0.55),
+}
+MIN_STREET_GAP = math.radians(35.0)
 FIELD_TRACK_COUNT = 12
 BRIDGE_HALF_KM = 0.04
 GEOJSON_DECIMALS = 6
@@ -198,6 +206,7 @@ FACILITY_PLAN: tuple[tuple[str, str, int], ...] = (
     ("pharmacy", "town", 2),
     ("pharmacy", "v02", 1),
 )
+FACILITY_ROAD_GAP_KM = 0.025
 AMENITY_OF_TYPE = {
     "district_hospital": "hospital",
     "health_centre": "clinic",
@@ -682,46 +691,84 @@ def nearest_index(coords: np.ndarray, point: Sequence[float]) -> int:
 def add_spur(
     district: District,
     start: int,
-    end: Sequence[float],
+    end: Sequence[float] | int,
     tags: dict[str, str],
     *,
     group: str = "main",
     spacing: float = 0.12,
     amp: float = 0.08,
-) -> int | None:
-    """Add a wiggly way from node ``start`` to point ``end`` if it is acceptable.
+) -> Way | None:
+    """Add a wiggly way from node ``start`` to a point or node ``end`` if it is acceptable.
 
     Returns
     -------
-    int or None
-        Id of the new end node, or None when the way would cross water, leave
-        the district or enter the farm zone (nothing is added then).
+    Way or None
+        The new way, or None when it would cross water, leave the district or
+        enter the farm zone (nothing is added then).
     """
     net = district.network
+    target = net.point(end) if isinstance(end, int) else end
     coords = wiggle_leg(
-        net.point(start), end, district.rng, spacing=spacing, amp_frac=amp, max_amp=0.15
+        net.point(start), target, district.rng, spacing=spacing, amp_frac=amp, max_amp=0.15
     )
     if not district.line_ok(coords, group=group):
         return None
-    ids = [start] + [net.add_node(x, y) for x, y in coords[1:]]
-    net.add_way(ids, tags, group)
-    return ids[-1]
+    ids = [start] + [net.add_node(x, y) for x, y in coords[1:-1]]
+    ids.append(end if isinstance(end, int) else net.add_node(*coords[-1]))
+    return net.add_way(ids, tags, group)
+
+
+def bearings_at(network: Network, node_id: int) -> list[float]:
+    """Return the bearings (radians) of the way segments that leave ``node_id``."""
+    x, y = network.point(node_id)
+    result = []
+    for way in network.ways:
+        for i, n in enumerate(way.nodes):
+            if n != node_id:
+                continue
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(way.nodes):
+                    nx, ny = network.point(way.nodes[j])
+                    result.append(math.atan2(ny - y, nx - x))
+    return result
+
+
+def angle_gap(a: float, b: float) -> float:
+    """Return the absolute difference of two bearings, in [0, pi]."""
+    return abs((a - b + math.pi) % (2.0 * math.pi) - math.pi)
 
 
 def add_village_streets(district: District) -> None:
-    """Add two to four short residential streets radiating from each village centre."""
+    """Add residential streets radiating from each village centre (and a loop in big ones)."""
     rng = district.rng
-    streets_by_size = {"big": 4, "medium": 3, "small": 2}
     for key, (_, _, size) in VILLAGE_PLAN.items():
+        count, low, high = VILLAGE_STREETS[size]
         centre = district.node_of[key]
         x, y = district.network.point(centre)
-        count = streets_by_size[size]
-        base = rng.uniform(0.0, 2.0 * math.pi)
-        for k in range(count):
-            angle = base + 2.0 * math.pi * k / count + rng.normal(0.0, 0.3)
-            length = rng.uniform(0.25, 0.7 if size == "big" else 0.5)
+        taken = bearings_at(district.network, centre)
+        streets: list[tuple[float, Way]] = []
+        for _ in range(50):
+            if len(streets) == count:
+                break
+            angle, length = rng.uniform(0.0, 2.0 * math.pi), rng.uniform(low, high)
+            if any(angle_gap(angle, b) < MIN_STREET_GAP for b in taken):
+                continue
             end = (x + length * math.cos(angle), y + length * math.sin(angle))
-            add_spur(district, centre, end, {"highway": "residential"}, amp=0.1)
+            way = add_spur(district, centre, end, {"highway": "residential"}, amp=0.1)
+            if way is not None:
+                taken.append(angle)
+                streets.append((angle, way))
+        if size == "big" and len(streets) >= 2:
+            add_village_loop(district, sorted(streets, key=lambda item: item[0]))
+
+
+def add_village_loop(district: District, streets: list[tuple[float, Way]]) -> None:
+    """Join the two streets with the narrowest angle between them by a cross street."""
+    pairs = list(zip(streets, streets[1:] + streets[:1], strict=True))
+    (_, first), (_, second) = min(pairs, key=lambda pair: angle_gap(pair[0][0], pair[1][0]))
+    a = first.nodes[int(0.6 * (len(first.nodes) - 1))]
+    b = second.nodes[int(0.6 * (len(second.nodes) - 1))]
+    add_spur(district, a, b, {"highway": "residential"}, amp=0.1)
 
 
 def rural_nodes(district: District, min_town_km: float = 2.5) -> np.ndarray:
@@ -767,13 +814,13 @@ def connect_hamlet(district: District, x: float, y: float) -> int | None:
     xy = np.asarray([district.network.point(int(n)) for n in ids])
     distance = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
     for index in np.argsort(distance, kind="stable")[:10]:
-        if distance[index] > 1.0:
+        if distance[index] > HAMLET_PATH_KM:
             tags = random_track_tags(rng)
         else:
             tags = {"highway": ("path", "footway")[int(rng.integers(0, 2))]}
-        end = add_spur(district, int(ids[index]), (x, y), tags, spacing=0.1, amp=0.06)
-        if end is not None:
-            return end
+        way = add_spur(district, int(ids[index]), (x, y), tags, spacing=0.1, amp=0.06)
+        if way is not None:
+            return way.nodes[-1]
     return None
 
 
@@ -881,22 +928,34 @@ def check_network(district: District) -> None:
 # --------------------------------------------------------------------------- facilities and areas
 
 
+def off_road_point(
+    district: District, base: Sequence[float], radius: tuple[float, float], roads: BaseGeometry
+) -> tuple[float, float]:
+    """Return a random point around ``base`` at least :data:`FACILITY_ROAD_GAP_KM` off roads."""
+    rng = district.rng
+    for _ in range(100):
+        angle, r = rng.uniform(0.0, 2.0 * math.pi), rng.uniform(*radius)
+        x, y = base[0] + r * math.cos(angle), base[1] + r * math.sin(angle)
+        if roads.distance(Point(x, y)) >= FACILITY_ROAD_GAP_KM:
+            return x, y
+    raise AccessmapError("no off-road site for a synthetic facility; change the seed")
+
+
 def place_facilities(district: District) -> list[dict[str, Any]]:
     """Return the facilities of :data:`FACILITY_PLAN` placed near (not on) roads."""
-    rng, places = district.rng, district.settlement
+    net, places = district.network, district.settlement
+    roads = shapely.union_all([net.line(w) for w in highway_ways(net)])
+    town_blocks = iter([(0.15, 0.15), (-0.45, -0.15)])  # block centres off the main junction
     counters: dict[str, int] = {}
     facilities = []
-    town_blocks = iter([(0.15, 0.15), (-0.45, -0.15)])
     for kind, key, capacity in FACILITY_PLAN:
         place = places[key]
+        cx, cy = net.point(district.node_of[key])
         if key == "town":
             dx, dy = next(town_blocks)
-            cx, cy = district.network.point(district.node_of["town"])
-            x, y = cx + dx + rng.normal(0, 0.02), cy + dy + rng.normal(0, 0.02)
+            x, y = off_road_point(district, (cx + dx, cy + dy), (0.0, 0.04), roads)
         else:
-            cx, cy = district.network.point(district.node_of[key])
-            angle, radius = rng.uniform(0.0, 2.0 * math.pi), rng.uniform(0.06, 0.15)
-            x, y = cx + radius * math.cos(angle), cy + radius * math.sin(angle)
+            x, y = off_road_point(district, (cx, cy), (0.06, 0.15), roads)
         prefix = "PH" if kind == "pharmacy" else "HF"
         counters[prefix] = counters.get(prefix, 0) + 1
         facilities.append(
@@ -1000,7 +1059,7 @@ def burn(geoms: Sequence[BaseGeometry], all_touched: bool) -> np.ndarray:
         all_touched=all_touched,
         dtype="uint8",
     )
-    return burned.astype(bool)
+    return np.asarray(burned, dtype=bool)
 
 
 def cell_centres_km() -> tuple[np.ndarray, np.ndarray]:
@@ -1020,7 +1079,7 @@ def valid_cells(district: District) -> np.ndarray:
     row_end, col_end = BORDER_CELLS + inner_rows, BORDER_CELLS + inner_cols
     inside[BORDER_CELLS:row_end, BORDER_CELLS:col_end] = True
     water = burn([district.river], all_touched=True) | burn([district.lake], all_touched=False)
-    return inside & ~water
+    return np.asarray(inside & ~water, dtype=bool)
 
 
 def blob(x: np.ndarray, y: np.ndarray, s: Settlement, sigma_x: float, sigma_y: float) -> np.ndarray:
@@ -1041,7 +1100,7 @@ def settlement_weights(x: np.ndarray, y: np.ndarray, s: Settlement) -> np.ndarra
 def scaled(weights: np.ndarray, valid: np.ndarray, total: float) -> np.ndarray:
     """Return ``weights`` zeroed outside ``valid`` and scaled to sum to ``total``."""
     weights = np.where(valid, weights, 0.0)
-    return weights * (total / weights.sum())
+    return weights * (total / float(weights.sum()))
 
 
 def make_population(district: District) -> np.ndarray:

@@ -188,3 +188,24 @@ def test_crossing_roads_share_nodes(osm_ways: list) -> None:
     for i, j in zip(left.tolist(), right.tolist(), strict=True):
         if i < j:
             assert set(roads[i][1]) & set(roads[j][1]), (roads[i][0], roads[j][0])
+
+
+def test_facilities_lie_near_but_off_roads(demo: dict[str, Path], osm_ways: list) -> None:
+    roads = shapely.union_all([line for _, _, line in highways(osm_ways)])
+    frame = gpd.read_file(demo["facilities"])
+    km = np.array([roads.distance(p) for p in frame.geometry]) * 108.0
+    assert (km < 0.3).all()
+    assert (km > 0.02).all()
+
+
+def test_some_villages_are_far_from_care(demo: dict[str, Path]) -> None:
+    villages = [
+        (obj.lon, obj.lat)
+        for obj in osmium.FileProcessor(str(demo["network"]), osmium.osm.NODE)
+        if obj.tags.get("place") == "village"
+    ]
+    assert len(villages) == 20
+    frame = gpd.read_file(demo["facilities"])
+    care = shapely.MultiPoint(list(frame[frame["type"] != "pharmacy"].geometry))
+    km = np.array([care.distance(shapely.Point(v)) for v in villages]) * 108.0
+    assert (km > 7.0).sum() >= 4
