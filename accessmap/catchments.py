@@ -9,10 +9,12 @@ streets count in the direction people actually travel.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from numpy.typing import NDArray
 
 from accessmap import engine
@@ -163,3 +165,155 @@ def _same_segment_trips(
         if t < time_s[p]:
             time_s[p] = t
             facility[p] = f
+
+
+# --------------------------------------------------------------------------- per facility
+# (issue 4: facility x demand times, catchments, 2SFCA / E2SFCA)
+
+
+def source_point_times(
+    network: RoadNetwork,
+    node_times: scipy.sparse.csr_array,
+    point_snap: Snap,
+    demand: NDArray[np.int64],
+    limit_s: float,
+) -> scipy.sparse.csr_array:
+    """Combine source x node times with the demand points' entries: source x point times.
+
+    Parameters
+    ----------
+    network
+        Road network.
+    node_times
+        ``engine.bounded_times`` result over ``network.graph_to`` (rows: sources).
+    point_snap
+        Snap of all demand points.
+    demand
+        Indices of the demand points to keep (columns of the result, in this order).
+    limit_s
+        Largest total time kept (network time plus the point's entry cost).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(n_sources, demand.size)``; the best time over the point's two entries.
+        Zero times are stored: read through ``.indptr``/``.indices``/``.data``.
+    """
+    sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
+               point_snap.distance_m[demand])
+    point, node, cost = entry_points(network, sub, towards_network=True)
+    order = np.argsort(node, kind="stable")
+    node_ptr = np.zeros(network.n_nodes + 1, dtype=np.int64)
+    np.add.at(node_ptr, node + 1, 1)
+    node_ptr = np.cumsum(node_ptr)
+    entry_point, entry_cost = point[order], cost[order]
+    rows = np.repeat(np.arange(node_times.shape[0]), np.diff(node_times.indptr))
+    reached = node_times.indices.astype(np.int64)
+    counts = node_ptr[reached + 1] - node_ptr[reached]
+    source = np.repeat(rows, counts)
+    start = np.repeat(node_ptr[reached], counts)
+    entry = start + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    total = np.repeat(node_times.data, counts) + entry_cost[entry]
+    ok = total <= limit_s
+    source, target, total = source[ok], entry_point[entry[ok]], total[ok]
+    key = source * max(demand.size, 1) + target
+    best = np.lexsort((total, key))
+    first = best[np.r_[True, key[best][1:] != key[best][:-1]]] if best.size else best
+    return scipy.sparse.csr_array((total[first], (source[first], target[first])),
+                                  shape=(node_times.shape[0], demand.size))
+
+
+def facility_point_times(
+    network: RoadNetwork, access: Access, limit_s: float
+) -> scipy.sparse.csr_array:
+    """Facility x demand point travel times within ``limit_s`` (sparse, zeros stored)."""
+    node_times = engine.bounded_times(
+        network.graph_to, facility_sources(network, access.facility_snap), float(limit_s))
+    demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
+    return source_point_times(network, node_times, access.point_snap, demand, limit_s)
+
+
+def step_decay(time_s: NDArray[np.float64], max_time_s: float) -> NDArray[np.float64]:
+    """E2SFCA weights of Luo & Qi (2009): 1.00, 0.68, 0.22 over thirds of the catchment.
+
+    Examples
+    --------
+    >>> step_decay(np.array([0.0, 10.0, 11.0, 25.0, 31.0]), 30.0).tolist()
+    [1.0, 1.0, 0.68, 0.22, 0.0]
+    """
+    t = np.asarray(time_s, float)
+    return np.select([t <= max_time_s / 3, t <= 2 * max_time_s / 3, t <= max_time_s],
+                     [1.0, 0.68, 0.22], 0.0)
+
+
+def two_step_fca(
+    times: scipy.sparse.csr_array,
+    supply: NDArray[np.float64],
+    demand: NDArray[np.float64],
+    max_time_s: float,
+    *,
+    decay: bool = False,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Two-step floating catchment area ratios (Luo & Wang 2003; E2SFCA with ``decay``).
+
+    Step 1: each facility's ratio ``R_j = S_j / sum_k P_k W(t_kj)`` over the demand
+    points within ``max_time_s``.  Step 2: each demand point's accessibility
+    ``A_i = sum_j R_j W(t_ij)``.  ``W`` is 1 (2SFCA) or :func:`step_decay` (E2SFCA).
+
+    Parameters
+    ----------
+    times
+        Facility x demand point times (e.g. :func:`facility_point_times`).
+    supply
+        Capacity per facility (beds, staff, or 1 per facility).
+    demand
+        Population per demand point.
+    max_time_s
+        Catchment size.
+    decay
+        Use distance-decay weights (E2SFCA).
+
+    Returns
+    -------
+    ratio, accessibility
+        ``ratio`` per facility (NaN when no one lives within its catchment) and
+        ``accessibility`` per demand point (0 when no facility is within reach).
+    """
+    coo = times.tocoo()
+    fac, pt, t = coo.row, coo.col, coo.data
+    inside = t <= max_time_s
+    fac, pt, t = fac[inside], pt[inside], t[inside]
+    weight = step_decay(t, max_time_s) if decay else np.ones(t.size)
+    served = np.bincount(fac, weights=demand[pt] * weight, minlength=times.shape[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(served > 0, np.asarray(supply, float) / served, np.nan)
+    accessibility = np.bincount(pt, weights=np.nan_to_num(ratio[fac]) * weight,
+                                minlength=times.shape[1])
+    return ratio, accessibility
+
+
+def catchment_table(
+    access: Access,
+    population: NDArray[np.float64],
+    thresholds_min: Sequence[float],
+) -> pd.DataFrame:
+    """People whose nearest facility each facility is, in total and within each threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per facility (in facility order): ``population`` and
+        ``population_<T>min`` per threshold, ``mean_time_min`` (population-weighted).
+    """
+    n = access.facility_snap.segment.size
+    has = access.facility >= 0
+    fac, pop, t = access.facility[has], population[has], access.time_s[has]
+    table = pd.DataFrame({"population": np.bincount(fac, weights=pop, minlength=n)})
+    for threshold in thresholds_min:
+        near = t <= threshold * 60
+        table[f"population_{threshold:g}min"] = np.bincount(fac[near], weights=pop[near],
+                                                            minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["mean_time_min"] = np.bincount(fac, weights=pop * t, minlength=n) / 60 / \
+            table["population"].to_numpy()
+    return table

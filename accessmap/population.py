@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyproj
 import rasterio
 import rasterio.errors
+import rasterio.features
 import rasterio.transform
 import rasterio.warp
 import rasterio.windows
+import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
@@ -65,22 +68,43 @@ class Population:
         return grid
 
 
+#: File endings read as rasters; anything else is read as a vector file.
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc", ".nc")
+#: Grid cell used for polygon / point population files: 3 arc-seconds (WorldPop's).
+DEFAULT_VECTOR_CELL_DEG = 1 / 1200
+#: Column names tried, in order, when no population column is named.
+POPULATION_COLUMNS = ("population", "pop", "total_population", "people")
+
+
 def load_population(
     path: str | os.PathLike[str],
     *,
     bounds_lonlat: tuple[float, float, float, float] | None = None,
     aggregate: int = 1,
+    population_column: str | None = None,
+    cell_size_deg: float = DEFAULT_VECTOR_CELL_DEG,
 ) -> Population:
-    """Read a population GeoTIFF (any CRS) into demand points.
+    """Read population (raster, census polygons or points) into demand points.
+
+    Rasters (``RASTER_SUFFIXES``) are read as they are; vector files go through
+    :func:`population_from_vector`, which puts their people on a regular EPSG:4326 grid,
+    so every :class:`Population` has a grid (``to_grid`` and the travel-time raster
+    work the same way for every input).
 
     Parameters
     ----------
     path
-        Population raster (people per cell), e.g. WorldPop.
+        Population raster (people per cell, e.g. WorldPop, GHSL, HRSL) or a vector file
+        (polygons or points) with a population column.
     bounds_lonlat
-        (west, south, east, north) in degrees: read only this window.
+        (west, south, east, north) in degrees: read only this window / these features.
     aggregate
         Sum over ``aggregate x aggregate`` blocks of cells first (total preserved).
+    population_column
+        Vector files only: the column with people per feature (default: the first of
+        ``POPULATION_COLUMNS`` present).
+    cell_size_deg
+        Vector files only: grid cell size in degrees.
 
     Returns
     -------
@@ -89,36 +113,67 @@ def load_population(
     Raises
     ------
     InputFileError
-        The file is missing or not a raster.
+        The file is missing or unreadable.
     InputDataError
-        No CRS, no overlap with ``bounds_lonlat``, or no populated cell.
+        No CRS, no overlap with ``bounds_lonlat``, no populated cell, a missing
+        population column or a negative population.
     """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"population file {path} does not exist; check the path")
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        return _load_raster(path, bounds_lonlat, aggregate)
+    return population_from_vector(path, population_column=population_column,
+                                  bounds_lonlat=bounds_lonlat, aggregate=aggregate,
+                                  cell_size_deg=cell_size_deg)
+
+
+def _load_raster(
+    path: Path,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+    aggregate: int,
+) -> Population:
+    dataset = _open_raster(path, "population")
+    with dataset:
+        window = _window(dataset, bounds_lonlat, path)
+        values = dataset.read(1, window=window, masked=True)
+        transform = dataset.window_transform(window)
+        crs = dataset.crs.to_string()
+    data, nodata_cells = _clean_counts(values, path)
+    return _population_from_grid(data, transform, crs, path, aggregate, nodata_cells)
+
+
+def _open_raster(path: Path, what: str) -> rasterio.DatasetReader:
     try:
         dataset = rasterio.open(path)
     except rasterio.errors.RasterioIOError as err:
-        raise InputFileError(f"population file {path} cannot be read as a raster ({err})") \
+        raise InputFileError(f"{what} file {path} cannot be read as a raster ({err})") \
             from None
-    with dataset:
-        if dataset.crs is None:
-            raise InputDataError(
-                f"population file {path} has no coordinate reference system; assign one "
-                "(WorldPop rasters are EPSG:4326), e.g. with gdal_edit.py -a_srs EPSG:4326"
-            )
-        window = _window(dataset, bounds_lonlat, path)
-        values = dataset.read(1, window=window, masked=True).astype(np.float64)
-        transform = dataset.window_transform(window)
-        crs = dataset.crs.to_string()
+    if dataset.crs is None:
+        dataset.close()
+        raise InputDataError(
+            f"{what} file {path} has no coordinate reference system; assign one "
+            "(WorldPop rasters are EPSG:4326), e.g. with gdal_edit.py -a_srs EPSG:4326"
+        )
+    return dataset
+
+
+def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.float64], int]:
+    """People per cell with nodata, non-finite and negative cells set to 0 (and counted)."""
+    values = values.astype(np.float64)
     valid = ~np.ma.getmaskarray(values) & np.isfinite(values.filled(np.nan))
     data = np.where(valid, values.filled(0.0), 0.0)
     negative = valid & (data < 0)
     if negative.any():
         logger.warning("%s: %d cells with negative population treated as nodata",
                        path.name, int(negative.sum()))
-    nodata_cells = int((~valid).sum() + negative.sum())
-    data = np.where(negative, 0.0, data)
+    return np.where(negative, 0.0, data), int((~valid).sum() + negative.sum())
+
+
+def _population_from_grid(
+    data: NDArray[np.float64], transform: Affine, crs: str, path: Path, aggregate: int,
+    nodata_cells: int,
+) -> Population:
     if aggregate > 1:
         data, transform = aggregate_sum(data, transform, aggregate)
     rows, cols = np.nonzero(data > 0)
@@ -195,3 +250,183 @@ def _cell_centres_lonlat(
         return x, y
     lon, lat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
     return np.asarray(lon, float), np.asarray(lat, float)
+
+
+# --------------------------------------------------------------------------- vector files
+
+
+def population_from_vector(
+    path: str | os.PathLike[str],
+    *,
+    population_column: str | None = None,
+    bounds_lonlat: tuple[float, float, float, float] | None = None,
+    aggregate: int = 1,
+    cell_size_deg: float = DEFAULT_VECTOR_CELL_DEG,
+) -> Population:
+    """Put census polygons or population points onto a regular EPSG:4326 grid.
+
+    A polygon's people are spread evenly over the grid cells whose centres fall inside
+    it (areal weighting: no settlement layer is assumed); a polygon too small to hold a
+    cell centre puts all its people in the cell of its representative point.  A point
+    adds its people to the cell containing it.  The grid starts at a multiple of
+    ``cell_size_deg`` and covers every feature, so the total is preserved to rounding.
+
+    Raises
+    ------
+    InputDataError
+        The population column is missing, a value is negative, or no feature lies in
+        ``bounds_lonlat``.
+    """
+    from accessmap.facilities import read_vector
+
+    path = Path(path)
+    frame = read_vector(path, what="population")
+    people = _population_values(frame, path, population_column)
+    keep = people > 0
+    keep &= frame.geometry.notna().to_numpy() & ~frame.geometry.is_empty.to_numpy()
+    if bounds_lonlat is not None:
+        west, south, east, north = bounds_lonlat
+        inside = frame.geometry.intersects(shapely.box(west, south, east, north)).to_numpy()
+        if keep.any() and not (keep & inside).any():
+            raise InputDataError(
+                f"population file {path} does not overlap the road network (network bounds "
+                f"{tuple(round(b, 3) for b in bounds_lonlat)}); are they for the same place?"
+            )
+        keep &= inside
+    if not keep.any():
+        raise InputDataError(f"population file {path}: no feature with people > 0")
+    geoms, people = frame.geometry.to_numpy()[keep], people[keep]
+    transform, shape = _grid_around(geoms, cell_size_deg)
+    data = _spread(geoms, people, transform, shape)
+    return _population_from_grid(data, transform, "EPSG:4326", path, aggregate, 0)
+
+
+def _population_values(
+    frame: pd.DataFrame, path: Path, column: str | None
+) -> NDArray[np.float64]:
+    names = [column] if column else [c for c in POPULATION_COLUMNS if c in frame.columns]
+    if not names or names[0] not in frame.columns:
+        wanted = column or " / ".join(POPULATION_COLUMNS)
+        raise InputDataError(
+            f"population file {path} has no population column {wanted!r}; columns are "
+            f"{', '.join(map(str, frame.columns.drop('geometry')))}; name the column "
+            "holding people per feature (population_column)"
+        )
+    values = pd.to_numeric(frame[names[0]], errors="coerce").to_numpy(dtype=np.float64)
+    negative = np.flatnonzero(values < 0)
+    if negative.size:
+        row = int(negative[0])
+        raise InputDataError(
+            f"population file {path} row {row + 1}: {names[0]} is {values[row]:g}; "
+            f"populations must be >= 0 ({negative.size} negative row(s)); fix the data"
+        )
+    missing = int(np.isnan(values).sum())
+    if missing:
+        logger.warning("%s: %d features without a population value count as 0", path.name,
+                       missing)
+    return np.nan_to_num(values, nan=0.0)
+
+
+def _grid_around(geoms: NDArray[np.object_], cell: float) -> tuple[Affine, tuple[int, int]]:
+    west, south, east, north = shapely.total_bounds(geoms)
+    x0 = np.floor(west / cell) * cell
+    y0 = np.ceil(north / cell) * cell
+    cols = max(1, int(np.ceil((east - x0) / cell)) + 1)
+    rows = max(1, int(np.ceil((y0 - south) / cell)) + 1)
+    return Affine(cell, 0.0, x0, 0.0, -cell, y0), (rows, cols)
+
+
+def _spread(
+    geoms: NDArray[np.object_], people: NDArray[np.float64], transform: Affine,
+    shape: tuple[int, int],
+) -> NDArray[np.float64]:
+    data = np.zeros(shape, dtype=np.float64)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    owner = np.zeros(shape, dtype=np.int32)
+    if polygonal.any():
+        idx = np.flatnonzero(polygonal)
+        owner = rasterio.features.rasterize(
+            ((g, i + 1) for g, i in zip(geoms[idx], idx, strict=True)), out_shape=shape,
+            transform=transform, fill=0, dtype="int32", all_touched=False,
+        )
+    cells = np.bincount(owner.ravel(), minlength=geoms.size + 1)[1:]
+    spread = polygonal & (cells > 0)
+    per_cell = np.zeros(geoms.size + 1)
+    per_cell[1:][spread] = people[spread] / cells[spread]
+    data += per_cell[owner]
+    at_point = ~spread
+    if at_point.any():
+        points = shapely.point_on_surface(geoms[at_point])
+        rows, cols = rasterio.transform.rowcol(transform, shapely.get_x(points),
+                                               shapely.get_y(points))
+        np.add.at(data, (np.clip(rows, 0, shape[0] - 1), np.clip(cols, 0, shape[1] - 1)),
+                  people[at_point])
+    return data
+
+
+# --------------------------------------------------------------------------- group rasters
+
+
+def counts_on_grid(
+    path: str | os.PathLike[str], population: Population, *, aggregate: int = 1
+) -> NDArray[np.float64]:
+    """Read a count raster on the population grid (e.g. under-5s) per demand point.
+
+    The raster must share the population raster's CRS, cell size and cell alignment
+    (its extent may differ; cells outside it count 0).  It is read over the same window
+    and aggregated the same way (``aggregate``), so counts are summed, never resampled.
+    People of the group living in cells without population are not demand points; their
+    number is logged.
+
+    Raises
+    ------
+    InputDataError
+        No CRS, or the raster is on another grid.  Counts are not resampled silently:
+        any resampling moves people between cells and changes the group's total; use
+        ``gdalwarp -r sum`` onto the population grid.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"group raster {path} does not exist; check the path")
+    fine = population.transform * Affine.scale(1 / aggregate, 1 / aggregate)
+    with _open_raster(path, "group raster") as dataset:
+        offset = _grid_offset(dataset, fine, population.crs, path)
+        window = rasterio.windows.Window(offset[1], offset[0], population.shape[1] * aggregate,
+                                         population.shape[0] * aggregate)
+        values = dataset.read(1, window=window, masked=True, boundless=True)
+    data, _ = _clean_counts(values, path)
+    if aggregate > 1:
+        data, _ = aggregate_sum(data, fine, aggregate)
+    data = data[: population.shape[0], : population.shape[1]]
+    counts = data[population.row, population.col]
+    lost = float(data.sum() - counts.sum())
+    if lost > 0:
+        logger.warning("%s: %.0f group members live in cells without population and are "
+                       "left out", path.name, lost)
+    return counts
+
+
+def _grid_offset(
+    dataset: rasterio.DatasetReader, fine: Affine, crs: str, path: Path
+) -> tuple[int, int]:
+    """(row, col) of the population grid origin in ``dataset``; raises if not aligned."""
+    own = dataset.transform
+    same_crs = pyproj.CRS.from_user_input(dataset.crs.to_string()).equals(
+        pyproj.CRS.from_user_input(crs))
+    col = (fine.c - own.c) / own.a
+    row = (fine.f - own.f) / own.e
+    tol = 1e-6
+    aligned = (
+        same_crs and abs(own.a - fine.a) <= tol * abs(fine.a)
+        and abs(own.e - fine.e) <= tol * abs(fine.e) and own.b == fine.b == 0
+        and abs(col - round(col)) < 1e-3 and abs(row - round(row)) < 1e-3
+    )
+    if not aligned:
+        raise InputDataError(
+            f"group raster {path} is on another grid than the population (CRS "
+            f"{dataset.crs} vs {crs}, cell {own.a:g} x {-own.e:g} vs {fine.a:g} x "
+            f"{-fine.e:g}); counts are not resampled silently (resampling moves people "
+            "between cells): warp it onto the population grid with gdalwarp -r sum, or "
+            "use the same source product"
+        )
+    return round(row), round(col)
