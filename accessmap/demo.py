@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 #: File names in the demo folder, by role.
 DEMO_FILES = {
-    "network": "roads.osm",
+    "network": "network.osm",
     "population": "population.tif",
     "facilities": "facilities.geojson",
     "boundaries": "subdistricts.geojson",
@@ -35,7 +35,10 @@ def demo_data_dir() -> Path:
         from accessmap._demo import make_demo_data
 
         logger.info("generating the synthetic demo district into %s", target)
-        make_demo_data(target)
+        written = make_demo_data(target)
+        missing = [n for n in DEMO_FILES.values() if not (target / n).is_file()]
+        if missing:  # the generator and this table must agree on file names
+            raise RuntimeError(f"demo generator did not write {missing}; wrote {written}")
     return target
 
 

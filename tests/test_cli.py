@@ -1,0 +1,104 @@
+"""The command line: outputs, flags overriding the scenario file, clear one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from accessmap.cli import main
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def world_args(world: dict[str, Path]) -> list[str]:
+    return ["--network", str(world["network"]), "--population", str(world["population"]),
+            "--facilities", str(world["facilities"])]
+
+
+def test_run_writes_outputs_and_flags_override_scenario(tiny_world: dict[str, Path]) -> None:
+    scenario = tiny_world["dir"] / "scenario.toml"
+    scenario.write_text('[analysis]\nthresholds_min = [90]\n[siting]\nnew_sites = 3\n')
+    out = tiny_world["dir"] / "out"
+    result = invoke("run", scenario, *world_args(tiny_world), "--thresholds", "15,30",
+                    "--new-sites", "1", "--exclude", "amenity=pharmacy", "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [c["threshold_min"] for c in summary["coverage"]] == [15, 30]
+    assert summary["facilities_used"] == 1
+    assert len(summary["recommended_sites"]) <= 1
+    assert summary["run"]["settings"]["exclude"] == {"amenity": ["pharmacy"]}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--thresholds", "30,-5"], "positive number"),
+        (["--thresholds", "thirty"], "not a number"),
+        (["--exclude", "pharmacy"], "COLUMN=VALUE"),
+        (["--exclude", "colour=red"], "no column 'colour'"),
+    ],
+)
+def test_bad_options_give_one_clear_line(tiny_world: dict[str, Path], args: list[str],
+                                         message: str) -> None:
+    out = tiny_world["dir"] / "bad"
+    result = invoke("run", *world_args(tiny_world), *args, "--out", out)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_missing_file_is_named(tiny_world: dict[str, Path]) -> None:
+    args = world_args(tiny_world)
+    args[args.index("--population") + 1] = str(tiny_world["dir"] / "nope.tif")
+    result = invoke("run", *args, "--out", tiny_world["dir"] / "o")
+    assert result.exit_code == 1
+    assert "nope.tif does not exist" in result.output
+
+
+def test_raster_without_crs_is_refused(tiny_world: dict[str, Path]) -> None:
+    from tests.conftest import write_raster
+
+    bad = write_raster(tiny_world["dir"] / "nocrs.tif", [[1.0]], west=33.0, north=-13.8,
+                       size_deg=0.01, crs=None)
+    args = world_args(tiny_world)
+    args[args.index("--population") + 1] = str(bad)
+    result = invoke("run", *args, "--out", tiny_world["dir"] / "o")
+    assert result.exit_code == 1
+    assert "no coordinate reference system" in result.output
+
+
+def test_facilities_without_geometry_are_refused(tiny_world: dict[str, Path]) -> None:
+    bad = tiny_world["dir"] / "empty.geojson"
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "x"}, "geometry": None}]}))
+    args = world_args(tiny_world)
+    args[args.index("--facilities") + 1] = str(bad)
+    result = invoke("run", *args, "--out", tiny_world["dir"] / "o")
+    assert result.exit_code == 1
+    assert "no facility with a usable point geometry" in result.output
+
+
+def test_existing_output_needs_overwrite(tiny_world: dict[str, Path]) -> None:
+    out = tiny_world["dir"] / "out"
+    assert invoke("run", *world_args(tiny_world), "--out", out).exit_code == 0
+    again = invoke("run", *world_args(tiny_world), "--out", out)
+    assert again.exit_code == 1
+    assert "--overwrite" in again.output
+    assert invoke("run", *world_args(tiny_world), "--out", out, "--overwrite").exit_code == 0
+
+
+def test_demo_runs_on_the_embedded_synthetic_district(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = invoke("demo", "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["synthetic_data"] is True
+    assert 100_000 < summary["population_total"] < 200_000
+    assert summary["recommended_sites"]
+    assert "SYNTHETIC" in (out / "map.html").read_text(encoding="utf-8")
