@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from accessmap import __version__, catchments, gaps, maps, report, siting
+from accessmap import __version__, analysis, catchments, gaps, maps, report, siting
 from accessmap._errors import ConfigError, NetworkError
 from accessmap.config import Scenario
 from accessmap.facilities import load_facilities
@@ -45,6 +45,7 @@ class RunResult:
     summary: dict[str, Any]
     timings_s: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
+    analysis: analysis.CoverageAnalysis | None = None
 
 
 @contextmanager
@@ -120,13 +121,16 @@ def run(
     with _stage("coverage", timings, progress):
         coverage = gaps.coverage_table(access.time_s, population.population,
                                        scenario.thresholds_min)
+    with _stage("analysis", timings, progress):
+        coverage_analysis = analysis.analyse(scenario, network, population, facilities, access)
     with _stage("siting", timings, progress):
         sites, coverage_new = _recommend_sites(scenario, network, population, access, px, py,
                                                fx, fy)
     summary = _summary(scenario, network, population, facilities, access, coverage, sites,
                        coverage_new, timings)
     result = RunResult(scenario, network, population, facilities, access, coverage, sites,
-                       coverage_new, summary, timings)
+                       coverage_new, summary, timings, analysis=coverage_analysis)
+    summary.update(coverage_analysis.summary())
     if write:
         with _stage("outputs", timings, progress):
             result.out_dir = _write(result, overwrite=overwrite)
@@ -272,7 +276,9 @@ def _write(result: RunResult, *, overwrite: bool) -> Path:
             "facilities": facilities[["facility_id", "name", "type", "capacity", "geometry"]],
             "demand_points": cells,
             "recommended_sites": result.sites,
+            **(result.analysis.layers() if result.analysis else {}),
         }),
+        **(result.analysis.writers() if result.analysis else {}),
         "map.html": lambda p: fmap.save(str(p)),
     }
     return report.write_outputs(scenario.out, writers, overwrite=overwrite)
