@@ -5,23 +5,21 @@ nodes of a way), in a projected metric CRS, with a travel time in each direction
 (``inf`` where the mode may not use that direction).  The routable graph handed to
 :mod:`accessmap.engine` is built straight from these arrays, never through networkx.
 
-Speeds come from a :class:`SpeedProfile`; the defaults and their sources are documented
-in ``DEFAULT_DRIVE_SPEEDS_KPH`` and ``DEFAULT_WALK_SPEEDS_KPH`` below and in the README.
+Speeds and tag rules live in :mod:`accessmap._speeds` (re-exported here); reading OSM
+files in :mod:`accessmap._osm`.  User documentation: ``docs/network.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import os
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
@@ -30,192 +28,37 @@ import shapely
 from numpy.typing import NDArray
 
 from accessmap import __version__, engine
-from accessmap._errors import ConfigError, InputDataError, InputFileError, NetworkError
+from accessmap._errors import InputDataError, InputFileError, NetworkError
+from accessmap._osm import Progress, WayRows, collect_ways, rows_from_graph
+from accessmap._speeds import (
+    DEFAULT_DRIVE_SPEEDS_KPH,
+    DEFAULT_SURFACE_FACTORS,
+    DEFAULT_WALK_SPEEDS_KPH,
+    MODES,
+    NOT_ROUTABLE,
+    SpeedProfile,
+    ferry_time_s,
+    mode_allowed,
+    parse_duration_s,
+    parse_speed_kph,
+    way_speeds_kph,
+)
+
+if TYPE_CHECKING:
+    from accessmap.catchments import Access
+
+__all__ = [
+    "DEFAULT_DRIVE_SPEEDS_KPH", "DEFAULT_SURFACE_FACTORS", "DEFAULT_WALK_SPEEDS_KPH", "MODES",
+    "NOT_ROUTABLE", "RoadNetwork", "Snap", "SpeedProfile", "component_report",
+    "default_cache_dir", "entry_points", "file_sha256", "load_network", "mode_allowed",
+    "network_from_graph", "parse_duration_s", "parse_speed_kph", "snap_points",
+    "way_speeds_kph",
+]
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["walk", "drive"]
-MODES: tuple[str, ...] = ("walk", "drive")
-
-#: Vehicle speeds (km/h) per OSM ``highway`` class for low- and middle-income settings.
-#: Chosen after the road-class speeds used for sub-Saharan Africa by Ouma et al. (2018,
-#: Lancet Global Health, "Access to emergency hospital care ...") and the default
-#: scenario tables of WHO AccessMod 5, rounded down for mixed traffic (minibus,
-#: moto-taxi); ``*_link`` roads run at 80% of their parent class.
-DEFAULT_DRIVE_SPEEDS_KPH: dict[str, float] = {
-    "motorway": 80.0,
-    "trunk": 70.0,
-    "primary": 60.0,
-    "secondary": 50.0,
-    "tertiary": 40.0,
-    "unclassified": 30.0,
-    "residential": 25.0,
-    "living_street": 10.0,
-    "service": 15.0,
-    "road": 25.0,
-    "track": 15.0,
-    "motorway_link": 64.0,
-    "trunk_link": 56.0,
-    "primary_link": 48.0,
-    "secondary_link": 40.0,
-    "tertiary_link": 32.0,
-}
-
-#: Walking speeds (km/h): 5 km/h on made ways (the usual planning value, e.g.
-#: AccessMod and Weiss et al. 2020 walking-only friction surface), slower on rough
-#: paths and tracks, slowest on steps.  Motorways are not walkable.
-DEFAULT_WALK_SPEEDS_KPH: dict[str, float] = {
-    "trunk": 5.0,
-    "trunk_link": 5.0,
-    "primary": 5.0,
-    "primary_link": 5.0,
-    "secondary": 5.0,
-    "secondary_link": 5.0,
-    "tertiary": 5.0,
-    "tertiary_link": 5.0,
-    "unclassified": 5.0,
-    "residential": 5.0,
-    "living_street": 5.0,
-    "service": 5.0,
-    "road": 5.0,
-    "pedestrian": 5.0,
-    "footway": 5.0,
-    "sidewalk": 5.0,
-    "crossing": 5.0,
-    "cycleway": 5.0,
-    "bridleway": 4.0,
-    "track": 4.5,
-    "path": 4.0,
-    "steps": 2.0,
-}
-
-#: Multipliers applied to vehicle speeds for rough roads (``surface``, ``smoothness``,
-#: ``tracktype``); the smallest applicable factor is used.
-DEFAULT_SURFACE_FACTORS: dict[str, float] = {
-    "unpaved": 0.7,
-    "dirt": 0.6,
-    "earth": 0.6,
-    "ground": 0.6,
-    "mud": 0.4,
-    "sand": 0.5,
-    "gravel": 0.8,
-    "fine_gravel": 0.8,
-    "compacted": 0.85,
-    "grass": 0.5,
-    "smoothness=bad": 0.7,
-    "smoothness=very_bad": 0.5,
-    "smoothness=horrible": 0.35,
-    "smoothness=very_horrible": 0.25,
-    "smoothness=impassable": 0.1,
-    "tracktype=grade2": 0.9,
-    "tracktype=grade3": 0.75,
-    "tracktype=grade4": 0.6,
-    "tracktype=grade5": 0.5,
-}
-
-_ONEWAY_FORWARD = {"yes", "true", "1"}
-_ONEWAY_BACKWARD = {"-1", "reverse"}
-_NO_ACCESS = {"no", "private"}
-
-
-@dataclass(frozen=True)
-class SpeedProfile:
-    """Travel speeds for one mode.
-
-    Parameters
-    ----------
-    mode
-        ``"walk"`` or ``"drive"``.
-    speeds_kph
-        Speed per OSM ``highway`` class; classes absent from the table are not routable.
-    default_kph
-        Speed for highway classes not in ``speeds_kph``; ``None`` excludes them.
-    surface_factors
-        Multipliers for rough surfaces (keys: ``surface`` values, ``smoothness=...``,
-        ``tracktype=...``); applied to vehicle speeds only.
-    ferry_kph
-        Ferry speed when a ferry way has no ``duration`` tag.
-    ferry_wait_min
-        Boarding wait added to each ferry crossing.
-    offroad_kph
-        Walking speed from a home or facility to the nearest road.
-    detour_factor
-        Straight-line distance to the road is multiplied by this (paths are not straight).
-    max_snap_m
-        Points farther than this from any usable road are reported as off-network.
-    """
-
-    mode: str
-    speeds_kph: Mapping[str, float]
-    default_kph: float | None = None
-    surface_factors: Mapping[str, float] = field(default_factory=dict)
-    ferry_kph: float = 15.0
-    ferry_wait_min: float = 60.0
-    offroad_kph: float = 5.0
-    detour_factor: float = 1.3
-    max_snap_m: float = 5000.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown travel mode {self.mode!r}; use one of {', '.join(MODES)}")
-        for name, kph in {**self.speeds_kph, "ferry_kph": self.ferry_kph,
-                          "offroad_kph": self.offroad_kph}.items():
-            _check_positive(f"speed for {name!r}", kph)
-        if self.default_kph is not None:
-            _check_positive("default speed", self.default_kph)
-        for name, factor in self.surface_factors.items():
-            if not (0 < float(factor) <= 1):
-                raise ConfigError(
-                    f"surface factor for {name!r} is {factor}; it must be in (0, 1]"
-                )
-        if self.ferry_wait_min < 0:
-            raise ConfigError(f"ferry wait is {self.ferry_wait_min} min; it must be >= 0")
-        if self.detour_factor < 1:
-            raise ConfigError(f"detour factor is {self.detour_factor}; it must be >= 1")
-        _check_positive("maximum snap distance (m)", self.max_snap_m)
-
-    @classmethod
-    def default(cls, mode: str, **overrides: Any) -> SpeedProfile:
-        """Return the documented default profile for ``mode``, with ``overrides`` applied.
-
-        Parameters
-        ----------
-        mode : {"walk", "drive"}
-            Travel mode.
-        **overrides
-            Any field of :class:`SpeedProfile`; ``speeds_kph`` and ``surface_factors``
-            are merged into the defaults rather than replacing them.
-
-        Examples
-        --------
-        >>> SpeedProfile.default("drive", speeds_kph={"track": 10}).speeds_kph["track"]
-        10.0
-        """
-        if mode not in MODES:
-            raise ConfigError(f"unknown travel mode {mode!r}; use one of {', '.join(MODES)}")
-        speeds = dict(DEFAULT_WALK_SPEEDS_KPH if mode == "walk" else DEFAULT_DRIVE_SPEEDS_KPH)
-        speeds.update({k: float(v) for k, v in overrides.pop("speeds_kph", {}).items()})
-        factors = dict(DEFAULT_SURFACE_FACTORS) if mode == "drive" else {}
-        factors.update({k: float(v) for k, v in overrides.pop("surface_factors", {}).items()})
-        return cls(mode=mode, speeds_kph=speeds, surface_factors=factors, **overrides)
-
-    def fingerprint(self) -> str:
-        """Return a short stable hash of every setting (used in cache keys)."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def offroad_seconds(self, distance_m: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Return the time to walk ``distance_m`` straight-line metres off the road."""
-        return np.asarray(distance_m) * self.detour_factor / (self.offroad_kph / 3.6)
-
-
-def _check_positive(what: str, value: float) -> None:
-    try:
-        ok = float(value) > 0 and np.isfinite(float(value))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ConfigError(f"{what} is {value!r}; speeds and distances must be positive numbers")
+#: Points farther than this outside the network's extent cannot be meant for it.
+_ABSURD_DISTANCE_M = 1_000_000.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,7 +142,8 @@ class RoadNetwork:
             ],
             axis=1,
         )
-        return shapely.linestrings(coords)
+        lines: NDArray[np.object_] = shapely.linestrings(coords)
+        return lines
 
     @cached_property
     def transformer(self) -> pyproj.Transformer:
@@ -307,10 +151,20 @@ class RoadNetwork:
         return pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
 
     def project(
-        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64], *, what: str = "points"
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Project WGS84 longitudes/latitudes into the network CRS (metres)."""
-        x, y = self.transformer.transform(np.asarray(lon, float), np.asarray(lat, float))
+        """Project WGS84 longitudes/latitudes into the network CRS (metres).
+
+        Raises
+        ------
+        InputDataError
+            Coordinates out of degree ranges (metres given as degrees?) or rows whose
+            latitude and longitude look swapped; the message names the rows.
+        """
+        lon = np.asarray(lon, float)
+        lat = np.asarray(lat, float)
+        _check_degrees(self, lon, lat, what)
+        x, y = self.transformer.transform(lon, lat)
         return np.asarray(x, float), np.asarray(y, float)
 
     def bounds_lonlat(self) -> tuple[float, float, float, float]:
@@ -325,28 +179,35 @@ class RoadNetwork:
     def to_networkx(self) -> Any:
         """Export as an osmnx-style ``networkx.MultiDiGraph`` (for people who want one).
 
-        Nodes carry ``x``/``y`` (lon/lat) and ``osmid``; edges ``length`` (m),
-        ``travel_time`` (s) and ``highway``; the graph ``crs`` is EPSG:4326.
+        Node keys are the node indices ``0..n_nodes-1``; nodes carry ``x``/``y``
+        (lon/lat) and ``osmid``; every usable direction of a segment is one edge with
+        ``length`` (m), ``travel_time`` (s), ``speed_kph``, ``highway``, ``oneway`` and
+        ``reversed``; the graph ``crs`` is EPSG:4326, as osmnx expects.
         """
         import networkx as nx
 
         graph = nx.MultiDiGraph(crs="EPSG:4326", mode=self.mode)
-        for i in range(self.n_nodes):
-            graph.add_node(
-                i, x=float(self.node_lon[i]), y=float(self.node_lat[i]),
-                osmid=int(self.node_osm_id[i]),
-            )
-        for tails, heads, times in (
-            (self.seg_u, self.seg_v, self.seg_time_fwd_s),
-            (self.seg_v, self.seg_u, self.seg_time_bwd_s),
+        graph.add_nodes_from(
+            (i, {"x": float(x), "y": float(y), "osmid": int(o)})
+            for i, (x, y, o) in enumerate(zip(self.node_lon, self.node_lat,
+                                              self.node_osm_id, strict=True))
+        )
+        oneway = ~(np.isfinite(self.seg_time_fwd_s) & np.isfinite(self.seg_time_bwd_s))
+        for tails, heads, times, flipped in (
+            (self.seg_u, self.seg_v, self.seg_time_fwd_s, False),
+            (self.seg_v, self.seg_u, self.seg_time_bwd_s, True),
         ):
             ok = np.isfinite(times)
-            for a, b, t, length, hw in zip(
-                tails[ok], heads[ok], times[ok], self.seg_length_m[ok], self.seg_highway[ok],
-                strict=True,
-            ):
-                graph.add_edge(int(a), int(b), length=float(length), travel_time=float(t),
-                               highway=str(hw))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                kph = np.where(times[ok] > 0, self.seg_length_m[ok] / times[ok] * 3.6, np.inf)
+            graph.add_edges_from(
+                (int(a), int(b), {"length": float(length), "travel_time": float(t),
+                                  "speed_kph": float(s), "highway": str(hw),
+                                  "oneway": bool(one), "reversed": flipped})
+                for a, b, t, s, length, hw, one in zip(
+                    tails[ok], heads[ok], times[ok], kph, self.seg_length_m[ok],
+                    self.seg_highway[ok], oneway[ok], strict=True)
+            )
         return graph
 
     def summary(self) -> dict[str, Any]:
@@ -363,155 +224,7 @@ class RoadNetwork:
         }
 
 
-# --------------------------------------------------------------------------- reading OSM
-
-
-@dataclass
-class _WayRows:
-    """Segments collected from OSM ways before node ids are indexed."""
-
-    a: list[int] = field(default_factory=list)
-    b: list[int] = field(default_factory=list)
-    fwd_kph: list[float] = field(default_factory=list)
-    bwd_kph: list[float] = field(default_factory=list)
-    way_index: list[int] = field(default_factory=list)
-    highway: list[str] = field(default_factory=list)
-    coords: dict[int, tuple[float, float]] = field(default_factory=dict)
-    ferries: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-
-
-def _parse_speed(text: str | None) -> float | None:
-    """Parse an OSM ``maxspeed`` value to km/h (``"50"``, ``"30 mph"``); None if unusable."""
-    if not text:
-        return None
-    match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(mph|km/h|kmh|kph)?\s*$", text)
-    if not match:
-        return None
-    value = float(match.group(1))
-    if match.group(2) == "mph":
-        value *= 1.609344
-    return value if value > 0 else None
-
-
-def _parse_duration_s(text: str | None) -> float | None:
-    """Parse an OSM ``duration`` tag (``"HH:MM"``, ``"HH:MM:SS"`` or minutes) to seconds."""
-    if not text:
-        return None
-    parts = text.strip().split(":")
-    try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
-        return None
-    if len(numbers) == 1:
-        seconds = numbers[0] * 60
-    elif len(numbers) == 2:
-        seconds = numbers[0] * 3600 + numbers[1] * 60
-    elif len(numbers) == 3:
-        seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
-    else:
-        return None
-    return seconds if seconds > 0 else None
-
-
-def way_speeds_kph(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[float, float] | None:
-    """Return (forward, backward) speeds in km/h of a highway way, or None if not usable.
-
-    A direction that is not allowed gets speed 0.
-
-    Parameters
-    ----------
-    tags
-        The way's OSM tags.
-    profile
-        Speeds and rules of the travel mode.
-    """
-    highway = tags.get("highway")
-    if highway is None:
-        return None
-    speed = profile.speeds_kph.get(highway, profile.default_kph)
-    if speed is None:
-        return None
-    if profile.mode == "walk":
-        if tags.get("foot") in _NO_ACCESS or (
-            tags.get("access") in _NO_ACCESS and tags.get("foot") not in {"yes", "designated"}
-        ):
-            return None
-        return float(speed), float(speed)
-    if tags.get("access") in _NO_ACCESS or tags.get("motor_vehicle") in _NO_ACCESS:
-        return None
-    maxspeed = _parse_speed(tags.get("maxspeed"))
-    if maxspeed is not None:
-        speed = maxspeed
-    speed = float(speed) * _roughness_factor(tags, profile.surface_factors)
-    oneway = tags.get("oneway", "")
-    implied = highway in {"motorway", "motorway_link"} or tags.get("junction") in {
-        "roundabout",
-        "circular",
-    }
-    if oneway in _ONEWAY_FORWARD or (implied and oneway not in {"no", "false", "0"}):
-        return speed, 0.0
-    if oneway in _ONEWAY_BACKWARD:
-        return 0.0, speed
-    return speed, speed
-
-
-def _roughness_factor(tags: Mapping[str, str], factors: Mapping[str, float]) -> float:
-    keys = [tags.get("surface", ""), f"smoothness={tags.get('smoothness', '')}",
-            f"tracktype={tags.get('tracktype', '')}"]
-    return min([factors[k] for k in keys if k in factors], default=1.0)
-
-
-def _ferry_time_s(tags: Mapping[str, str], length_m: float, profile: SpeedProfile) -> float:
-    duration = _parse_duration_s(tags.get("duration"))
-    travel = duration if duration is not None else length_m / (profile.ferry_kph / 3.6)
-    return travel + profile.ferry_wait_min * 60
-
-
-def _collect_ways(path: Path, profile: SpeedProfile) -> _WayRows:
-    """Read highway and ferry ways with node locations from an OSM PBF/XML file."""
-    import osmium
-
-    rows = _WayRows()
-    processor = (
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway", "route"))
-    )
-    n_ways = 0
-    for way in processor:
-        tags = dict(way.tags)
-        if tags.get("route") == "ferry" and "highway" not in tags:
-            speeds: tuple[float, float] | None = (1.0, 1.0)
-            is_ferry = True
-        else:
-            speeds = way_speeds_kph(tags, profile)
-            is_ferry = False
-        if speeds is None or (speeds[0] == 0 and speeds[1] == 0):
-            continue
-        refs = []
-        for node in way.nodes:
-            if not node.location.valid():
-                continue
-            refs.append(node.ref)
-            rows.coords[node.ref] = (node.location.lon, node.location.lat)
-        if len(refs) < 2:
-            continue
-        if is_ferry:
-            rows.ferries.append((n_ways, tags))
-        for a, b in zip(refs[:-1], refs[1:], strict=True):
-            if a == b:
-                continue
-            rows.a.append(a)
-            rows.b.append(b)
-            rows.fwd_kph.append(speeds[0])
-            rows.bwd_kph.append(speeds[1])
-            rows.way_index.append(n_ways)
-            rows.highway.append("ferry" if is_ferry else tags["highway"])
-        n_ways += 1
-    logger.info("read %d usable ways (%d segments) for %s from %s",
-                n_ways, len(rows.a), profile.mode, path.name)
-    return rows
+# --------------------------------------------------------------------------- building
 
 
 def _utm_crs(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> str:
@@ -522,11 +235,12 @@ def _utm_crs(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> str:
     return f"EPSG:{(32600 if lat_c >= 0 else 32700) + zone}"
 
 
-def _network_from_rows(rows: _WayRows, profile: SpeedProfile, source: str) -> RoadNetwork:
+def _network_from_rows(rows: WayRows, profile: SpeedProfile, source: str) -> RoadNetwork:
     if not rows.a:
         raise NetworkError(
             f"{source}: no routable ways for mode {profile.mode!r}; check that the file is an "
-            "OpenStreetMap extract with highway ways, or choose the other mode"
+            "OpenStreetMap extract of the study area with highway ways, or choose the other "
+            "mode (--mode)"
         )
     a = np.asarray(rows.a, dtype=np.int64)
     b = np.asarray(rows.b, dtype=np.int64)
@@ -537,24 +251,38 @@ def _network_from_rows(rows: _WayRows, profile: SpeedProfile, source: str) -> Ro
     crs = _utm_crs(lon, lat)
     x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
     x, y = np.asarray(x, float), np.asarray(y, float)
-    length = np.hypot(x[u] - x[v], y[u] - y[v])
+    if len(rows.length_m) == a.size:
+        length = np.asarray(rows.length_m, dtype=np.float64)
+    else:
+        length = np.hypot(x[u] - x[v], y[u] - y[v])
     with np.errstate(divide="ignore"):
         fwd = length / (np.asarray(rows.fwd_kph) / 3.6)
         bwd = length / (np.asarray(rows.bwd_kph) / 3.6)
-    highway = np.asarray(rows.highway)
-    way_index = np.asarray(rows.way_index)
-    for index, tags in rows.ferries:
-        on_way = way_index == index
-        total = _ferry_time_s(tags, float(length[on_way].sum()), profile)
-        share = length[on_way] / max(float(length[on_way].sum()), 1e-9)
-        fwd[on_way] = total * share
-        bwd[on_way] = total * share
+    _time_ferries(rows, length, fwd, bwd, profile)
     return RoadNetwork(
         mode=profile.mode, crs=crs, node_osm_id=osm_ids, node_x=x, node_y=y,
         node_lon=lon, node_lat=lat, seg_u=u.astype(np.int64), seg_v=v.astype(np.int64),
-        seg_length_m=length, seg_time_fwd_s=fwd, seg_time_bwd_s=bwd, seg_highway=highway,
-        profile=profile, source=source,
+        seg_length_m=length, seg_time_fwd_s=fwd, seg_time_bwd_s=bwd,
+        seg_highway=np.asarray(rows.highway), profile=profile, source=source,
     )
+
+
+def _time_ferries(
+    rows: WayRows,
+    length: NDArray[np.float64],
+    fwd: NDArray[np.float64],
+    bwd: NDArray[np.float64],
+    profile: SpeedProfile,
+) -> None:
+    """Spread each ferry crossing's time (duration + wait) over its segments, in place."""
+    way_index = np.asarray(rows.way_index)
+    for index, tags in rows.ferries:
+        on_way = way_index == index
+        total_m = float(length[on_way].sum())
+        total_s = ferry_time_s(tags, total_m, profile)
+        share = length[on_way] / total_m if total_m > 0 else 1.0 / int(on_way.sum())
+        fwd[on_way] = total_s * share
+        bwd[on_way] = total_s * share
 
 
 # --------------------------------------------------------------------------- caching
@@ -563,6 +291,8 @@ _ARRAY_FIELDS = (
     "node_osm_id", "node_x", "node_y", "node_lon", "node_lat", "seg_u", "seg_v",
     "seg_length_m", "seg_time_fwd_s", "seg_time_bwd_s", "seg_highway",
 )
+#: Bump when the cached arrays change meaning; older caches are then ignored.
+CACHE_FORMAT = 2
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -580,33 +310,60 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "accessmap"
 
 
+def _cache_key(path: Path, profile: SpeedProfile) -> str:
+    return f"{file_sha256(path)[:24]}-{profile.fingerprint()}-{__version__}-f{CACHE_FORMAT}"
+
+
 def _cache_path(path: Path, profile: SpeedProfile, cache_dir: Path) -> Path:
-    key = f"{file_sha256(path)[:24]}-{profile.fingerprint()}-{__version__}"
-    return cache_dir / f"network-{profile.mode}-{key}.npz"
+    return cache_dir / f"network-{profile.mode}-{_cache_key(path, profile)}.npz"
 
 
-def _save_cache(network: RoadNetwork, target: Path) -> None:
+def _save_cache(network: RoadNetwork, target: Path, key: str) -> None:
+    """Write the arrays to ``target`` atomically (temporary file, then rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npz")
     arrays = {name: getattr(network, name) for name in _ARRAY_FIELDS}
-    np.savez(tmp, crs=np.asarray(network.crs), source=np.asarray(network.source), **arrays)
-    os.replace(tmp, target)
-
-
-def _load_cache(target: Path, profile: SpeedProfile) -> RoadNetwork | None:
     try:
-        with np.load(target, allow_pickle=False) as data:
+        np.savez(tmp, crs=np.asarray(network.crs), source=np.asarray(network.source),
+                 key=np.asarray(key), **arrays)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _load_cache(target: Path, profile: SpeedProfile, key: str) -> RoadNetwork | None:
+    """Return the cached network, or None (with a warning) if it is unusable."""
+    try:
+        with open(target, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             arrays = {name: data[name] for name in _ARRAY_FIELDS}
-            crs, source = str(data["crs"]), str(data["source"])
-    except (OSError, KeyError, ValueError) as err:
-        logger.warning("ignoring unreadable network cache %s (%s)", target, err)
+            crs, source, stored = str(data["crs"]), str(data["source"]), str(data["key"])
+        problem = None if stored == key else f"it was made for key {stored}"
+        problem = problem or _cache_problem(arrays)
+    except Exception as err:  # any unreadable cache is ignored
+        problem = f"{type(err).__name__}: {err}"
+    if problem:
+        logger.warning("ignoring unusable network cache %s (%s); rebuilding it", target,
+                       problem)
         return None
     return RoadNetwork(mode=profile.mode, crs=crs, profile=profile, source=source, **arrays)
 
 
+def _cache_problem(arrays: dict[str, NDArray[Any]]) -> str | None:
+    n_nodes = arrays["node_x"].size
+    if any(arrays[f].size != n_nodes for f in _ARRAY_FIELDS if f.startswith("node_")):
+        return "node arrays differ in length"
+    n_seg = arrays["seg_u"].size
+    if n_seg == 0 or any(arrays[f].size != n_seg for f in _ARRAY_FIELDS if f.startswith("seg_")):
+        return "segment arrays are empty or differ in length"
+    ends = np.concatenate([arrays["seg_u"], arrays["seg_v"]])
+    if ends.min() < 0 or ends.max() >= n_nodes:
+        return "segment ends out of range"
+    return None
+
+
 # --------------------------------------------------------------------------- public API
 
-_OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".xml")
+_OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 
 
 def load_network(
@@ -616,6 +373,7 @@ def load_network(
     profile: SpeedProfile | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
+    progress: Progress | None = None,
 ) -> RoadNetwork:
     """Load a routable network for one mode from an OSM extract or a GraphML file.
 
@@ -628,10 +386,12 @@ def load_network(
     profile
         Speeds and rules; defaults to :meth:`SpeedProfile.default` for ``mode``.
     cache_dir
-        Where built networks are cached (keyed by the file's sha256 and the profile);
-        defaults to :func:`default_cache_dir`.
+        Where built networks are cached (keyed by the file's sha256, the profile, the
+        accessmap version and the cache format); defaults to :func:`default_cache_dir`.
     use_cache
-        Read and write the cache.
+        Read and write the cache (OSM files only).
+    progress
+        Called with the number of ways read so far while parsing.
 
     Returns
     -------
@@ -640,9 +400,13 @@ def load_network(
     Raises
     ------
     InputFileError
-        The file is missing, unreadable or corrupt.
+        The file is missing, of an unknown format, unreadable or corrupt.
     NetworkError
         The file has no routable ways for the mode.
+    InputDataError
+        A GraphML file lacks coordinates or edge lengths.
+    ConfigError
+        Unknown mode.
     """
     path = Path(path)
     profile = profile or SpeedProfile.default(mode)
@@ -656,27 +420,32 @@ def load_network(
             f"{path}: unknown road network format; give an OpenStreetMap extract "
             "(.osm.pbf, .osm, .osm.bz2, .osm.gz) or a .graphml file"
         )
-    cache = _cache_path(path, profile, Path(cache_dir) if cache_dir else default_cache_dir())
-    if use_cache and cache.is_file():
-        network = _load_cache(cache, profile)
-        if network is not None:
-            logger.info("loaded %s network from cache %s (parsing skipped)", profile.mode, cache)
-            return network
+    if not use_cache:
+        return _parse_osm(path, profile, progress)
+    key = _cache_key(path, profile)
+    cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / (
+        f"network-{profile.mode}-{key}.npz")
+    if cache.is_file() and (network := _load_cache(cache, profile, key)) is not None:
+        logger.info("loaded %s network from cache %s (parsing skipped)", profile.mode, cache)
+        return network
+    network = _parse_osm(path, profile, progress)
     try:
-        rows = _collect_ways(path, profile)
+        _save_cache(network, cache, key)
+        logger.info("cached %s network at %s", profile.mode, cache)
+    except OSError as err:
+        logger.warning("could not write network cache %s (%s)", cache, err)
+    return network
+
+
+def _parse_osm(path: Path, profile: SpeedProfile, progress: Progress | None) -> RoadNetwork:
+    try:
+        rows = collect_ways(path, profile, progress=progress)
     except RuntimeError as err:
         raise InputFileError(
             f"{path}: cannot read this OpenStreetMap file ({err}); it may be truncated or "
             "corrupt: download the extract again"
         ) from None
-    network = _network_from_rows(rows, profile, str(path))
-    if use_cache:
-        try:
-            _save_cache(network, cache)
-            logger.info("cached %s network at %s", profile.mode, cache)
-        except OSError as err:
-            logger.warning("could not write network cache %s (%s)", cache, err)
-    return network
+    return _network_from_rows(rows, profile, str(path))
 
 
 def _load_graphml(path: Path, profile: SpeedProfile) -> RoadNetwork:
@@ -684,24 +453,47 @@ def _load_graphml(path: Path, profile: SpeedProfile) -> RoadNetwork:
 
     try:
         graph = nx.read_graphml(path, force_multigraph=True)
-    except Exception as err:
-        raise InputFileError(f"{path}: not a readable GraphML file ({err})") from None
+    except Exception as err:  # parser errors vary
+        raise InputFileError(
+            f"{path}: not a readable GraphML file ({err}); save it again with "
+            "osmnx.save_graphml or give the OSM extract"
+        ) from None
     return network_from_graph(graph, profile=profile, source=str(path))
 
 
 def network_from_graph(
-    graph: Any, *, mode: str = "walk", profile: SpeedProfile | None = None, source: str = "graph"
+    graph: Any,
+    *,
+    mode: str = "walk",
+    profile: SpeedProfile | None = None,
+    source: str = "graph",
+    use_travel_time: bool = False,
 ) -> RoadNetwork:
     """Build a :class:`RoadNetwork` from an osmnx-style networkx graph in memory.
 
     Nodes need ``x``/``y`` in degrees (lon/lat); edges need ``length`` in metres and
-    should carry ``highway``; speeds follow ``profile`` as for OSM files.  Each directed
-    edge becomes a segment usable in its own direction (in walk mode, both directions).
+    should carry ``highway``.  Each directed edge becomes a segment usable in its own
+    direction (in walk mode, and for undirected graphs, in both directions).  Parallel
+    edges are kept; routing uses the fastest of them.
+
+    Parameters
+    ----------
+    graph
+        ``networkx`` (Multi)(Di)Graph, e.g. from ``osmnx.graph_from_place``.
+    mode, profile
+        Travel mode or full speed profile (as for :func:`load_network`).
+    source
+        Name used in messages.
+    use_travel_time
+        Keep the edges' own ``travel_time`` (seconds, e.g. from
+        ``osmnx.routing.add_edge_travel_times``) instead of the profile's speeds.
 
     Raises
     ------
     InputDataError
-        A node lacks coordinates or an edge lacks a length.
+        A node lacks coordinates (or they are not degrees) or an edge lacks a length.
+    NetworkError
+        No edge is usable by the mode.
     """
     profile = profile or SpeedProfile.default(mode)
     nodes = list(graph.nodes)
@@ -714,32 +506,11 @@ def network_from_graph(
             f"{source}: every node needs numeric 'x' and 'y' (longitude, latitude) attributes"
         ) from None
     _check_lonlat(lon, lat, source)
-    rows = _WayRows()
-    for i, n in enumerate(nodes):
-        rows.coords[i] = (lon[i], lat[i])
-    for u, v, data in graph.edges(data=True):
-        if "length" not in data:
-            raise InputDataError(
-                f"{source}: edge {u}->{v} has no 'length' attribute; add lengths in metres "
-                "(osmnx: ox.distance.add_edge_lengths) or give the OSM extract instead"
-            )
-        tags = {k: str(val) for k, val in data.items() if isinstance(val, str)}
-        highway = tags.get("highway", "road")
-        if highway.startswith("["):
-            highway = highway.strip("[]'\" ").split("'")[0]
-        tags["highway"] = highway
-        speeds = way_speeds_kph(tags, profile)
-        if speeds is None or speeds[0] == 0:
-            continue
-        rows.a.append(index[u])
-        rows.b.append(index[v])
-        rows.fwd_kph.append(speeds[0])
-        rows.bwd_kph.append(speeds[1] if profile.mode == "walk" else 0.0)
-        rows.way_index.append(len(rows.a))
-        rows.highway.append(highway)
+    rows = rows_from_graph(graph, index, profile, source, use_travel_time=use_travel_time)
+    rows.coords = {i: (lon[i], lat[i]) for i in range(len(nodes))}
     network = _network_from_rows(rows, profile, source)
-    return dataclasses.replace(network, node_osm_id=np.asarray(nodes_as_ids(nodes))[
-        network.node_osm_id])
+    ids = np.asarray(nodes_as_ids(nodes), dtype=np.int64)
+    return dataclasses.replace(network, node_osm_id=ids[network.node_osm_id])
 
 
 def nodes_as_ids(nodes: Iterable[Any]) -> list[int]:
@@ -753,12 +524,118 @@ def nodes_as_ids(nodes: Iterable[Any]) -> list[int]:
     return out
 
 
+# --------------------------------------------------------------------------- sanity checks
+
+
 def _check_lonlat(lon: NDArray[np.float64], lat: NDArray[np.float64], source: str) -> None:
     if lon.size and (np.abs(lat).max() > 90 or np.abs(lon).max() > 180):
         raise InputDataError(
             f"{source}: coordinates are outside longitude/latitude ranges (max |lat| "
-            f"{np.abs(lat).max():.1f}); give coordinates in degrees (EPSG:4326)"
+            f"{np.abs(lat).max():.1f}); give coordinates in degrees (EPSG:4326), e.g. "
+            "osmnx.project_graph(G, to_crs='EPSG:4326')"
         )
+
+
+def _rows_text(rows: NDArray[np.intp]) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:5])
+    return shown + (f" and {rows.size - 5} more" if rows.size > 5 else "")
+
+
+def _check_degrees(
+    network: RoadNetwork, lon: NDArray[np.float64], lat: NDArray[np.float64], what: str
+) -> None:
+    """Refuse coordinates that cannot be longitude/latitude for this network."""
+    bad = np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))
+    if bad.size:
+        raise InputDataError(
+            f"{what}: rows {_rows_text(bad)} have coordinates outside longitude/latitude "
+            f"ranges (e.g. {lon[bad[0]]:g}, {lat[bad[0]]:g}); they look like metres or "
+            "another projection: give longitude/latitude in degrees (EPSG:4326)"
+        )
+    west, south, east, north = network.bounds_lonlat()
+    pad = network.profile.max_snap_m / 111_000
+
+    def inside(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
+        return (x >= west - pad) & (x <= east + pad) & (y >= south - pad) & (y <= north + pad)
+
+    swapped = np.flatnonzero(~inside(lon, lat) & inside(lat, lon))
+    if swapped.size:
+        raise InputDataError(
+            f"{what}: rows {_rows_text(swapped)} have latitude and longitude swapped (they "
+            "fall on the road network only when exchanged); put longitude first (x) and "
+            "latitude second (y)"
+        )
+
+
+def _check_projected(network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64]
+                     ) -> None:
+    """Refuse projected coordinates that are degrees or absurdly far from the network."""
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.any():
+        return
+    xs, ys = x[finite], y[finite]
+    dx = np.maximum(0, np.maximum(network.node_x.min() - xs, xs - network.node_x.max()))
+    dy = np.maximum(0, np.maximum(network.node_y.min() - ys, ys - network.node_y.max()))
+    nearest_km = float(np.hypot(dx, dy).min()) / 1000
+    looks_degrees = bool(np.all((np.abs(xs) <= 180) & (np.abs(ys) <= 90)))
+    if looks_degrees and nearest_km > 100:
+        hint = ("they look like degrees passed as metres: project them first with "
+                "RoadNetwork.project(lon, lat)")
+    elif nearest_km > _ABSURD_DISTANCE_M / 1000:
+        hint = "check their CRS and use RoadNetwork.project(lon, lat)"
+    else:
+        return
+    raise InputDataError(
+        f"all {xs.size} points are at least {nearest_km:.0f} km from the road network "
+        f"({network.source}, metres in {network.crs}); {hint}"
+    )
+
+
+# --------------------------------------------------------------------------- components
+
+
+def component_report(
+    network: RoadNetwork, access: Access, population: NDArray[np.float64]
+) -> dict[str, Any]:
+    """Summarise disconnected pieces of the network for ``summary.json``.
+
+    Parameters
+    ----------
+    network
+        The routable network.
+    access
+        Result of :func:`accessmap.catchments.nearest_facility_times` (its snaps).
+    population
+        People per demand point, aligned with ``access.point_snap``.
+
+    Returns
+    -------
+    dict
+        ``components`` (count of weakly connected pieces), ``largest_share_of_nodes``,
+        ``population_on_pieces_without_facility`` (people snapped onto a piece that no
+        facility is snapped onto) and ``facilities_on_minor_pieces`` (facilities snapped
+        onto any piece but the largest).
+    """
+    piece = network.component
+    n_pieces = int(piece.max()) + 1 if piece.size else 0
+    fac = access.facility_snap
+    fac_piece = piece[network.seg_u[fac.segment[fac.on_network]]]
+    served = np.zeros(n_pieces, dtype=bool)
+    served[fac_piece] = True
+    pts = access.point_snap
+    pop = np.asarray(population, dtype=np.float64)
+    on = pts.on_network
+    point_piece = piece[network.seg_u[pts.segment[on]]]
+    stranded = float(pop[on][~served[point_piece]].sum())
+    largest = float(np.bincount(piece).max()) / piece.size if piece.size else 0.0
+    report = {
+        "components": n_pieces,
+        "largest_share_of_nodes": round(largest, 4),
+        "population_on_pieces_without_facility": round(stranded, 1),
+        "facilities_on_minor_pieces": int((fac_piece != 0).sum()),
+    }
+    logger.info("network pieces: %s", report)
+    return report
 
 
 # --------------------------------------------------------------------------- snapping
@@ -788,9 +665,16 @@ def snap_points(
 
     Points beyond ``network.profile.max_snap_m`` get segment -1 and are reported by the
     caller as off-network, never snapped kilometres away.
+
+    Raises
+    ------
+    InputDataError
+        Every point is more than 1,000 km from the network (degrees passed as metres,
+        or another CRS).
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
+    _check_projected(network, x, y)
     points = shapely.points(x, y)
     segment = np.full(x.size, -1, dtype=np.int64)
     distance = np.full(x.size, np.inf)

@@ -22,7 +22,7 @@ from accessmap import __version__, analysis, catchments, gaps, maps, report, sit
 from accessmap._errors import ConfigError, NetworkError
 from accessmap.config import Scenario
 from accessmap.facilities import load_facilities
-from accessmap.network import RoadNetwork, file_sha256, load_network
+from accessmap.network import RoadNetwork, component_report, file_sha256, load_network
 from accessmap.population import Population, load_population
 
 logger = logging.getLogger(__name__)
@@ -235,6 +235,7 @@ def _summary(
         "siting_threshold_min": scenario.siting_threshold_min,
         "coverage_with_new_sites": gaps.coverage_records(coverage_new),
         "network": network.summary(),
+        "network_components": component_report(network, access, population.population),
         "run": {
             "accessmap_version": __version__,
             "inputs": {

@@ -1,0 +1,188 @@
+"""Reading OpenStreetMap files and networkx graphs into segment rows (private).
+
+:func:`collect_ways` streams an ``.osm.pbf`` / ``.osm`` / ``.osm.bz2`` / ``.osm.gz``
+file with pyosmium and keeps one row per consecutive node pair of every usable way;
+:func:`rows_from_graph` does the same for an osmnx-style graph.  ``network`` turns the
+rows into a :class:`~accessmap.network.RoadNetwork`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accessmap._errors import InputDataError
+from accessmap._speeds import SpeedProfile, ferry_usable, way_speeds_kph
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class WayRows:
+    """Segments collected from OSM ways (or graph edges) before node ids are indexed.
+
+    ``length_m`` is filled only when the source gives lengths (graph edges); otherwise
+    lengths are measured between the projected node positions.
+    """
+
+    a: list[int] = field(default_factory=list)
+    b: list[int] = field(default_factory=list)
+    fwd_kph: list[float] = field(default_factory=list)
+    bwd_kph: list[float] = field(default_factory=list)
+    way_index: list[int] = field(default_factory=list)
+    highway: list[str] = field(default_factory=list)
+    length_m: list[float] = field(default_factory=list)
+    coords: dict[int, tuple[float, float]] = field(default_factory=dict)
+    ferries: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+
+def _way_speeds(tags: dict[str, str], profile: SpeedProfile) -> tuple[float, float] | None:
+    """Speeds of a highway way; ferries get (1, 1) as a marker (timed later)."""
+    if tags.get("route") == "ferry" and "highway" not in tags:
+        return (1.0, 1.0) if ferry_usable(tags) else None
+    speeds = way_speeds_kph(tags, profile)
+    if speeds is None or (speeds[0] == 0 and speeds[1] == 0):
+        return None
+    return speeds
+
+
+def collect_ways(
+    path: Path, profile: SpeedProfile, *, progress: Progress | None = None
+) -> WayRows:
+    """Read highway and ferry ways with node locations from an OSM PBF/XML file.
+
+    Parameters
+    ----------
+    path
+        OSM file; pyosmium picks the format from the suffix.
+    profile
+        Speeds and rules of the travel mode.
+    progress
+        Called with the number of usable ways read so far, every 10,000 ways.
+
+    Raises
+    ------
+    RuntimeError
+        pyosmium cannot read the file (the caller turns this into a clear message).
+    """
+    import osmium
+
+    rows = WayRows()
+    processor = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway", "route"))
+    )
+    n_ways = 0
+    for way in processor:
+        if not isinstance(way, osmium.osm.Way):
+            continue
+        tags = dict(way.tags)
+        speeds = _way_speeds(tags, profile)
+        if speeds is None:
+            continue
+        refs = []
+        for node in way.nodes:
+            if not node.location.valid():
+                continue
+            refs.append(node.ref)
+            rows.coords[node.ref] = (node.location.lon, node.location.lat)
+        if len(refs) < 2:
+            continue
+        is_ferry = "highway" not in tags
+        if is_ferry:
+            rows.ferries.append((n_ways, tags))
+        _add_way(rows, refs, speeds, n_ways, "ferry" if is_ferry else tags["highway"])
+        n_ways += 1
+        if progress is not None and n_ways % 10_000 == 0:
+            progress(n_ways)
+    logger.info("read %d usable ways (%d segments) for %s from %s",
+                n_ways, len(rows.a), profile.mode, path.name)
+    return rows
+
+
+def _add_way(
+    rows: WayRows, refs: list[int], speeds: tuple[float, float], index: int, highway: str
+) -> None:
+    for a, b in itertools.pairwise(refs):
+        if a == b:
+            continue
+        rows.a.append(a)
+        rows.b.append(b)
+        rows.fwd_kph.append(speeds[0])
+        rows.bwd_kph.append(speeds[1])
+        rows.way_index.append(index)
+        rows.highway.append(highway)
+
+
+def _edge_highway(data: dict[str, Any]) -> str:
+    """First highway class of an edge (osmnx may store a list, GraphML its repr)."""
+    highway = data.get("highway", "road")
+    if isinstance(highway, list | tuple):
+        highway = highway[0] if highway else "road"
+    highway = str(highway)
+    if highway.startswith("["):
+        highway = highway.strip("[]").split(",")[0].strip("'\" ")
+    return highway
+
+
+def _edge_length(data: dict[str, Any], u: Any, v: Any, source: str) -> float:
+    try:
+        length = float(data["length"])
+    except KeyError:
+        raise InputDataError(
+            f"{source}: edge {u}->{v} has no 'length' attribute; add lengths in metres "
+            "(osmnx: ox.distance.add_edge_lengths) or give the OSM extract instead"
+        ) from None
+    except (TypeError, ValueError):
+        raise InputDataError(
+            f"{source}: edge {u}->{v} has length {data['length']!r}, not a number of metres"
+        ) from None
+    if not (np.isfinite(length) and length >= 0):
+        raise InputDataError(f"{source}: edge {u}->{v} has negative or infinite length")
+    return length
+
+
+def rows_from_graph(
+    graph: Any, index: dict[Any, int], profile: SpeedProfile, source: str, *,
+    use_travel_time: bool,
+) -> WayRows:
+    """Turn the edges of a networkx graph into rows (one directed segment per edge).
+
+    In walk mode (and for undirected graphs) every edge is usable both ways.  With
+    ``use_travel_time`` the edge's ``travel_time`` (s) is kept instead of the profile's
+    speed.
+    """
+    rows = WayRows()
+    both_ways = profile.mode == "walk" or not graph.is_directed()
+    for u, v, data in graph.edges(data=True):
+        length = _edge_length(data, u, v, source)
+        # edges are already directed: their own oneway flags must not block them again
+        tags = {k: str(val) for k, val in data.items()
+                if isinstance(val, str) and k not in ("oneway", "junction")}
+        tags["highway"] = highway = _edge_highway(data)
+        if use_travel_time and "travel_time" in data:
+            seconds = float(data["travel_time"])
+            kph = length / seconds * 3.6 if seconds > 0 else np.inf
+            speeds: tuple[float, float] | None = (kph, kph)
+        else:
+            speeds = way_speeds_kph(tags, profile)
+        if speeds is None or speeds[0] == 0:
+            continue
+        rows.a.append(index[u])
+        rows.b.append(index[v])
+        rows.fwd_kph.append(speeds[0])
+        rows.bwd_kph.append(speeds[0] if both_ways else 0.0)
+        rows.way_index.append(len(rows.a))
+        rows.highway.append(highway)
+        rows.length_m.append(length)
+    return rows

@@ -1,0 +1,547 @@
+"""Tests of road networks: formats, speed rules, direction, off-network leg, cache, pieces.
+
+The OSM fixtures are written by hand: nodes on the equator at 45 E (the central meridian
+of UTM zone 38, scale 0.9996), so a way between nodes ``KM`` degrees apart is 1 km
+long within 0.05 % and times are hand-computable (1 km at 5 km/h = 720 s).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import itertools
+import logging
+import math
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from accessmap import engine
+from accessmap._errors import ConfigError, InputDataError, InputFileError, NetworkError
+from accessmap.catchments import OFF_NETWORK, REACHED, nearest_facility_times
+from accessmap.config import scenario_from_dict
+from accessmap.network import (
+    RoadNetwork,
+    SpeedProfile,
+    component_report,
+    entry_points,
+    load_network,
+    network_from_graph,
+    parse_duration_s,
+    parse_speed_kph,
+    snap_points,
+    way_speeds_kph,
+)
+
+KM = 1000 / 111_319.490793  # degrees of longitude per km on the equator (WGS84)
+LAT_KM = 1000 / 110_574.3  # degrees of latitude per km near the equator
+REL = 1e-3  # UTM scale 0.9996 at the central meridian
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def write_osm(
+    path: Path,
+    nodes: dict[int, tuple[float, float]],
+    ways: list[tuple[int, list[int], dict[str, str]]],
+) -> Path:
+    """Write a small OSM XML file (``.osm``, ``.osm.gz`` or ``.osm.bz2`` by suffix)."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
+    for node_id, (lon, lat) in nodes.items():
+        lines.append(f'  <node id="{node_id}" version="1" lat="{lat:.9f}" lon="{lon:.9f}"/>')
+    for way_id, refs, tags in ways:
+        lines.append(f'  <way id="{way_id}" version="1">')
+        lines += [f'    <nd ref="{r}"/>' for r in refs]
+        lines += [f'    <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
+        lines.append("  </way>")
+    lines.append("</osm>")
+    data = ("\n".join(lines) + "\n").encode()
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+    with opener(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def line_nodes(n: int, *, lat: float = 0.0, first_id: int = 1) -> dict[int, tuple[float, float]]:
+    """``n`` nodes 1 km apart eastwards from 45 E."""
+    return {first_id + i: (45.0 + i * KM, lat) for i in range(n)}
+
+
+def one_way_file(tmp_path: Path, tags: dict[str, str], name: str = "road.osm") -> Path:
+    """A single 1 km way between nodes 1 and 2."""
+    return write_osm(tmp_path / name, line_nodes(2), [(10, [1, 2], tags)])
+
+
+def load(path: Path, mode: str = "walk", **overrides: object) -> RoadNetwork:
+    return load_network(path, profile=SpeedProfile.default(mode, **overrides), use_cache=False)
+
+
+def times_between(net: RoadNetwork, a_osm: int, b_osm: int) -> tuple[float, float]:
+    """Shortest time a->b and b->a (by OSM node id) over the network."""
+    index = {int(o): i for i, o in enumerate(net.node_osm_id)}
+    dist = engine.nearest_source(net.graph_from, engine.Sources.at_nodes([index[a_osm]]))[0]
+    back = engine.nearest_source(net.graph_from, engine.Sources.at_nodes([index[b_osm]]))[0]
+    return float(dist[index[b_osm]]), float(back[index[a_osm]])
+
+
+# --------------------------------------------------------------------------- modes, speeds
+
+
+def test_walk_one_km_residential_takes_720_s_both_ways(tmp_path: Path) -> None:
+    net = load(one_way_file(tmp_path, {"highway": "residential", "oneway": "yes"}))
+    assert net.seg_length_m[0] == pytest.approx(1000, rel=REL)
+    assert times_between(net, 1, 2) == pytest.approx((720, 720), rel=REL)
+
+
+def test_drive_oneway_blocks_the_other_direction(tmp_path: Path) -> None:
+    net = load(one_way_file(tmp_path, {"highway": "residential", "oneway": "yes"}), "drive")
+    there, back = times_between(net, 1, 2)
+    assert there == pytest.approx(1000 / (25 / 3.6), rel=REL)  # 144 s at 25 km/h
+    assert back == math.inf
+
+
+def test_drive_oneway_minus_one_runs_against_the_node_order(tmp_path: Path) -> None:
+    net = load(one_way_file(tmp_path, {"highway": "primary", "oneway": "-1"}), "drive")
+    there, back = times_between(net, 1, 2)
+    assert there == math.inf
+    assert back == pytest.approx(60, rel=REL)  # 1 km at 60 km/h
+
+
+def test_ferry_duration_tag_plus_boarding_wait(tmp_path: Path) -> None:
+    nodes = line_nodes(3)
+    path = write_osm(tmp_path / "ferry.osm", nodes,
+                     [(10, [1, 2, 3], {"route": "ferry", "duration": "01:30"})])
+    net = load(path, "drive")
+    assert set(net.seg_highway) == {"ferry"}
+    # 90 min crossing + 60 min default wait, spread over the two 1 km segments
+    assert times_between(net, 1, 3) == pytest.approx((9000, 9000), rel=REL)
+
+
+def test_ferry_without_duration_uses_default_speed(tmp_path: Path) -> None:
+    path = one_way_file(tmp_path, {"route": "ferry"})
+    net = load(path, "walk", ferry_kph=10.0, ferry_wait_min=30.0)
+    assert times_between(net, 1, 2)[0] == pytest.approx(360 + 1800, rel=REL)
+
+
+def test_ferry_closed_to_passengers_is_skipped(tmp_path: Path) -> None:
+    nodes = line_nodes(3)
+    path = write_osm(tmp_path / "f.osm", nodes, [
+        (10, [1, 2], {"route": "ferry", "access": "private"}),
+        (11, [2, 3], {"highway": "residential"}),
+    ])
+    assert set(load(path).seg_highway) == {"residential"}
+
+
+def test_parallel_ways_keep_the_fastest_not_the_sum(tmp_path: Path) -> None:
+    path = write_osm(tmp_path / "par.osm", line_nodes(2), [
+        (10, [1, 2], {"highway": "residential"}),  # 144 s
+        (11, [1, 2], {"highway": "primary"}),  # 60 s
+    ])
+    net = load(path, "drive")
+    assert net.n_segments == 2
+    assert times_between(net, 1, 2) == pytest.approx((60, 60), rel=REL)
+    assert net.graph_to.nnz == 2
+    assert net.graph_to.data == pytest.approx([60, 60], rel=REL)
+
+
+def test_times_to_facility_differ_from_times_from_it_on_a_oneway(tmp_path: Path) -> None:
+    # A -> B one-way primary (1 km, 60 s); B - C - A two-way track (2 km at 15 km/h, 480 s)
+    nodes = {1: (45.0, 0.0), 2: (45.0 + KM, 0.0), 3: (45.0 + KM / 2, LAT_KM * math.sqrt(3) / 2)}
+    path = write_osm(tmp_path / "tri.osm", nodes, [
+        (10, [1, 2], {"highway": "primary", "oneway": "yes"}),
+        (11, [2, 3, 1], {"highway": "track"}),
+    ])
+    net = load(path, "drive", surface_factors={})
+    index = {int(o): i for i, o in enumerate(net.node_osm_id)}
+    facility = engine.Sources.at_nodes([index[2]])
+    to_b = engine.nearest_source(net.graph_to, facility)[0][index[1]]
+    from_b = engine.nearest_source(net.graph_from, facility)[0][index[1]]
+    assert to_b == pytest.approx(60, rel=REL)
+    assert from_b == pytest.approx(480, rel=REL)
+
+
+@pytest.mark.parametrize(
+    ("tags", "mode", "expected"),
+    [
+        ({"highway": "residential"}, "walk", (5.0, 5.0)),
+        ({"highway": "residential", "oneway": "yes"}, "walk", (5.0, 5.0)),
+        ({"highway": "residential", "surface": "mud"}, "walk", (5.0, 5.0)),
+        ({"highway": "steps"}, "walk", (2.0, 2.0)),
+        ({"highway": "motorway"}, "walk", None),
+        ({"highway": "footway"}, "drive", None),
+        ({"highway": "trunk", "foot": "no"}, "walk", None),
+        ({"highway": "service", "access": "no", "foot": "yes"}, "walk", (5.0, 5.0)),
+        ({"highway": "service", "access": "private"}, "walk", None),
+        ({"highway": "service", "access": "no"}, "drive", None),
+        ({"highway": "service", "access": "no", "motor_vehicle": "yes"}, "drive",
+         (15.0, 15.0)),
+        ({"highway": "primary", "motor_vehicle": "no"}, "drive", None),
+        ({"highway": "primary", "motorcar": "no", "motor_vehicle": "yes"}, "drive", None),
+        ({"highway": "track", "access": "agricultural"}, "drive", None),
+        ({"highway": "primary", "maxspeed": "30"}, "drive", (30.0, 30.0)),
+        ({"highway": "primary", "maxspeed": "100"}, "drive", (60.0, 60.0)),
+        ({"highway": "primary", "maxspeed": "20 mph"}, "drive", (32.18688, 32.18688)),
+        ({"highway": "primary", "maxspeed": "FR:urban"}, "drive", (60.0, 60.0)),
+        ({"highway": "primary", "surface": "unpaved"}, "drive", (42.0, 42.0)),
+        ({"highway": "track", "tracktype": "grade5", "smoothness": "bad"}, "drive",
+         (7.5, 7.5)),
+        ({"highway": "primary", "maxspeed": "40", "surface": "gravel"}, "drive",
+         (32.0, 32.0)),
+        ({"highway": "secondary", "junction": "roundabout"}, "drive", (50.0, 0.0)),
+        ({"highway": "motorway"}, "drive", (80.0, 0.0)),
+        ({"highway": "motorway", "oneway": "no"}, "drive", (80.0, 80.0)),
+        ({"highway": "primary", "oneway": "reversible"}, "drive", None),
+        ({"highway": "construction"}, "drive", None),
+        ({"highway": "proposed"}, "walk", None),
+        ({"highway": "platform"}, "walk", None),
+        ({"highway": "bus_stop"}, "walk", None),
+        ({"building": "yes"}, "walk", None),
+    ],
+)
+def test_way_speed_rules(tags: dict[str, str], mode: str,
+                         expected: tuple[float, float] | None) -> None:
+    result = way_speeds_kph(tags, SpeedProfile.default(mode))
+    if expected is None:
+        assert result is None
+    else:
+        assert result == pytest.approx(expected)
+
+
+def test_unknown_class_needs_default_speed_but_construction_never_routes() -> None:
+    profile = SpeedProfile.default("drive", default_kph=12.0)
+    assert way_speeds_kph({"highway": "busway"}, SpeedProfile.default("drive")) is None
+    assert way_speeds_kph({"highway": "busway"}, profile) == (12.0, 12.0)
+    assert way_speeds_kph({"highway": "abandoned"}, profile) is None
+
+
+def test_speed_overrides_merge_into_defaults() -> None:
+    profile = SpeedProfile.default("drive", speeds_kph={"track": 10},
+                                   surface_factors={"unpaved": 0.5})
+    assert profile.speeds_kph["track"] == 10.0
+    assert profile.speeds_kph["primary"] == 60.0
+    assert way_speeds_kph({"highway": "track", "surface": "unpaved"}, profile) == (5.0, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("01:30", 5400.0), ("1:30:30", 5430.0), ("45", 2700.0), ("PT1H30M", 5400.0),
+     ("PT20M", 1200.0), ("", None), ("soon", None), ("0", None), ("1:2:3:4", None)],
+)
+def test_parse_duration(text: str, seconds: float | None) -> None:
+    assert parse_duration_s(text) == seconds
+
+
+def test_parse_speed_units() -> None:
+    assert parse_speed_kph("50") == 50.0
+    assert parse_speed_kph("10 mph") == pytest.approx(16.09344)
+    assert parse_speed_kph("none") is None
+    assert parse_speed_kph("0") is None
+
+
+# --------------------------------------------------------------------------- bad settings
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"speeds_kph": {"track": -5}}, "speed for 'track' is -5.*positive"),
+        ({"speeds_kph": {"track": 0}}, "speed for 'track' is 0.*positive"),
+        ({"speeds_kph": {"track": "fast"}}, "speed for 'track' is 'fast'; give a number"),
+        ({"default_kph": 0}, "default_kph is 0"),
+        ({"ferry_kph": -1}, "ferry_kph"),
+        ({"surface_factors": {"mud": 1.5}}, r"surface factor for 'mud' is 1.5.*\(0, 1\]"),
+        ({"detour_factor": 0.5}, "detour_factor is 0.5"),
+        ({"ferry_wait_min": -3}, "ferry_wait_min is -3"),
+        ({"max_snap_m": 0}, "max_snap_m"),
+    ],
+)
+def test_bad_speed_settings_are_refused(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        SpeedProfile.default("drive", **kwargs)  # type: ignore[arg-type]
+
+
+def test_unknown_mode_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"unknown travel mode 'bike'.*walk, drive"):
+        SpeedProfile.default("bike")
+    with pytest.raises(ConfigError, match="unknown travel mode 'bike'"):
+        load_network("missing.osm.pbf", mode="bike")
+
+
+def test_scenario_speed_table_is_validated() -> None:
+    with pytest.raises(ConfigError, match="speed for 'track' is -1"):
+        scenario_from_dict({"speeds": {"track": -1}})
+    scenario = scenario_from_dict({"analysis": {"mode": "drive"},
+                                   "speeds": {"track": 9, "ferry_wait_min": 10,
+                                              "surface_factors": {"sand": 0.3}}})
+    profile = scenario.speed_profile()
+    assert (profile.speeds_kph["track"], profile.ferry_wait_min) == (9.0, 10)
+    assert profile.surface_factors["sand"] == 0.3
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def _small_town(tmp_path: Path, name: str) -> Path:
+    nodes = line_nodes(4)
+    return write_osm(tmp_path / name, nodes, [
+        (10, [1, 2, 3], {"highway": "residential"}),
+        (11, [3, 4], {"highway": "primary", "oneway": "yes"}),
+        (12, [1, 4], {"highway": "footway"}),
+    ])
+
+
+@pytest.mark.parametrize("suffix", [".osm", ".osm.gz", ".osm.bz2", ".osm.pbf"])
+def test_every_osm_format_gives_the_same_network(tmp_path: Path, suffix: str) -> None:
+    import osmium
+
+    xml = _small_town(tmp_path, "town.osm")
+    if suffix == ".osm.pbf":
+        path = tmp_path / "town.osm.pbf"
+        with osmium.SimpleWriter(str(path)) as writer:
+            for obj in osmium.FileProcessor(str(xml)):
+                writer.add(obj)
+    else:
+        path = _small_town(tmp_path, f"town{suffix}")
+    for mode in ("walk", "drive"):
+        ref, net = load(xml, mode), load(path, mode)
+        assert net.n_segments == ref.n_segments
+        np.testing.assert_array_equal(net.node_osm_id, ref.node_osm_id)
+        np.testing.assert_allclose(net.seg_time_fwd_s, ref.seg_time_fwd_s)
+    assert load(path, "walk").n_segments == 4
+    assert load(path, "drive").n_segments == 3  # no footway
+
+
+def test_to_networkx_round_trips_through_osmnx(tmp_path: Path) -> None:
+    import osmnx as ox
+
+    net = load(_small_town(tmp_path, "town.osm"), "drive")
+    graph = net.to_networkx()
+    assert graph.graph["crs"] == "EPSG:4326"
+    nodes, edges = ox.convert.graph_to_gdfs(graph)
+    assert len(nodes) == net.n_nodes
+    assert len(edges) == 2 * 2 + 1  # two two-way residential segments + one oneway
+    assert set(edges.columns) >= {"length", "travel_time", "speed_kph", "highway", "oneway"}
+    src, dst = 0, net.n_nodes - 1
+    route = ox.routing.shortest_path(graph, src, dst, weight="travel_time")
+    osmnx_time = sum(
+        min(d["travel_time"] for d in graph.get_edge_data(a, b).values())
+        for a, b in itertools.pairwise(route)
+    )
+    ours = engine.nearest_source(net.graph_from, engine.Sources.at_nodes([src]))[0][dst]
+    assert osmnx_time == pytest.approx(ours)
+    back = network_from_graph(graph, mode="drive", use_travel_time=True)
+    np.testing.assert_allclose(np.sort(back.seg_time_fwd_s),
+                               np.sort(np.concatenate([net.seg_time_fwd_s,
+                                                       net.seg_time_bwd_s]))[:5])
+    path = tmp_path / "town.graphml"
+    ox.save_graphml(graph, path)
+    loaded = load_network(path, mode="drive")
+    assert loaded.n_segments == 5
+    assert np.isinf(loaded.seg_time_bwd_s).all()  # each directed edge is its own segment
+    assert sorted(loaded.seg_time_fwd_s) == pytest.approx(sorted(back.seg_time_fwd_s))
+
+
+def test_graph_edge_lengths_are_used_not_straight_lines() -> None:
+    graph = nx.MultiDiGraph()
+    graph.add_node(1, x=45.0, y=0.0)
+    graph.add_node(2, x=45.0 + KM, y=0.0)
+    graph.add_edge(1, 2, length=1500.0, highway="residential")  # a curved street
+    net = network_from_graph(graph, mode="walk")
+    assert net.seg_length_m.tolist() == [1500.0]
+    assert net.seg_time_fwd_s[0] == pytest.approx(1080)  # 1.5 km at 5 km/h, both ways
+    assert net.seg_time_bwd_s[0] == pytest.approx(1080)
+    assert net.node_osm_id.tolist() == [1, 2]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_missing_and_unknown_files(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="does not exist; check the path"):
+        load_network(tmp_path / "nope.osm.pbf")
+    odd = tmp_path / "roads.shp"
+    odd.write_bytes(b"x")
+    with pytest.raises(InputFileError, match=r"roads.shp: unknown road network format"):
+        load_network(odd)
+
+
+def test_corrupt_pbf_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bad.osm.pbf"
+    path.write_bytes(b"this is not a protobuf file at all" * 10)
+    with pytest.raises(InputFileError, match=r"bad.osm.pbf: cannot read.*download the extract"):
+        load_network(path, use_cache=False)
+
+
+def test_truncated_pbf_is_reported(tmp_path: Path, comoros_dir: Path) -> None:
+    path = tmp_path / "cut.osm.pbf"
+    path.write_bytes((comoros_dir / "comores-latest.osm.pbf").read_bytes()[:400_000])
+    with pytest.raises(InputFileError, match=r"cut.osm.pbf: cannot read.*truncated or corrupt"):
+        load_network(path, use_cache=False)
+
+
+def test_file_without_routable_ways(tmp_path: Path) -> None:
+    path = write_osm(tmp_path / "houses.osm", line_nodes(3), [
+        (10, [1, 2, 3, 1], {"building": "yes"}),
+        (11, [1, 2], {"highway": "footway"}),
+    ])
+    assert load(path, "walk").n_segments == 1
+    with pytest.raises(NetworkError, match=r"houses.osm: no routable ways for mode 'drive'"):
+        load(path, "drive")
+
+
+def test_graphml_without_lengths(tmp_path: Path) -> None:
+    graph = nx.MultiDiGraph()
+    graph.add_node(1, x=45.0, y=0.0)
+    graph.add_node(2, x=45.01, y=0.0)
+    graph.add_edge(1, 2, highway="residential")
+    path = tmp_path / "nolength.graphml"
+    nx.write_graphml(graph, path)
+    with pytest.raises(InputDataError, match=r"nolength.graphml: edge 1->2 has no 'length'"):
+        load_network(path)
+
+
+def test_graphml_bad_file_and_projected_coordinates(tmp_path: Path) -> None:
+    path = tmp_path / "broken.graphml"
+    path.write_text("<graphml><graph>")
+    with pytest.raises(InputFileError, match=r"broken.graphml: not a readable GraphML"):
+        load_network(path)
+    graph = nx.MultiDiGraph()
+    graph.add_node(1, x=500_000.0, y=9_000_000.0)
+    with pytest.raises(InputDataError, match="give coordinates in degrees"):
+        network_from_graph(graph)
+    graph = nx.MultiDiGraph()
+    graph.add_node(1, lon=45.0)
+    with pytest.raises(InputDataError, match="numeric 'x' and 'y'"):
+        network_from_graph(graph)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def test_second_load_uses_the_cache_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _small_town(tmp_path, "town.osm")
+    cache = tmp_path / "cache"
+    first = load_network(path, mode="drive", cache_dir=cache)
+    files = list(cache.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".npz"  # no temporary file left
+    with caplog.at_level(logging.INFO, logger="accessmap.network"):
+        second = load_network(path, mode="drive", cache_dir=cache)
+    assert "parsing skipped" in caplog.text
+    for name in ("node_x", "seg_u", "seg_time_fwd_s", "seg_highway"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+    load_network(path, mode="drive", cache_dir=cache, profile=SpeedProfile.default(
+        "drive", speeds_kph={"residential": 20}))
+    assert len(list(cache.iterdir())) == 2  # the profile is part of the key
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "wrong_key"])
+def test_unusable_cache_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    path = _small_town(tmp_path, "town.osm")
+    cache = tmp_path / "cache"
+    good = load_network(path, mode="walk", cache_dir=cache)
+    (target,) = cache.iterdir()
+    if damage == "garbage":
+        target.write_bytes(b"not an npz")
+    elif damage == "truncate":
+        target.write_bytes(target.read_bytes()[:200])
+    else:
+        with np.load(target) as data:
+            arrays = {k: data[k] for k in data.files}
+        arrays["key"] = np.asarray("older-version")
+        np.savez(target, **arrays)
+    with caplog.at_level(logging.WARNING, logger="accessmap.network"):
+        again = load_network(path, mode="walk", cache_dir=cache)
+    assert "ignoring unusable network cache" in caplog.text
+    np.testing.assert_array_equal(again.seg_time_fwd_s, good.seg_time_fwd_s)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="accessmap.network"):
+        load_network(path, mode="walk", cache_dir=cache)
+    assert "parsing skipped" in caplog.text  # the rebuild replaced the bad cache
+
+
+# --------------------------------------------------------------------------- off-network
+
+
+def test_snap_and_offroad_leg_are_hand_computable(tmp_path: Path) -> None:
+    net = load(one_way_file(tmp_path, {"highway": "residential"}))
+    x, y = net.project(np.array([45.0 + KM / 2]), np.array([0.1 * LAT_KM]))
+    snap = snap_points(net, x, y)
+    assert snap.distance_m[0] == pytest.approx(100, rel=5e-3)
+    assert snap.fraction[0] == pytest.approx(0.5, abs=1e-3)
+    _, node, cost = entry_points(net, snap, towards_network=True)
+    offroad = 100 * 1.3 / (5 / 3.6)  # 93.6 s
+    assert sorted(node.tolist()) == [0, 1]
+    assert cost == pytest.approx([offroad + 360, offroad + 360], rel=5e-3)
+
+
+def test_points_beyond_snap_distance_are_off_network(tmp_path: Path) -> None:
+    net = load(one_way_file(tmp_path, {"highway": "residential"}), max_snap_m=500.0)
+    lat_m = LAT_KM / 1000
+    px, py = net.project(np.array([45.0, 45.0]), np.array([200 * lat_m, 800 * lat_m]))
+    fx, fy = net.project(np.array([45.0 + KM]), np.array([0.0]))
+    access = nearest_facility_times(net, px, py, fx, fy)
+    assert access.status.tolist() == [REACHED, OFF_NETWORK]
+    assert access.time_s[0] == pytest.approx(200 * 1.3 / (5 / 3.6) + 720, rel=5e-3)
+    assert access.time_s[1] == math.inf
+
+
+def test_absurd_coordinates_are_refused(tmp_path: Path) -> None:
+    net = load(one_way_file(tmp_path, {"highway": "residential"}))
+    with pytest.raises(InputDataError, match="rows 0 have latitude and longitude swapped"):
+        net.project(np.array([0.0]), np.array([45.0 + KM / 2]), what="facilities")
+    with pytest.raises(InputDataError, match=r"rows 1 have coordinates outside.*metres"):
+        net.project(np.array([45.0, 500_000.0]), np.array([0.0, 100.0]))
+    with pytest.raises(InputDataError, match="degrees passed as metres"):
+        snap_points(net, np.array([45.0, 45.1]), np.array([0.0, 0.01]))
+    far = net.project(np.array([45.0, -120.0]), np.array([0.0, 0.0]))  # one far away
+    assert snap_points(net, *far).on_network.tolist() == [True, False]
+
+
+# --------------------------------------------------------------------------- components
+
+
+def test_component_report_counts_pieces_and_stranded_people(tmp_path: Path) -> None:
+    nodes = {**line_nodes(3), **line_nodes(2, lat=0.5, first_id=11), **line_nodes(2, lat=-0.5,
+                                                                                   first_id=21)}
+    path = write_osm(tmp_path / "islands.osm", nodes, [
+        (1, [1, 2, 3], {"highway": "residential"}),  # main island: 3 nodes
+        (2, [11, 12], {"highway": "residential"}),  # north islet
+        (3, [21, 22], {"highway": "residential"}),  # south islet
+    ])
+    net = load(path)
+    lon = np.array([45.0 + KM, 45.0 + KM / 2, 45.0 + KM / 2, 47.0])
+    lat = np.array([0.0, 0.5, -0.5, 0.0])
+    px, py = net.project(lon[:3], lat[:3])
+    fx, fy = net.project(np.array([45.0, 45.0]), np.array([0.0, -0.5]))
+    access = nearest_facility_times(net, px, py, fx, fy)
+    report = component_report(net, access, np.array([10.0, 25.0, 40.0]))
+    assert report == {
+        "components": 3,
+        "largest_share_of_nodes": pytest.approx(3 / 7, abs=1e-4),
+        "population_on_pieces_without_facility": 25.0,
+        "facilities_on_minor_pieces": 1,
+    }
+
+
+# --------------------------------------------------------------------------- Comoros
+
+
+@pytest.mark.comoros
+def test_comoros_networks_build_and_cache(comoros_dir: Path, tmp_path: Path) -> None:
+    pbf = comoros_dir / "comores-latest.osm.pbf"
+    drive = load_network(pbf, mode="drive", cache_dir=tmp_path)
+    walk = load_network(pbf, mode="walk", cache_dir=tmp_path)
+    assert 30_000 < drive.n_nodes < walk.n_nodes
+    assert "ferry" in set(drive.seg_highway)
+    assert drive.summary()["components"] >= 3  # three islands at least
+    cached = load_network(pbf, mode="drive", cache_dir=tmp_path)
+    np.testing.assert_array_equal(cached.seg_time_fwd_s, drive.seg_time_fwd_s)
+    west, south, east, north = drive.bounds_lonlat()
+    assert 42.5 < west < east < 45.7 and -13.1 < south < north < -11.0
