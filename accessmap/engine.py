@@ -570,15 +570,21 @@ def _bounded_chunk(  # type: ignore[no-untyped-def]
 ):
     """Bounded Dijkstra for sources ``first:last``; returns counts, columns, times.
 
-    Workspace (``dist``, ``touched``) is allocated once per chunk and reset
-    sparsely: only the nodes a source touched are set back to ``inf``.  The
-    heap is a lazy-deletion binary heap (stale entries skipped on pop).
+    The workspace is allocated once per chunk and reset sparsely: only the
+    nodes a source touched are set back to ``inf``.  The heap is a
+    lazy-deletion binary heap (stale items are skipped when popped).  A node
+    is pushed only when its time strictly improves, that is at most once per
+    entry and once per edge, so ``nnz + n_entries`` bounds the heap: its
+    arrays are allocated at that size up front (``np.empty`` only reserves
+    address space; pages are committed as the heap actually grows) and never
+    reallocated in the loop, which keeps them in registers.
     """
     n_nodes = indptr.size - 1
     dist = np.full(n_nodes, np.inf)
     touched = np.empty(n_nodes, dtype=indices.dtype)
-    heap_key = np.empty(1024, dtype=np.float64)
-    heap_node = np.empty(1024, dtype=indices.dtype)
+    capacity = indices.size + entry_node.size + 1
+    heap_key = np.empty(capacity, dtype=np.float64)
+    heap_node = np.empty(capacity, dtype=indices.dtype)
     counts = np.zeros(last - first, dtype=np.int64)
     out_col = np.empty(4096, dtype=indices.dtype)
     out_time = np.empty(4096, dtype=np.float64)
@@ -594,7 +600,7 @@ def _bounded_chunk(  # type: ignore[no-untyped-def]
                     touched[n_touched] = v
                     n_touched += 1
                 dist[v] = c
-                heap_key, heap_node = _heap_push(heap_key, heap_node, size, c, v)
+                _heap_push(heap_key, heap_node, size, c, v)
                 size += 1
         while size > 0:
             d = heap_key[0]
@@ -611,13 +617,13 @@ def _bounded_chunk(  # type: ignore[no-untyped-def]
                         touched[n_touched] = v
                         n_touched += 1
                     dist[v] = nd
-                    heap_key, heap_node = _heap_push(heap_key, heap_node, size, nd, v)
+                    _heap_push(heap_key, heap_node, size, nd, v)
                     size += 1
         if n_out + n_touched > out_col.size:
-            capacity = max(2 * out_col.size, n_out + n_touched)
-            out_col = _grow(out_col, capacity)
-            out_time = _grow(out_time, capacity)
-        row = np.sort(touched[:n_touched])
+            out_col = _grow(out_col, n_out, max(2 * out_col.size, n_out + n_touched))
+            out_time = _grow(out_time, n_out, out_col.size)
+        row = touched[:n_touched]
+        row.sort()
         for i in range(n_touched):
             v = row[i]
             out_col[n_out + i] = v
@@ -628,20 +634,17 @@ def _bounded_chunk(  # type: ignore[no-untyped-def]
     return counts, out_col[:n_out].copy(), out_time[:n_out].copy()
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _grow(arr, capacity):  # type: ignore[no-untyped-def]
-    """Copy ``arr`` into a new array of ``capacity`` elements."""
+@numba.njit(cache=True, nogil=True)
+def _grow(arr, used, capacity):  # type: ignore[no-untyped-def]
+    """Copy the first ``used`` items of ``arr`` into a new array of ``capacity``."""
     out = np.empty(capacity, dtype=arr.dtype)
-    out[: arr.size] = arr
+    out[:used] = arr[:used]
     return out
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _heap_push(heap_key, heap_node, size, key, node):  # type: ignore[no-untyped-def]
-    """Push ``(key, node)`` onto a heap of ``size`` items; returns the (maybe grown) arrays."""
-    if size == heap_key.size:
-        heap_key = _grow(heap_key, 2 * size)
-        heap_node = _grow(heap_node, 2 * size)
+    """Push ``(key, node)`` onto a heap of ``size`` items (capacity is the caller's)."""
     i = size
     while i > 0:
         parent = (i - 1) >> 1
@@ -652,7 +655,6 @@ def _heap_push(heap_key, heap_node, size, key, node):  # type: ignore[no-untyped
         i = parent
     heap_key[i] = key
     heap_node[i] = node
-    return heap_key, heap_node
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
