@@ -16,7 +16,6 @@ import rasterio.io
 import rasterio.shutil
 import shapely
 import shapely.geometry
-import shapely.ops
 from affine import Affine
 from numpy.typing import NDArray
 
@@ -84,7 +83,11 @@ def _to_lonlat(geoms: dict[int, shapely.Geometry], crs: str) -> dict[int, shapel
     if pyproj.CRS.from_user_input(crs).equals(pyproj.CRS.from_epsg(4326)):
         return geoms
     transformer = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    return {k: shapely.ops.transform(transformer.transform, g) for k, g in geoms.items()}
+
+    def to_lonlat(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
+
+    return {k: shapely.transform(g, to_lonlat) for k, g in geoms.items()}
 
 
 def write_cog(
