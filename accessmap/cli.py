@@ -53,6 +53,10 @@ out_option = click.option(
 overwrite_option = click.option(
     "--overwrite", is_flag=True, default=False, help="Replace an existing output folder."
 )
+offline_option = click.option(
+    "--offline", is_flag=True, default=False,
+    help="Inline the map's JavaScript/CSS so map.html opens with no internet at all.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,11 +89,12 @@ def main(verbose: int, quiet: int) -> None:
 @click.option("--title", default=None, help="Title of the map and report.")
 @out_option
 @overwrite_option
+@offline_option
 @_library_errors
 def run(scenario_file: Path | None, network: Path | None, population: Path | None,
         facilities: Path | None, mode: str | None, thresholds: str | None,
         new_sites: int | None, exclude: tuple[str, ...], title: str | None, out: Path | None,
-        overwrite: bool) -> None:
+        overwrite: bool, offline: bool) -> None:
     """Run the access analysis: travel times, coverage, new sites, map and tables.
 
     Settings come from SCENARIO_FILE (TOML) when given; options override it.
@@ -103,7 +108,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         new_sites=new_sites, exclude=parse_exclusions(exclude) if exclude else None,
         title=title, out=out,
     )
-    _run_and_report(scenario, overwrite=overwrite)
+    _run_and_report(scenario, overwrite=overwrite, offline=offline)
 
 
 @main.command()
@@ -111,19 +116,21 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
 @overwrite_option
 @click.option("--mode", type=click.Choice(["walk", "drive"]), default="walk",
               show_default=True, help="Travel mode.")
+@offline_option
 @_library_errors
-def demo(out: Path | None, overwrite: bool, mode: str) -> None:
+def demo(out: Path | None, overwrite: bool, mode: str, offline: bool) -> None:
     """Run the analysis on the embedded SYNTHETIC demo district (output maps/demo/)."""
     from accessmap.demo import demo_scenario
 
     scenario = demo_scenario().replace(out=out or DEFAULT_DEMO_OUT, mode=mode)
-    _run_and_report(scenario, overwrite=overwrite)
+    _run_and_report(scenario, overwrite=overwrite, offline=offline)
 
 
-def _run_and_report(scenario: Any, *, overwrite: bool) -> None:
+def _run_and_report(scenario: Any, *, overwrite: bool, offline: bool = False) -> None:
     from accessmap.pipeline import run as run_pipeline
 
-    result = run_pipeline(scenario, overwrite=overwrite, progress=lambda s: _say(f"{s} ..."))
+    result = run_pipeline(scenario, overwrite=overwrite, progress=lambda s: _say(f"{s} ..."),
+                          offline=offline)
     summary = result.summary
     _say(f"population {summary['population_total']:,.0f}; "
          f"unreachable {summary['unreachable_population']:,.0f}")
@@ -131,6 +138,38 @@ def _run_and_report(scenario: Any, *, overwrite: bool) -> None:
         _say(f"within {now['threshold_min']:g} min: {now['share']:.1%} now, "
              f"{after['share']:.1%} with {len(summary['recommended_sites'])} new sites")
     _say(f"outputs written to {result.out_dir}")
+
+
+run_dir_argument = click.argument(
+    "run_dir", type=click.Path(file_okay=False, path_type=Path))
+
+
+@main.command(name="map")
+@run_dir_argument
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Output HTML file.  [default: RUN_DIR/map.html]")
+@click.option("--overwrite", is_flag=True, default=False, help="Replace an existing file.")
+@offline_option
+@_library_errors
+def map_command(run_dir: Path, out_file: Path | None, overwrite: bool, offline: bool) -> None:
+    """Rebuild map.html from a finished run folder (no recomputation)."""
+    from accessmap.maps import write_map
+
+    _say(f"map written to {write_map(run_dir, out_file, offline=offline, overwrite=overwrite)}")
+
+
+@main.command(name="report")
+@run_dir_argument
+@click.option("--overwrite", is_flag=True, default=False, help="Replace existing files.")
+@click.option("--xlsx", is_flag=True, default=False,
+              help="Also write report.xlsx (needs the 'xlsx' extra: openpyxl).")
+@_library_errors
+def report_command(run_dir: Path, overwrite: bool, xlsx: bool) -> None:
+    """Rebuild report.html, report.md and the figures from a finished run folder."""
+    from accessmap.documents import write_report
+
+    for path in write_report(run_dir, overwrite=overwrite, xlsx=xlsx):
+        _say(f"wrote {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

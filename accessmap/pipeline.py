@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from accessmap import __version__, analysis, catchments, gaps, maps, report, siting
+from accessmap import __version__, analysis, catchments, documents, gaps, maps, report, siting
 from accessmap._errors import ConfigError, NetworkError
 from accessmap.config import Scenario
 from accessmap.facilities import load_facilities
@@ -75,6 +75,7 @@ def run(
     overwrite: bool = False,
     write: bool = True,
     progress: Progress | None = None,
+    offline: bool = False,
 ) -> RunResult:
     """Run the whole analysis for ``scenario`` and write its output folder.
 
@@ -88,6 +89,8 @@ def run(
         Write the output folder (``False`` computes only).
     progress
         Called with each stage's name as it starts.
+    offline
+        Inline the map's JavaScript/CSS so ``map.html`` opens with no internet.
 
     Returns
     -------
@@ -133,7 +136,7 @@ def run(
     summary.update(coverage_analysis.summary())
     if write:
         with _stage("outputs", timings, progress):
-            result.out_dir = _write(result, overwrite=overwrite)
+            result.out_dir = _write(result, overwrite=overwrite, offline=offline)
     return result
 
 
@@ -249,7 +252,7 @@ def _summary(
     }
 
 
-def _write(result: RunResult, *, overwrite: bool) -> Path:
+def _write(result: RunResult, *, overwrite: bool, offline: bool = False) -> Path:
     scenario = result.scenario
     time_min = result.access.time_s / 60
     cells = gpd.GeoDataFrame(
@@ -263,11 +266,6 @@ def _write(result: RunResult, *, overwrite: bool) -> Path:
         crs="EPSG:4326",
     )
     facilities = result.facilities
-    fmap = maps.decision_map(
-        title=scenario.title, population=result.population, time_min=time_min,
-        thresholds_min=scenario.thresholds_min, facilities=facilities, sites=result.sites,
-        synthetic=scenario.synthetic,
-    )
     writers = {
         "summary.json": lambda p: report.write_json(p, result.summary),
         "coverage.csv": lambda p: report.write_csv(p, _coverage_csv(result)),
@@ -277,10 +275,11 @@ def _write(result: RunResult, *, overwrite: bool) -> Path:
             "facilities": facilities[["facility_id", "name", "type", "capacity", "geometry"]],
             "demand_points": cells,
             "recommended_sites": result.sites,
+            "roads": maps.roads_layer(result.network),
             **(result.analysis.layers() if result.analysis else {}),
         }),
         **(result.analysis.writers() if result.analysis else {}),
-        "map.html": lambda p: fmap.save(str(p)),
+        **documents.planner_writers(offline=offline),  # after the data files: reads them
     }
     return report.write_outputs(scenario.out, writers, overwrite=overwrite)
 

@@ -1,0 +1,186 @@
+"""Headless Chromium opens map.html: no JavaScript error, every layer listed, names escaped.
+
+Chromium is driven with its own command-line modes only (``--dump-dom`` and
+``--screenshot``), no extra Python packages: a probe script is injected as the first
+script of a copy of the page; it records errors (uncaught exceptions, failed resource
+loads, ``console.error``, ``alert``) and, after load, writes a JSON report (errors, layer
+control labels, popup/tooltip text) into the DOM, which ``--dump-dom`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accessmap import maps
+from tests.runfolder_factory import XSS, make_run_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+#: Every name resolves to nothing: the page must need no network at all.
+NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"
+
+PROBE = """<script>
+(function () {
+  var errors = [];
+  window.addEventListener('error', function (e) {
+    var t = e.target || {};
+    errors.push(e.message ? 'error: ' + e.message : 'failed to load ' + (t.src || t.href));
+  }, true);
+  window.addEventListener('unhandledrejection', function (e) {
+    errors.push('unhandled rejection: ' + e.reason);
+  });
+  var consoleError = console.error;
+  console.error = function () {
+    errors.push('console.error: ' + Array.prototype.join.call(arguments, ' '));
+    consoleError.apply(console, arguments);
+  };
+  window.alert = function (m) { errors.push('alert called: ' + m); };
+  window.addEventListener('load', function () {
+    setTimeout(function () {
+      var report = {errors: errors, labels: [], popups: [], tooltips: [], injected: 0,
+                    images: document.querySelectorAll('.leaflet-image-layer').length,
+                    features: 0};
+      document.querySelectorAll('.leaflet-control-layers-overlays label span span')
+        .forEach(function (s) { report.labels.push(s.textContent.trim()); });
+      Object.keys(window).filter(function (k) { return k.indexOf('map_') === 0; })
+        .forEach(function (k) {
+          if (!window[k] || !window[k].eachLayer) { return; }
+          window[k].eachLayer(function (layer) {
+            report.features += layer.feature ? 1 : 0;
+            [['popups', layer.getPopup && layer.getPopup()],
+             ['tooltips', layer.getTooltip && layer.getTooltip()]].forEach(function (p) {
+              if (!p[1]) { return; }
+              var div = document.createElement('div');
+              div.innerHTML = p[1].getContent();
+              report.injected += div.querySelectorAll('script,img,iframe,svg').length;
+              report[p[0]].push(div.textContent);
+            });
+          });
+        });
+      var out = document.createElement('pre');
+      out.id = 'am-probe';
+      out.textContent = JSON.stringify(report);
+      document.body.appendChild(out);
+    }, 300);
+  });
+})();
+</script>"""
+
+
+def chromium() -> str:
+    """Path of Chromium; skip locally when missing, fail in CI."""
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("CI"):
+        pytest.fail("CI must have Chromium (/usr/bin/chromium) for the browser tests")
+    pytest.skip("no Chromium installed")
+
+
+def _run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
+    command = [chromium(), *BROWSER_FLAGS, f"--user-data-dir={profile}", NO_NETWORK,
+               "--virtual-time-budget=10000", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+
+def probe(page: Path, tmp_path: Path) -> dict[str, Any]:
+    """Open ``page`` (with the probe injected) in headless Chromium; return its report."""
+    text = page.read_text(encoding="utf-8")
+    probed = page.with_name(page.stem + ".probe.html")
+    probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
+    done = _run_chromium(["--dump-dom", probed.as_uri()], tmp_path / "profile-dom")
+    found = re.search(r'<pre id="am-probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"the page did not finish loading; Chromium said:\n{done.stderr[-3000:]}"
+    import html
+
+    return dict(json.loads(html.unescape(found.group(1))))
+
+
+def screenshot(page: Path, target: Path, tmp_path: Path) -> Path:
+    """Save a 1280x900 screenshot of ``page``."""
+    _run_chromium([f"--screenshot={target}", "--window-size=1280,900",
+                   "--hide-scrollbars", page.as_uri()], tmp_path / "profile-shot")
+    assert target.is_file() and target.stat().st_size > 10_000, "no screenshot written"
+    return target
+
+
+def _check_map(report: dict[str, Any], expected_labels: list[str]) -> None:
+    assert report["errors"] == [], f"JavaScript errors: {report['errors']}"
+    for label in expected_labels:
+        assert any(label in shown for shown in report["labels"]), (
+            f"layer control lacks {label!r}: {report['labels']}")
+
+
+@pytest.mark.browser
+def test_offline_map_of_a_complete_run_folder(tmp_path: Path) -> None:
+    run = make_run_folder(tmp_path / "run")
+    page = maps.write_map(run, offline=True)
+    report = probe(page, tmp_path)
+    _check_map(report, ["Travel time", "Isochrone bands", "Coverage by admin area",
+                        "Underserved zones", "Facilities: hospital", "Facilities: health_post",
+                        "satellite clinics", "mobile-unit stops", "Mobile-unit routes",
+                        "Roads"])
+    assert report["images"] == 1
+    assert report["injected"] == 0
+    assert any(XSS in text for text in report["popups"])
+    assert any("`${x}`" in text for text in report["popups"])
+    screenshot(page, tmp_path / "map.png", tmp_path)
+
+
+@pytest.mark.browser
+def test_online_map_fails_without_network_but_offline_does_not(tmp_path: Path) -> None:
+    run = make_run_folder(tmp_path / "run")
+    page = maps.write_map(run, tmp_path / "online.html", offline=False)
+    report = probe(page, tmp_path)
+    assert any("failed to load" in e for e in report["errors"]), report["errors"]
+
+
+def _run_demo(out: Path, *, offline: bool) -> Path:
+    command = [str(ROOT / ".venv" / "bin" / "accessmap"), "demo", "--out", str(out),
+               "--overwrite"] + (["--offline"] if offline else [])
+    if not Path(command[0]).exists():
+        command[0] = "accessmap"
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out / "map.html"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_map_in_browser(tmp_path: Path) -> None:
+    page = _run_demo(tmp_path / "demo", offline=True)
+    report = probe(page, tmp_path)
+    _check_map(report, ["Travel time", "Facilities:", "Recommended"])
+    assert report["features"] > 0
+    screenshot(page, tmp_path / "demo.png", tmp_path)
+
+
+@pytest.mark.browser
+@pytest.mark.comoros
+@pytest.mark.slow
+def test_comoros_map_in_browser(comoros_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "comoros"
+    command = [str(ROOT / ".venv" / "bin" / "accessmap"), "run",
+               "--network", str(comoros_dir / "comores-latest.osm.pbf"),
+               "--population", str(comoros_dir / "com_ppp_2020_UNadj.tif"),
+               "--facilities", str(comoros_dir / "health.gpkg"),
+               "--exclude", "amenity=pharmacy", "--mode", "drive", "--offline",
+               "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    page = out / "map.html"
+    assert page.stat().st_size < 10_000_000, "Comoros map exceeds the 10 MB budget"
+    report = probe(page, tmp_path)
+    _check_map(report, ["Travel time", "Facilities:", "Recommended"])
+    screenshot(page, tmp_path / "comoros.png", tmp_path)
