@@ -45,6 +45,7 @@ class RunResult:
     summary: dict[str, Any]
     timings_s: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
+    siting: siting.SitingPlan | None = None
     analysis: analysis.CoverageAnalysis | None = None
 
 
@@ -127,12 +128,13 @@ def run(
     with _stage("analysis", timings, progress):
         coverage_analysis = analysis.analyse(scenario, network, population, facilities, access)
     with _stage("siting", timings, progress):
-        sites, coverage_new = _recommend_sites(scenario, network, population, access, px, py,
-                                               fx, fy)
+        plan = siting.recommend_sites(scenario, network, population, facilities, access)
+        sites, coverage_new = plan.sites, plan.coverage_with_new_sites
     summary = _summary(scenario, network, population, facilities, access, coverage, sites,
                        coverage_new, timings)
     result = RunResult(scenario, network, population, facilities, access, coverage, sites,
-                       coverage_new, summary, timings, analysis=coverage_analysis)
+                       coverage_new, summary, timings, analysis=coverage_analysis, siting=plan)
+    summary.update(plan.summary_items())
     summary.update(coverage_analysis.summary())
     if write:
         with _stage("outputs", timings, progress):
@@ -161,51 +163,6 @@ def _check_facilities_snapped(
                        "it cannot be reached", name)
 
 
-def _recommend_sites(
-    scenario: Scenario,
-    network: RoadNetwork,
-    population: Population,
-    access: catchments.Access,
-    px: np.ndarray,
-    py: np.ndarray,
-    fx: np.ndarray,
-    fy: np.ndarray,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    threshold_s = scenario.siting_threshold_min * 60
-    empty = gpd.GeoDataFrame(
-        {"rank": [], "kind": [], "added_population": [], "node": []},
-        geometry=gpd.GeoSeries([], crs="EPSG:4326"),
-    )
-    needy = gaps.underserved_mask(access.time_s, scenario.siting_threshold_min)
-    if scenario.new_sites == 0 or not needy.any():
-        return empty, gaps.coverage_table(access.time_s, population.population,
-                                          scenario.thresholds_min)
-    demand = np.flatnonzero(needy & access.point_snap.on_network)
-    candidates = siting.candidate_nodes(network, access.point_snap, needy,
-                                        spacing_m=scenario.candidate_spacing_m)
-    cover = siting.coverage_matrix(network, candidates, access.point_snap, demand, threshold_s)
-    chosen = siting.greedy_sites(cover, population.population[demand], scenario.new_sites)
-    nodes = chosen["node"].to_numpy(dtype=np.int64)
-    sites = gpd.GeoDataFrame(
-        {
-            "rank": chosen["rank"].to_numpy(dtype=np.int64),
-            "kind": [siting.site_kind(p, scenario.satellite_min_population)
-                     for p in chosen["added_population"]],
-            "added_population": chosen["added_population"].to_numpy(dtype=float),
-            "node": nodes,
-        },
-        geometry=gpd.points_from_xy(network.node_lon[nodes], network.node_lat[nodes]),
-        crs="EPSG:4326",
-    )
-    new_access = catchments.nearest_facility_times(
-        network, px, py, np.concatenate([fx, network.node_x[nodes]]),
-        np.concatenate([fy, network.node_y[nodes]]), point_snap=access.point_snap,
-    )
-    coverage_new = gaps.coverage_table(new_access.time_s, population.population,
-                                       scenario.thresholds_min)
-    return sites, coverage_new
-
-
 def _summary(
     scenario: Scenario,
     network: RoadNetwork,
@@ -229,12 +186,7 @@ def _summary(
         "facilities_unsnapped": [
             str(n) for n in facilities.loc[~access.facility_snap.on_network, "name"]
         ],
-        "recommended_sites": [
-            {"rank": int(r.rank), "kind": str(r.kind), "lon": round(float(r.geometry.x), 6),
-             "lat": round(float(r.geometry.y), 6),
-             "added_population": round(float(r.added_population), 1)}
-            for r in sites.itertuples()
-        ],
+        "recommended_sites": [],  # filled from siting.SitingPlan.summary_items()
         "siting_threshold_min": scenario.siting_threshold_min,
         "coverage_with_new_sites": gaps.coverage_records(coverage_new),
         "network": network.summary(),
@@ -271,10 +223,13 @@ def _write(result: RunResult, *, overwrite: bool, offline: bool = False) -> Path
         "coverage.csv": lambda p: report.write_csv(p, _coverage_csv(result)),
         "sites.csv": lambda p: report.write_csv(
             p, pd.DataFrame(result.summary["recommended_sites"])),
+        **{name: (lambda p, t=table: report.write_csv(p, t))
+           for name, table in (result.siting.tables() if result.siting else {}).items()},
         "layers.gpkg": lambda p: report.write_layers(p, {
             "facilities": facilities[["facility_id", "name", "type", "capacity", "geometry"]],
             "demand_points": cells,
             "recommended_sites": result.sites,
+            **(result.siting.layers() if result.siting else {}),
             "roads": maps.roads_layer(result.network),
             **(result.analysis.layers() if result.analysis else {}),
         }),
