@@ -313,7 +313,7 @@ def _solve_vrp(
         routing.AddDisjunction([manager.NodeToIndex(stop)], penalty)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    if settings.search_time_s:
+    if settings.search_time_s and n > 3:  # with one or two stops local search is enough
         params.local_search_metaheuristic = (
             routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
         params.time_limit.FromMilliseconds(int(settings.search_time_s * 1000))

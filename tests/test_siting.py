@@ -404,3 +404,39 @@ def test_options_validation() -> None:
     with pytest.raises(InputDataError, match="needs a candidates file"):
         siting.SitingOptions(candidate_source="file")
     assert siting.SitingOptions(candidates="c.gpkg").candidate_source == "both"
+
+
+# --------------------------------------------------------------------------- Comoros
+
+
+@pytest.mark.comoros
+@pytest.mark.slow
+def test_comoros_exact_vs_greedy_and_mobile_circuits(comoros_dir: Path, tmp_path: Path) -> None:
+    from accessmap import pipeline
+
+    scenario = Scenario(
+        network=comoros_dir / "comores-latest.osm.pbf",
+        population=comoros_dir / "com_ppp_2020_UNadj.tif",
+        facilities=comoros_dir / "health.gpkg", exclude={"amenity": ("pharmacy",)},
+        mode="walk", thresholds_min=(30.0, 60.0, 120.0), new_sites=10,
+        satellite_min_population=14000.0, out=tmp_path / "out",
+    )
+    result = pipeline.run(scenario, write=False)
+    info = result.summary["siting"]
+    assert info["model"] == "exact" and info["solver_status"] == "optimal"
+    assert info["objective"] >= info["greedy_objective"]
+    assert info["gap"] <= 0.03
+    sites = result.summary["recommended_sites"]
+    assert len(sites) == 10
+    assert sum(s["added_population"] for s in sites) == pytest.approx(info["objective"], 1e-6)
+    after = {r["threshold_min"]: r["population"] for r in result.summary[
+        "coverage_with_new_sites"]}
+    assert sites[-1]["cumulative_share"] * result.population.total == pytest.approx(
+        after[60.0], rel=1e-3)
+    west, south, east, north = result.network.bounds_lonlat()
+    assert all(west <= s["lon"] <= east and south <= s["lat"] <= north for s in sites)
+    mobile = [s["rank"] for s in sites if s["kind"] == siting.MOBILE_UNIT_STOP]
+    visited = [stop["stop"] for unit in result.summary["mobile_circuits"]
+               for day in unit["days"] for stop in day["stops"]]
+    unserved = result.siting.circuits.unserved["stop"].tolist() if mobile else []
+    assert sorted(visited + unserved) == sorted(mobile)
