@@ -181,7 +181,7 @@ def _admin_areas(
     polygons = areas.load_admin_areas(
         scenario.boundaries, admin_level=getattr(scenario, "admin_level", None),
         name_column=scenario.boundary_name_column)
-    return polygons, areas.assign_areas(polygons, population.lon, population.lat)
+    return polygons, areas.assign_areas(polygons, population)
 
 
 def _group_weights(scenario: Any, population: Population) -> dict[str, dict[str, Any]]:
@@ -196,7 +196,7 @@ def _group_weights(scenario: Any, population: Population) -> dict[str, dict[str,
             f"groups file {path} is given without group_column; set [inputs] group_column "
             "to the attribute holding each polygon's group (e.g. wealth_quintile)"
         )
-    labels = areas.group_labels(path, scenario.group_column, population.lon, population.lat)
+    labels = areas.group_labels(path, scenario.group_column, population)
     return {scenario.group_column: gaps.label_weights(labels, population.population)}
 
 

@@ -4,7 +4,7 @@
   relations of an OpenStreetMap extract at one ``admin_level`` (read with pyosmium's
   area assembly).  Each demand point gets the name of the area containing its cell
   centre; coastal cells cut by the coastline whose centre lies just outside every area
-  join the nearest area within ``snap_deg`` (about 1 km); the rest are labelled
+  join the nearest area within ``snap_km`` (1 km); the rest are labelled
   ``OUTSIDE`` and stay in every table so totals always add up.
 * Groups come from a polygon attribute (e.g. wealth quintile), from a count raster on
   the population grid (e.g. WorldPop under-5s, see
@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import osmium
 import pandas as pd
+import rasterio.features
 import scipy.ndimage
 import shapely
 from numpy.typing import NDArray
@@ -145,40 +146,55 @@ def _dissolve(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def assign_areas(
     polygons: gpd.GeoDataFrame,
-    lon: NDArray[np.float64],
-    lat: NDArray[np.float64],
+    population: Population,
     *,
     column: str = "area_name",
-    snap_deg: float = 0.01,
+    snap_km: float = 1.0,
 ) -> NDArray[np.object_]:
-    """Label each point with ``polygons[column]`` of the polygon containing it.
+    """Label each demand point with ``polygons[column]`` of the polygon holding its centre.
 
-    Points outside every polygon take the nearest polygon's label when it is within
-    ``snap_deg`` degrees, else ``OUTSIDE``.  Overlaps: the first polygon wins.
+    Polygons are rasterised onto the population grid (a cell belongs to the polygon
+    containing its centre; where polygons overlap, the first wins), which is fast even
+    for detailed coastlines.  Populated cells outside every polygon take the label of
+    the nearest labelled cell within about ``snap_km`` (coastal cells cut by the
+    coastline), else ``OUTSIDE``.
     """
     values = polygons[column].to_numpy()
-    labels = np.full(np.size(lon), OUTSIDE, dtype=object)
+    labels = np.full(population.size, OUTSIDE, dtype=object)
     if labels.size == 0 or values.size == 0:
         return labels
-    points = shapely.points(np.asarray(lon, float), np.asarray(lat, float))
-    tree = shapely.STRtree(polygons.geometry.to_numpy())
-    point_i, poly_i = tree.query(points, predicate="intersects")
-    first = np.unique(point_i, return_index=True)[1]
-    labels[point_i[first]] = values[poly_i[first]]
-    missing = np.flatnonzero(labels == OUTSIDE)
-    if missing.size and snap_deg > 0:
-        near_p, near_poly = tree.query_nearest(points[missing], max_distance=snap_deg,
-                                               all_matches=False)
-        labels[missing[near_p]] = values[near_poly]
-    outside = int((labels == OUTSIDE).sum())
+    shapes = polygons.to_crs(population.crs).geometry.to_numpy()
+    index = rasterio.features.rasterize(
+        ((g, i + 1) for i, g in reversed(list(enumerate(shapes))) if g is not None),
+        out_shape=population.shape, transform=population.transform, fill=0, dtype="int32")
+    owner = index[population.row, population.col]
+    if (owner == 0).any() and snap_km > 0 and (index > 0).any():
+        owner = _snap_to_nearest(index, population, owner, snap_km)
+    labels[owner > 0] = values[owner[owner > 0] - 1]
+    outside = int((owner == 0).sum())
     if outside:
         logger.info("%d demand points lie outside every area (%s)", outside, OUTSIDE)
     return labels
 
 
+def _snap_to_nearest(
+    index: NDArray[np.int32], population: Population, owner: NDArray[np.int32],
+    snap_km: float,
+) -> NDArray[np.int32]:
+    """Give unlabelled points the label of the nearest labelled cell within ``snap_km``."""
+    cell_km = float(np.sqrt(np.median(cell_area_km2(population.transform, population.shape,
+                                                    population.crs))))
+    distance, (near_r, near_c) = scipy.ndimage.distance_transform_edt(
+        index == 0, sampling=cell_km, return_indices=True)
+    rows, cols = population.row, population.col
+    near = (owner == 0) & (distance[rows, cols] <= snap_km)
+    owner = owner.copy()
+    owner[near] = index[near_r[rows[near], cols[near]], near_c[rows[near], cols[near]]]
+    return owner
+
+
 def group_labels(
-    path: str | os.PathLike[str], column: str, lon: NDArray[np.float64],
-    lat: NDArray[np.float64],
+    path: str | os.PathLike[str], column: str, population: Population
 ) -> NDArray[np.object_]:
     """Label demand points with a polygon attribute (e.g. ``wealth_quintile``).
 
@@ -194,7 +210,7 @@ def group_labels(
             f"{', '.join(map(str, frame.columns.drop('geometry')))}; set group_column"
         )
     frame = frame[frame[column].notna()].assign(group=lambda f: f[column].astype(str))
-    return assign_areas(frame, lon, lat, column="group", snap_deg=0.0)
+    return assign_areas(frame, population, column="group", snap_km=0.0)
 
 
 def settlement_classes(

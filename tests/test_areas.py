@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pytest
 import shapely
 from affine import Affine
@@ -23,11 +22,15 @@ from accessmap.areas import (
 )
 from tests.test_surface import grid_population
 
+# one row of seven 0.01-degree cells (about 1.1 km) eastwards from lon 0
+ROW = grid_population([[1, 1, 1, 1, 1, 1, 1]], Affine(0.01, 0, 0.0, 0, -0.01, 0.01))
+
 
 def write_boundaries(tmp_path: Path) -> Path:
     frame = gpd.GeoDataFrame(
         {"district": ["West", "East", "East"]},
-        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(2, 0, 3, 1)],
+        geometry=[shapely.box(0, 0, 0.02, 0.01), shapely.box(0.02, 0, 0.03, 0.01),
+                  shapely.box(0.03, 0, 0.05, 0.01)],
         crs="EPSG:4326")
     path = tmp_path / "districts.geojson"
     frame.to_file(path)
@@ -37,11 +40,13 @@ def write_boundaries(tmp_path: Path) -> Path:
 def test_polygon_areas_are_dissolved_by_name_and_joined_to_points(tmp_path: Path) -> None:
     areas = load_admin_areas(write_boundaries(tmp_path), name_column="district")
     assert areas["area_name"].tolist() == ["West", "East"]
-    assert areas.geometry.iloc[1].area == pytest.approx(2.0)
-    lon = np.array([0.5, 1.5, 2.5, 3.005, 5.0])
-    labels = assign_areas(areas, lon, np.full(5, 0.5))
-    # 3.005 is 0.005 degrees outside East (a coastal cell): it joins East; 5.0 does not
-    assert labels.tolist() == ["West", "East", "East", "East", OUTSIDE]
+    assert areas.geometry.iloc[1].area == pytest.approx(0.0003)
+    labels = assign_areas(areas, ROW, snap_km=1.5)
+    # cell 5 is one cell (1.1 km) beyond East (a coastal cell): it joins East; cell 6
+    # is 2.2 km away and stays outside
+    assert labels.tolist() == ["West", "West", "East", "East", "East", "East", OUTSIDE]
+    strict = assign_areas(areas, ROW, snap_km=0)
+    assert strict.tolist()[-2:] == [OUTSIDE, OUTSIDE]
 
 
 def test_missing_name_column_is_refused(tmp_path: Path) -> None:
@@ -81,8 +86,8 @@ def test_osm_boundary_relations_at_one_admin_level(tmp_path: Path) -> None:
     assert sorted(areas["area_name"]) == ["Island A", "Island B"]
     a = areas.set_index("area_name").geometry["Island A"]
     assert a.area == pytest.approx(1.0)
-    labels = assign_areas(areas, np.array([0.5, 1.5]), np.array([0.5, 0.5]))
-    assert labels.tolist() == ["Island A", "Island B"]
+    two = grid_population([[1, 1]], Affine(1, 0, 0, 0, -1, 1))
+    assert assign_areas(areas, two).tolist() == ["Island A", "Island B"]
     assert load_admin_areas(path, admin_level=8)["area_name"].tolist() == ["Village"]
 
 
@@ -95,10 +100,10 @@ def test_absent_admin_level_lists_the_levels_present(tmp_path: Path) -> None:
 
 def test_group_attribute_joined_to_points(tmp_path: Path) -> None:
     path = write_boundaries(tmp_path)
-    labels = group_labels(path, "district", np.array([0.5, 2.5, 9.0]), np.full(3, 0.5))
-    assert labels.tolist() == ["West", "East", OUTSIDE]
+    labels = group_labels(path, "district", ROW)
+    assert labels.tolist() == ["West"] * 2 + ["East"] * 3 + [OUTSIDE] * 2
     with pytest.raises(InputDataError, match="no column 'wealth_quintile'"):
-        group_labels(path, "wealth_quintile", np.array([0.5]), np.array([0.5]))
+        group_labels(path, "wealth_quintile", ROW)
 
 
 def test_settlement_classes_follow_density_and_cluster_size() -> None:
