@@ -322,7 +322,9 @@ def test_bounded_times_many_sources_threads_agree() -> None:
     sources = Sources.at_nodes(rng.integers(0, n, 300))
     one = engine.bounded_times(graph, sources, 12.0, n_threads=1)
     two = engine.bounded_times(graph, sources, 12.0, n_threads=2)
-    assert one.nnz > 0
+    assert one.nnz > 0 and np.diff(one.indptr).max() > 1000  # radix-sorted rows
+    for k in range(300):
+        assert np.all(np.diff(one.indices[one.indptr[k] : one.indptr[k + 1]]) > 0)
     for attr in ("indptr", "indices", "data"):
         np.testing.assert_array_equal(getattr(one, attr), getattr(two, attr))
     full = scipy.sparse.csgraph.dijkstra(graph, indices=sources.entry_node, limit=12.0)
@@ -331,3 +333,13 @@ def test_bounded_times_many_sources_threads_agree() -> None:
         lo, hi = one.indptr[k], one.indptr[k + 1]
         dense[k, one.indices[lo:hi]] = one.data[lo:hi]
     np.testing.assert_array_equal(dense, full)
+
+
+@pytest.mark.parametrize("bits", [1, 11, 20, 31])
+@pytest.mark.parametrize("size", [0, 5, 63, 64, 3000])
+def test_sort_nodes(bits: int, size: int) -> None:
+    """Output rows are radix-sorted (1 to 3 passes) or insertion-sorted."""
+    nodes = np.random.default_rng(size + bits).integers(0, 2**bits, size).astype(np.int32)
+    got = nodes.copy()
+    engine._sort_nodes(got, np.empty(size, np.int32), bits)
+    np.testing.assert_array_equal(got, np.sort(nodes))
