@@ -244,11 +244,11 @@ def _route_unit(
         seq = [0, *order, 0]
         drive_s = sum(matrix[a, b] for a, b in itertools.pairwise(seq))
         for rank, (stop_i, arr) in enumerate(zip(order, arrival_s, strict=True), start=1):
-            row = stops.iloc[stop_i - 1]
             served.add(stop_i)
             visits.append({"unit": unit, "base": base_name, "day": day, "order": rank,
-                           "stop": row["stop"], "arrival_min": arr / 60,
-                           "departure_min": arr / 60 + service, "people": float(row["people"])})
+                           "stop": stops["stop"].iloc[stop_i - 1], "arrival_min": arr / 60,
+                           "departure_min": arr / 60 + service,
+                           "people": float(stops["people"].iloc[stop_i - 1])})
         routes.append({"unit": unit, "base": base_name, "day": day, "stops": len(order),
                        "drive_min": drive_s / 60, "service_min": service * len(order),
                        "total_min": end_s / 60,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import logging
 import time
@@ -440,3 +441,26 @@ def test_comoros_exact_vs_greedy_and_mobile_circuits(comoros_dir: Path, tmp_path
                for day in unit["days"] for stop in day["stops"]]
     unserved = result.siting.circuits.unserved["stop"].tolist() if mobile else []
     assert sorted(visited + unserved) == sorted(mobile)
+
+
+# --------------------------------------------------------------------------- planner script
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "site_selection.py"
+
+
+@pytest.mark.slow
+def test_site_selection_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("site_selection", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.main(["--sites", "4", "--threshold", "60", "--satellite-min", "6000"])
+    assert out["objective"] >= out["greedy_objective"] - 1e-6
+    curve = out["curve"]
+    assert curve["cumulative_share"].is_monotonic_increasing
+    assert len(curve) == len(out["kinds"]) == 4
+    printed = capsys.readouterr().out
+    assert "Within 60 min today" in printed and "Model:" in printed
+    if "mobile_unit_stop" in out["kinds"]:
+        plan = out["circuits"]
+        assert len(plan.visits) + len(plan.unserved) == out["kinds"].count("mobile_unit_stop")

@@ -1,0 +1,123 @@
+"""Where should new satellite clinics and mobile-unit stops go?  A planner's walk-through.
+
+Runs on the synthetic demo district by default, or on your own files:
+
+    python scripts/site_selection.py                      # demo data
+    python scripts/site_selection.py --network roads.osm.pbf --population pop.tif \
+        --facilities health.gpkg --sites 10 --threshold 60 --target 0.9
+
+Every step uses the public Python API, so you can copy any part into your own notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from accessmap import circuits, gaps, siting
+from accessmap.catchments import nearest_facility_times
+from accessmap.demo import demo_data_dir
+from accessmap.facilities import load_facilities
+from accessmap.network import load_network
+from accessmap.population import load_population
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    """Run the walk-through and print the planner's tables; returns the key numbers."""
+    args = _arguments(argv)
+    demo = demo_data_dir()
+    network_path = args.network or demo / "network.osm"
+    population_path = args.population or demo / "population.tif"
+    facilities_path = args.facilities or demo / "facilities.geojson"
+
+    # 1. Inputs: the walking network, people per grid cell, existing facilities.
+    network = load_network(network_path, mode="walk")
+    population = load_population(population_path)
+    facilities = load_facilities(facilities_path)
+
+    # 2. Today's travel time from every populated cell to its nearest facility.
+    px, py = network.project(population.lon, population.lat)
+    fx, fy = network.project(facilities.geometry.x.to_numpy(),
+                             facilities.geometry.y.to_numpy())
+    access = nearest_facility_times(network, px, py, fx, fy)
+    threshold_s = args.threshold * 60
+    needy = gaps.underserved_mask(access.time_s, args.threshold)
+    covered_now = float(population.population[~needy].sum())
+    print(f"Within {args.threshold:g} min today: {covered_now:,.0f} of "
+          f"{population.total:,.0f} people ({covered_now / population.total:.1%})")
+
+    # 3. Candidate sites: road junctions near underserved people, about 500 m apart,
+    #    never closer than 1 km to an existing facility.
+    candidates = siting.candidate_nodes(network, access.point_snap, needy, spacing_m=500)
+    candidates = siting.filter_candidates(network, candidates, facility_x=fx, facility_y=fy,
+                                          min_distance_m=1000)
+
+    # 4. Coverage matrix: which underserved cells could reach each candidate in time.
+    demand = np.flatnonzero(needy & access.point_snap.on_network)
+    cover = siting.coverage_matrix(network, candidates, access.point_snap, demand,
+                                   threshold_s)
+
+    # 5. Equity weights: the farther people are today, the more they count (up to 3x).
+    weights = siting.equity_weights(population.population[demand], weighting="travel_time",
+                                    time_s=access.time_s[demand], threshold_s=threshold_s)
+    instance = siting.reduce_instance(cover.matrix, weights, population.population[demand])
+
+    # 6. The maximal covering model: exact when small enough, greedy otherwise.
+    selection = siting.select_sites(instance, args.sites)
+    print(f"Model: {selection.model}; objective {selection.objective:,.0f}, greedy "
+          f"{selection.greedy_objective:,.0f}; notes: {selection.notes or 'none'}")
+
+    # 7. The curve for the planning document: coverage after 1, 2, ... new sites.
+    curve = siting.marginal_gain_table(selection.gain_population, covered_before=covered_now,
+                                       population_total=population.total)
+    print(curve.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+
+    # 8. Fixed clinic or mobile stop?  A site newly serving at least --satellite-min people
+    #    is viable as a fixed satellite clinic; the others become mobile-unit stops.
+    nodes = cover.candidates[selection.chosen]
+    kinds = [siting.site_kind(p, args.satellite_min) for p in selection.gain_population]
+
+    # 9. How many sites would it take to reach the coverage target at all?
+    target = siting.minimum_sites(instance, args.target * population.total - covered_now)
+    print(target.message)
+
+    # 10. Weekly circuits for the mobile stops, on the driving network.
+    mobile = [i for i, kind in enumerate(kinds) if kind == siting.MOBILE_UNIT_STOP]
+    plan = None
+    if mobile:
+        drive = load_network(network_path, mode="drive")
+        stops = pd.DataFrame({"stop": np.array(mobile) + 1,
+                              "lon": network.node_lon[nodes[mobile]],
+                              "lat": network.node_lat[nodes[mobile]],
+                              "people": selection.gain_population[mobile]})
+        bases = pd.DataFrame({"name": facilities["name"], "lon": facilities.geometry.x,
+                              "lat": facilities.geometry.y})
+        plan = circuits.plan_circuits(drive, stops, bases,
+                                      settings=circuits.CircuitSettings(search_time_s=None))
+        print(plan.visits.to_string(index=False))
+        if not plan.unserved.empty:
+            print(plan.unserved.to_string(index=False))
+    return {"model": selection.model, "objective": selection.objective,
+            "greedy_objective": selection.greedy_objective, "curve": curve,
+            "kinds": kinds, "target": target, "circuits": plan}
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--network", type=Path)
+    parser.add_argument("--population", type=Path)
+    parser.add_argument("--facilities", type=Path)
+    parser.add_argument("--sites", type=int, default=5)
+    parser.add_argument("--threshold", type=float, default=60.0, help="minutes")
+    parser.add_argument("--target", type=float, default=0.9, help="share, e.g. 0.9")
+    parser.add_argument("--satellite-min", type=float, default=6000.0, help="people")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    main()
