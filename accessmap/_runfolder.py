@@ -109,6 +109,18 @@ def classify_minutes(minutes: NDArray[np.float64], thresholds_min: Sequence[floa
     return classes
 
 
+def apply_affine(transform: Affine, x: Any, y: Any) -> tuple[Any, Any]:
+    """Apply an affine transform to coordinates (scalars or arrays).
+
+    Examples
+    --------
+    >>> apply_affine(Affine(2, 0, 10, 0, -1, 5), 1.0, 1.0)
+    (12.0, 4.0)
+    """
+    a, b, c, d, e, f = transform[:6]
+    return a * x + b * y + c, d * x + e * y + f
+
+
 @dataclass
 class Surface:
     """The travel-time raster: minutes (NaN nodata), grid transform and CRS."""
@@ -121,8 +133,8 @@ class Surface:
     def bounds(self) -> tuple[float, float, float, float]:
         """Return (west, south, east, north) in the raster CRS."""
         height, width = self.minutes.shape
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (width, height)
+        x0, y0 = apply_affine(self.transform, 0.0, 0.0)
+        x1, y1 = apply_affine(self.transform, float(width), float(height))
         return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
@@ -243,7 +255,8 @@ class RunFolder:
         if points is None or "time_min" not in points or points.empty:
             return mask
         lost = points[~np.isfinite(points["time_min"].to_numpy(dtype=float))]
-        cols, rows = ~surface.transform * (lost.geometry.x.to_numpy(), lost.geometry.y.to_numpy())
+        cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
+                                  lost.geometry.y.to_numpy())
         rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
         inside = ((rows >= 0) & (rows < mask.shape[0]) & (cols >= 0)
                   & (cols < mask.shape[1]))

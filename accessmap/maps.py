@@ -368,19 +368,29 @@ def _band_groups(frame: gpd.GeoDataFrame, thresholds: Sequence[float]
 def _admin_groups(frame: gpd.GeoDataFrame, run: RunFolder, thresholds: Sequence[float]
                   ) -> list[folium.FeatureGroup]:
     threshold = float(run.summary.get("siting_threshold_min") or thresholds[len(thresholds) // 2])
-    table = area_coverage(frame, run.layer("demand_points"), [threshold])
+    column = share_column(frame, threshold)
+    names = area_names(frame)
     features = []
-    for row, (_, stats) in zip(frame.itertuples(), table.iterrows(), strict=True):
-        share = stats.get(f"share_{threshold:g}", np.nan)
-        colour = _coverage_colour(share)
-        tooltip = (f"<b>{escape(stats['area'])}</b><br>population {stats['population']:,.0f}"
-                   f"<br>within {threshold:g} min: "
-                   + (f"{share:.0%}" if pd.notna(share) else "no people"))
-        features.append(_feature(row.geometry, tooltip=tooltip, style={
-            "color": "#333333", "weight": 1, "dashArray": "4", "fillColor": colour,
-            "fillOpacity": 0.55}))
-    return [_group(f"Coverage by admin area (share within {threshold:g} min)", features,
-                   show=False)]
+    for name, (_, row) in zip(names, frame.iterrows(), strict=True):
+        share = float(row[column]) if column and pd.notna(row[column]) else np.nan
+        lines = [f"<b>{escape(name)}</b>"]
+        if "population" in row and pd.notna(row["population"]):
+            lines.append(f"population {float(row['population']):,.0f}")
+        if column:
+            lines.append(f"within {threshold:g} min: "
+                         + (f"{share:.0%}" if np.isfinite(share) else "no people"))
+        features.append(_feature(row.geometry, tooltip="<br>".join(lines), style={
+            "color": "#333333", "weight": 1.2, "dashArray": "4",
+            "fillColor": _coverage_colour(share), "fillOpacity": 0.55 if column else 0.0}))
+    title = (f"Coverage by admin area (share within {threshold:g} min)" if column
+             else "Admin areas (no coverage figures in this run)")
+    return [_group(title, features, show=False)]
+
+
+def share_column(frame: pd.DataFrame, threshold_min: float) -> str | None:
+    """Column holding the share of people within ``threshold_min`` (``share_60min``)."""
+    column = f"share_{threshold_min:g}min"
+    return column if column in frame.columns else None
 
 
 def _coverage_colour(share: float) -> str:
@@ -390,42 +400,12 @@ def _coverage_colour(share: float) -> str:
     return COVERAGE_COLOURS[index]
 
 
-def area_names(frame: gpd.GeoDataFrame) -> list[str]:
-    """Name of each admin area (``name`` column, else the first text column, else a number)."""
-    columns = ["name"] + [c for c in frame.columns if frame[c].dtype == object]
-    for column in columns:
-        if column in frame and column != "geometry":
+def area_names(frame: pd.DataFrame) -> list[str]:
+    """Name of each admin area (``area_name``/``name``, else a number)."""
+    for column in ("area_name", "area", "name"):
+        if column in frame.columns:
             return [str(v) for v in frame[column].fillna("")]
     return [f"area {i + 1}" for i in range(len(frame))]
-
-
-def area_coverage(areas: gpd.GeoDataFrame, points: gpd.GeoDataFrame | None,
-                  thresholds_min: Sequence[float]) -> pd.DataFrame:
-    """Population and share within each threshold per admin area, from demand points.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``area``, ``population``, ``share_<T>`` per threshold (NaN when nobody lives in
-        the area or the run has no demand points).
-    """
-    table = pd.DataFrame({"area": area_names(areas), "population": np.nan})
-    if points is None or points.empty:
-        for threshold in thresholds_min:
-            table[f"share_{threshold:g}"] = np.nan
-        return table
-    areas = areas.reset_index(drop=True)
-    joined = gpd.sjoin(points[["population", "time_min", "geometry"]],
-                       areas[["geometry"]], predicate="within", how="inner")
-    total = joined.groupby("index_right")["population"].sum()
-    table["population"] = total.reindex(range(len(areas))).fillna(0.0).to_numpy()
-    for threshold in thresholds_min:
-        near = joined[joined["time_min"] <= threshold].groupby("index_right")["population"]
-        within = near.sum().reindex(range(len(areas))).fillna(0.0).to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table[f"share_{threshold:g}"] = np.where(table["population"] > 0,
-                                                     within / table["population"], np.nan)
-    return table
 
 
 def _zone_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
@@ -437,7 +417,7 @@ def _zone_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
                                ("max_time_min", "max time", "{:.0f} min"),
                                ("area_km2", "area", "{:.1f} km²")])
         features.append(_feature(row.geometry, tooltip="<br>".join(parts), style={
-            "color": "#7a0177", "weight": 2, "fillColor": "#c51b8a", "fillOpacity": 0.25}))
+            "color": "#7a0177", "weight": 2, "fillColor": "#c51b8a", "fillOpacity": 0.08}))
     return [_group("Underserved zones", features)]
 
 
@@ -472,7 +452,8 @@ def _facility_groups(frame: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | Non
             lines = [f"<b>{escape(getattr(row, 'name', ''))}</b>", escape(kind)]
             lines += _fields(row, [("catchment_population", "population in catchment",
                                     "{:,.0f}"),
-                                   ("ratio_2sfca", "2SFCA ratio", "{:.3g}")])
+                                   ("ratio_2sfca", "2SFCA ratio (per 1,000 people)",
+                                    "{:.3g}")])
             features.append(_feature(
                 row.geometry, popup="<br>".join(lines), tooltip=escape(getattr(row, "name", "")),
                 style={"radius": 6, "color": "#ffffff", "weight": 1.5, "fillColor": colour,
@@ -489,9 +470,9 @@ def _with_catchment(frame: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None
     extra = pd.DataFrame({"facility_id": catchments["facility_id"]})
     if "population" in catchments:
         extra["catchment_population"] = catchments["population"]
-    ratio = [c for c in catchments.columns if "sfca" in c.lower() or "ratio" in c.lower()]
+    ratio = [c for c in catchments.columns if "sfca" in c.lower()]
     if ratio:
-        extra["ratio_2sfca"] = catchments[ratio[0]]
+        extra["ratio_2sfca"] = catchments[sorted(ratio, key=lambda c: c.startswith("e"))[0]]
     extra = extra.drop_duplicates("facility_id")
     return frame.merge(extra, on="facility_id", how="left")
 

@@ -99,7 +99,8 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
             {"highway": ["primary"]},
             geometry=[LineString([(44.0, -12.005), (44.04, -12.035)])], crs=crs),
         "admin_areas": gpd.GeoDataFrame(
-            {"name": ["West", "East"]},
+            {"area_name": ["West", "East"], "population": [8.0, 8.0],
+             "share_60min": [WITHIN_60["West"], WITHIN_60["East"]]},
             geometry=[box(44.0, -12.04, 44.02, -12.0), box(44.02, -12.04, 44.04, -12.0)],
             crs=crs),
         "isochrone_bands": gpd.GeoDataFrame(
@@ -112,7 +113,7 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
             geometry=[box(44.03, -12.04, 44.04, -12.01)], crs=crs),
         "catchments": gpd.GeoDataFrame(
             {"facility_id": [0, 1], "name": [XSS, "Centre"], "population": [9.0, 5.0],
-             "ratio_2sfca": [0.111, 0.2]},
+             "sfca_ratio_per_1000": [111.1, 200.0]},
             geometry=[box(44.0, -12.04, 44.01, -12.0), box(44.01, -12.04, 44.04, -12.0)],
             crs=crs),
         "recommended_sites": gpd.GeoDataFrame(
@@ -153,8 +154,8 @@ def make_run_folder(folder: Path, *, omit: tuple[str, ...] = (), **summary_extra
         pd.DataFrame(summary()["coverage"]).assign(scenario="current").to_csv(
             folder / "coverage.csv", index=False)
     if "marginal_gain.csv" not in omit:
-        pd.DataFrame({"sites": [0, 1, 2], "added_population": [0.0, 3.0, 1.0],
-                      "cumulative_population": [9.0, 12.0, 13.0],
-                      "cumulative_share": [9 / 16, 12 / 16, 13 / 16]}).to_csv(
+        pd.DataFrame({"sites": [1, 2], "added_population": [3.0, 1.0],
+                      "cumulative_added": [3.0, 4.0], "covered_population": [12.0, 13.0],
+                      "cumulative_share": [12 / 16, 13 / 16]}).to_csv(
             folder / "marginal_gain.csv", index=False)
     return folder

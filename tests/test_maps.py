@@ -18,7 +18,7 @@ from accessmap._errors import OutputError
 from accessmap._runfolder import RunFolder, escape, time_classes
 from accessmap.cli import main
 from accessmap.network import network_from_graph
-from tests.runfolder_factory import WITHIN_60, XSS, make_run_folder, summary
+from tests.runfolder_factory import XSS, make_run_folder, summary
 
 
 @pytest.fixture()
@@ -90,12 +90,14 @@ def test_absent_layers_are_named_and_skipped(tmp_path: Path) -> None:
     assert "Coverage by admin area" not in text
 
 
-def test_admin_area_coverage_by_hand(run_dir: Path) -> None:
+def test_admin_areas_are_a_choropleth_of_the_siting_threshold(run_dir: Path) -> None:
+    text = maps.write_map(run_dir).read_text(encoding="utf-8")
+    assert "within 60 min: 100%" in text  # West: 8 of 8
+    assert "within 60 min: 12%" in text  # East: 1 of 8
+    assert maps.COVERAGE_COLOURS[-1] in text and maps.COVERAGE_COLOURS[0] in text
     run = RunFolder(run_dir)
-    table = maps.area_coverage(run.layer("admin_areas"), run.layer("demand_points"), [60])
-    assert table["area"].tolist() == ["West", "East"]
-    assert table["population"].tolist() == [8.0, 8.0]
-    assert table["share_60"].tolist() == [WITHIN_60["West"], WITHIN_60["East"]]
+    assert maps.share_column(run.layer("admin_areas"), 60) == "share_60min"
+    assert maps.share_column(run.layer("admin_areas"), 30) is None
 
 
 def test_run_folder_errors(tmp_path: Path) -> None:

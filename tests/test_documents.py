@@ -1,0 +1,114 @@
+"""report.html / report.md from a run folder: sections, escaping, errors, pipeline writers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from accessmap import documents
+from accessmap._errors import OutputError
+from accessmap._runfolder import RunFolder
+from accessmap.cli import main
+from tests.runfolder_factory import XSS, make_run_folder
+
+
+def _with_area_tables(run: Path) -> Path:
+    pd.DataFrame({"area": ["West", XSS], "population": [8.0, 8.0],
+                  "share_30min": [0.5, 0.0], "share_60min": [1.0, 0.125],
+                  "share_120min": [1.0, 0.625], "mean_time_min": [29.75, float("nan")]}
+                 ).to_csv(run / "coverage_by_area.csv", index=False)
+    pd.DataFrame({"rank": [1], "population": [4.0], "area_km2": [4.8],
+                  "mean_time_min": [147.5], "max_time_min": [200.0]}
+                 ).to_csv(run / "underserved_zones.csv", index=False)
+    return run
+
+
+def test_report_sections_and_numbers(tmp_path: Path) -> None:
+    run = _with_area_tables(make_run_folder(tmp_path / "run"))
+    written = documents.write_report(run)
+    assert {p.name for p in written} >= {"report.html", "report.md", "figure_access_map.png"}
+    md = (run / "report.md").read_text(encoding="utf-8")
+    for heading in ("## Summary", "## Scenario and data sources", "## Method and speeds",
+                    "## Coverage by admin area and group", "## Underserved zones",
+                    "## Recommended new sites", "## Mobile-unit circuits", "## Figures",
+                    "## Annex: data quality"):
+        assert heading in md, heading
+    assert "| 30 min | 5 | 31.2% | 50.0% |" in md  # 5 of 16 now, 8 of 16 after
+    assert "| West | 8 | 50.0% | 100.0% | 100.0% | 30 |" in md
+    assert "| 1 | 4 | 4.8 | 148 | 200 |" in md
+    assert "SYNTHETIC DATA" in md
+    assert "![Travel time" in md and "(figure_access_map.png)" in md
+    assert "People on road pieces with no facility (no route): 1" in md
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html
+    assert "<h2>Recommended new sites</h2>" in html
+
+
+def test_names_are_escaped_in_both_formats(tmp_path: Path) -> None:
+    run = _with_area_tables(make_run_folder(tmp_path / "run"))
+    documents.write_report(run)
+    for name in ("report.html", "report.md"):
+        text = (run / name).read_text(encoding="utf-8")
+        assert XSS not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert "Test district &amp; &lt;friends&gt;" in text
+
+
+def test_absent_tables_are_said_not_skipped(tmp_path: Path) -> None:
+    run = make_run_folder(tmp_path / "run")
+    data = json.loads((run / "summary.json").read_text())
+    data["recommended_sites"] = []
+    (run / "summary.json").write_text(json.dumps(data))
+    documents.write_report(run)
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert "This run has no admin areas or groups" in md
+    assert "No underserved zones in this run." in md
+    assert "No new sites recommended" in md
+    assert "No mobile-unit circuits in this run." in md
+
+
+def test_report_errors(tmp_path: Path) -> None:
+    run = make_run_folder(tmp_path / "run")
+    documents.write_report(run)
+    with pytest.raises(OutputError, match=r"report\.html already exists; use --overwrite"):
+        documents.write_report(run)
+    partial = make_run_folder(tmp_path / "partial", omit=("summary.json",))
+    with pytest.raises(OutputError, match=r"incomplete: missing summary\.json"):
+        documents.write_report(partial)
+
+
+def test_xlsx_needs_the_extra(tmp_path: Path) -> None:
+    run = make_run_folder(tmp_path / "run")
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        with pytest.raises(OutputError, match=r"pip install 'accessmap\[xlsx\]'"):
+            documents.write_report(run, xlsx=True)
+        assert not (run / "report.html").exists()  # checked before anything is written
+    else:
+        written = documents.write_report(run, xlsx=True)
+        assert (run / "report.xlsx") in written
+
+
+def test_report_command(tmp_path: Path) -> None:
+    run = make_run_folder(tmp_path / "run")
+    done = CliRunner().invoke(main, ["report", str(run)])
+    assert done.exit_code == 0, done.output
+    assert (run / "report.md").is_file()
+    again = CliRunner().invoke(main, ["report", str(run)])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_planner_writers_build_from_the_folder(tmp_path: Path) -> None:
+    run = make_run_folder(tmp_path / "run")
+    writers = documents.planner_writers(offline=True)
+    assert list(writers) == ["map.html", "report.html"]
+    for name, writer in writers.items():
+        writer(run / name)
+    assert "Leaflet 1.9.4" in (run / "map.html").read_text(encoding="utf-8")
+    assert (run / "report.md").is_file() and (run / "figure_gain_curve.svg").is_file()
+    assert RunFolder(run).title == "Test district & <friends>"
