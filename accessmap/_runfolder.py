@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: Colours of the travel-time classes, near (green) to far (dark red).
 TIME_COLOURS = ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027", "#7f0000")
+#: Colours of the coverage-share classes (0-100 % in equal steps) of admin areas.
+COVERAGE_COLOURS = ("#f7fcb9", "#d9f0a3", "#addd8e", "#78c679", "#31a354", "#006837")
 #: Colour of people with no route to any facility.
 NO_ROUTE_COLOUR = "#5a5a5a"
 #: Human names of the optional layers, in drawing order.

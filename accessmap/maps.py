@@ -31,6 +31,7 @@ from jinja2 import Template
 from numpy.typing import NDArray
 
 from accessmap._runfolder import (
+    COVERAGE_COLOURS,
     NO_ROUTE_COLOUR,
     RunFolder,
     Surface,
@@ -65,7 +66,6 @@ COORD_DECIMALS = 5
 FACILITY_COLOURS = ("#08519c", "#6a51a3", "#238b45", "#d94801", "#525252", "#ce1256",
                     "#0570b0", "#8c6d31")
 DAY_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf")
-COVERAGE_COLOURS = ("#f7fcb9", "#d9f0a3", "#addd8e", "#78c679", "#31a354", "#006837")
 
 
 class _Features(MacroElement):  # type: ignore[misc]

@@ -104,13 +104,22 @@ def write_csv(path: Path, table: pd.DataFrame) -> None:
     table.to_csv(path, index=False, float_format="%.6g")
 
 
-def write_layers(path: Path, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
-    """Write each non-empty GeoDataFrame as a named layer of one GeoPackage."""
+def write_layers(path: Path, layers: Mapping[str, gpd.GeoDataFrame], *,
+                 styles: bool = True) -> None:
+    """Write each non-empty GeoDataFrame as a named layer of one GeoPackage.
+
+    With ``styles``, a ``layer_styles`` table gives each known layer a default QGIS style
+    (the classes and colours of the map), so the file opens styled in QGIS.
+    """
     for name, frame in layers.items():
         if frame is None or frame.empty:
             logger.info("layer %s is empty; not written", name)
             continue
         frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+    if styles and path.is_file():
+        from accessmap._qgis import write_layer_styles
+
+        write_layer_styles(path)
 
 
 def write_outputs(
