@@ -582,7 +582,8 @@ def _check_projected(network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np
         hint = ("they look like degrees passed as metres: project them first with "
                 "RoadNetwork.project(lon, lat)")
     elif nearest_km > _ABSURD_DISTANCE_M / 1000:
-        hint = "check their CRS and use RoadNetwork.project(lon, lat)"
+        hint = ("are they for the same place as the road network extract? If so, check "
+                "their CRS")
     else:
         return
     raise InputDataError(

@@ -545,3 +545,37 @@ def test_comoros_networks_build_and_cache(comoros_dir: Path, tmp_path: Path) -> 
     np.testing.assert_array_equal(cached.seg_time_fwd_s, drive.seg_time_fwd_s)
     west, south, east, north = drive.bounds_lonlat()
     assert 42.5 < west < east < 45.7 and -13.1 < south < north < -11.0
+
+
+def test_pipeline_summary_reports_network_pieces() -> None:
+    from accessmap import pipeline
+    from accessmap.catchments import NO_ROUTE
+    from accessmap.demo import demo_scenario
+
+    result = pipeline.run(demo_scenario(), write=False)
+    pieces = result.summary["network_components"]
+    assert pieces["components"] == result.network.summary()["components"]
+    assert 0 < pieces["largest_share_of_nodes"] <= 1
+    no_route = result.population.population[result.access.status == NO_ROUTE].sum()
+    assert 0 <= pieces["population_on_pieces_without_facility"] <= no_route + 0.1
+    assert 0 <= pieces["facilities_on_minor_pieces"] <= pieces["components"] * len(
+        result.facilities)
+
+
+def test_facilities_outside_the_extract_are_refused(tmp_path: Path) -> None:
+    from accessmap import pipeline
+    from accessmap.demo import demo_scenario
+
+    scenario = demo_scenario().replace(exclude={}, new_sites=0)
+    west, south, _, _ = load_network(scenario.network, mode="walk").bounds_lonlat()
+    near = tmp_path / "near.geojson"  # 50 km west of the network: inside no snap distance
+    far = tmp_path / "far.geojson"  # another continent
+    for path, (lon, lat) in ((near, (west - 0.5, south)), (far, (west + 60, south + 40))):
+        path.write_text(
+            '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+            f'{{"name": "x"}}, "geometry": {{"type": "Point", "coordinates": [{lon}, {lat}]}}}}]}}'
+        )
+    with pytest.raises(NetworkError, match="does the extract cover the facilities"):
+        pipeline.run(scenario.replace(facilities=near), write=False)
+    with pytest.raises(InputDataError, match="same place as the road network extract"):
+        pipeline.run(scenario.replace(facilities=far), write=False)
