@@ -119,7 +119,8 @@ def run(
     with _stage("travel_times", timings, progress):
         px, py = network.project(population.lon, population.lat)
         fx, fy = network.project(facilities.geometry.x.to_numpy(),
-                                 facilities.geometry.y.to_numpy())
+                                 facilities.geometry.y.to_numpy(),
+                                 what=f"facilities file {scenario.facilities}")
         access = catchments.nearest_facility_times(network, px, py, fx, fy)
         _check_facilities_snapped(access, facilities, scenario)
     with _stage("coverage", timings, progress):

@@ -579,3 +579,20 @@ def test_facilities_outside_the_extract_are_refused(tmp_path: Path) -> None:
         pipeline.run(scenario.replace(facilities=near), write=False)
     with pytest.raises(InputDataError, match="same place as the road network extract"):
         pipeline.run(scenario.replace(facilities=far), write=False)
+
+
+def test_swapped_facility_coordinates_name_the_file(tmp_path: Path) -> None:
+    from accessmap import pipeline
+    from accessmap.demo import demo_scenario
+
+    scenario = demo_scenario().replace(exclude={}, new_sites=0)
+    west, south, east, north = load_network(scenario.network, mode="walk").bounds_lonlat()
+    lon, lat = (west + east) / 2, (south + north) / 2
+    path = tmp_path / "swapped.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+        f'{{"name": "x"}}, "geometry": {{"type": "Point", "coordinates": [{lat}, {lon}]}}}}]}}'
+    )
+    with pytest.raises(InputDataError, match=r"facilities file .*swapped.geojson: rows 0 have "
+                       "latitude and longitude swapped"):
+        pipeline.run(scenario.replace(facilities=path), write=False)
