@@ -23,6 +23,12 @@ A scenario file looks like this (every key optional; paths relative to the file)
 
     [speeds]                               # km/h per OSM highway class, merged into defaults
     track = 10
+    default_kph = 20                       # classes missing from the table (omit: excluded)
+    offroad_kph = 5                        # walk from home/facility to the road
+    detour_factor = 1.3
+    max_snap_m = 5000                      # farther from a road: reported as off-network
+    ferry_kph = 15                         # ferries without a duration tag
+    ferry_wait_min = 60
     [speeds.surface_factors]
     unpaved = 0.6
 
@@ -261,6 +267,11 @@ def _speed_values(table: Any, source: str) -> dict[str, Any]:
     factors: dict[str, float] = {}
     for key, value in table.items():
         if key == "surface_factors":
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"{source}: [speeds.surface_factors] must be a table of surface = factor, "
+                    "e.g. unpaved = 0.7"
+                )
             factors = dict(value)
         elif key in _PROFILE_FIELDS:
             options[key] = value

@@ -64,3 +64,10 @@ def test_parse_helpers() -> None:
         "amenity": ("pharmacy", "dentist")}
     with pytest.raises(ConfigError, match="positive"):
         parse_thresholds("0")
+
+
+def test_surface_factors_must_be_a_table(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[speeds]\nsurface_factors = 3\n")
+    with pytest.raises(ConfigError, match="must be a table"):
+        load_scenario(path)
