@@ -24,6 +24,7 @@ import osmium
 import pandas as pd
 import rasterio.features
 import scipy.ndimage
+import scipy.spatial
 import shapely
 from numpy.typing import NDArray
 
@@ -157,7 +158,7 @@ def assign_areas(
     containing its centre; where polygons overlap, the first wins), which is fast even
     for detailed coastlines.  Populated cells outside every polygon take the label of
     the nearest labelled cell within about ``snap_km`` (coastal cells cut by the
-    coastline), else ``OUTSIDE``.
+    coastline) - the nearest populated cell that lies inside an area - else ``OUTSIDE``.
     """
     values = polygons[column].to_numpy()
     labels = np.full(population.size, OUTSIDE, dtype=object)
@@ -168,8 +169,8 @@ def assign_areas(
         ((g, i + 1) for i, g in reversed(list(enumerate(shapes))) if g is not None),
         out_shape=population.shape, transform=population.transform, fill=0, dtype="int32")
     owner = index[population.row, population.col]
-    if (owner == 0).any() and snap_km > 0 and (index > 0).any():
-        owner = _snap_to_nearest(index, population, owner, snap_km)
+    if (owner == 0).any() and snap_km > 0 and (owner > 0).any():
+        owner = _snap_to_nearest(population, owner, snap_km)
     labels[owner > 0] = values[owner[owner > 0] - 1]
     outside = int((owner == 0).sum())
     if outside:
@@ -178,18 +179,22 @@ def assign_areas(
 
 
 def _snap_to_nearest(
-    index: NDArray[np.int32], population: Population, owner: NDArray[np.int32],
-    snap_km: float,
+    population: Population, owner: NDArray[np.int32], snap_km: float
 ) -> NDArray[np.int32]:
-    """Give unlabelled points the label of the nearest labelled cell within ``snap_km``."""
-    cell_km = float(np.sqrt(np.median(cell_area_km2(population.transform, population.shape,
-                                                    population.crs))))
-    distance, (near_r, near_c) = scipy.ndimage.distance_transform_edt(
-        index == 0, sampling=cell_km, return_indices=True)
-    rows, cols = population.row, population.col
-    near = (owner == 0) & (distance[rows, cols] <= snap_km)
+    """Give unlabelled points the label of the nearest labelled point within ``snap_km``.
+
+    Distances use a local equirectangular projection of the cell centres (exact enough
+    at the kilometre scale of the snap).
+    """
+    lat0 = np.radians(float(np.median(population.lat)))
+    xy = np.column_stack([population.lon * 111.32 * np.cos(lat0), population.lat * 110.574])
+    labelled = np.flatnonzero(owner > 0)
+    lost = np.flatnonzero(owner == 0)
+    distance, nearest = scipy.spatial.cKDTree(xy[labelled]).query(
+        xy[lost], distance_upper_bound=snap_km)
+    found = np.isfinite(distance)
     owner = owner.copy()
-    owner[near] = index[near_r[rows[near], cols[near]], near_c[rows[near], cols[near]]]
+    owner[lost[found]] = owner[labelled[nearest[found]]]
     return owner
 
 

@@ -158,20 +158,26 @@ def _open_raster(path: Path, what: str) -> rasterio.DatasetReader:
     return dataset
 
 
-def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.float64], int]:
-    """People per cell with nodata, non-finite and negative cells set to 0 (and counted)."""
-    values = values.astype(np.float64)
-    valid = ~np.ma.getmaskarray(values) & np.isfinite(values.filled(np.nan))
-    data = np.where(valid, values.filled(0.0), 0.0)
-    negative = valid & (data < 0)
-    if negative.any():
+def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.floating], int]:
+    """People per cell with nodata, non-finite and negative cells set to 0 (and counted).
+
+    Works in place on the raster's own buffer (no float64 copies of the whole window).
+    """
+    data = np.ma.getdata(values)
+    drop = np.ma.getmaskarray(values) | ~np.isfinite(data)
+    invalid = int(drop.sum())
+    with np.errstate(invalid="ignore"):
+        np.logical_or(drop, data < 0, out=drop)
+    negative = int(drop.sum()) - invalid
+    if negative:
         logger.warning("%s: %d cells with negative population treated as nodata",
-                       path.name, int(negative.sum()))
-    return np.where(negative, 0.0, data), int((~valid).sum() + negative.sum())
+                       path.name, negative)
+    data[drop] = 0
+    return data, invalid + negative
 
 
 def _population_from_grid(
-    data: NDArray[np.float64], transform: Affine, crs: str, path: Path, aggregate: int,
+    data: NDArray[np.floating], transform: Affine, crs: str, path: Path, aggregate: int,
     nodata_cells: int,
 ) -> Population:
     if aggregate > 1:
@@ -184,7 +190,8 @@ def _population_from_grid(
         )
     lon, lat = _cell_centres_lonlat(transform, rows, cols, crs)
     population = Population(
-        lon=lon, lat=lat, population=data[rows, cols], row=rows.astype(np.int64),
+        lon=lon, lat=lat, population=data[rows, cols].astype(np.float64),
+        row=rows.astype(np.int64),
         col=cols.astype(np.int64), transform=transform, shape=data.shape, crs=crs,
         source=str(path), excluded_nodata_cells=nodata_cells,
     )
@@ -398,8 +405,8 @@ def counts_on_grid(
     if aggregate > 1:
         data, _ = aggregate_sum(data, fine, aggregate)
     data = data[: population.shape[0], : population.shape[1]]
-    counts = data[population.row, population.col]
-    lost = float(data.sum() - counts.sum())
+    counts = data[population.row, population.col].astype(np.float64)
+    lost = float(data.sum(dtype=np.float64) - counts.sum())
     if lost > 0:
         logger.warning("%s: %.0f group members live in cells without population and are "
                        "left out", path.name, lost)
