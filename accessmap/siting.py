@@ -525,6 +525,9 @@ class SitingPlan:
                  for k, v in row.items()}
                 for row in self.marginal_gain.to_dict("records")],
             "mobile_circuits": self.circuits.records() if self.circuits is not None else [],
+            "mobile_unserved": [] if self.circuits is None else [
+                {"stop": int(r.stop), "reason": str(r.reason)}
+                for r in self.circuits.unserved.itertuples()],
         }
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:

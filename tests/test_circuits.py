@@ -123,5 +123,5 @@ def test_bad_settings_and_inputs() -> None:
         CircuitSettings(workday_h=30)
     with pytest.raises(InputDataError, match="service time -1"):
         CircuitSettings(service_min=-1)
-    with pytest.raises(InputDataError, match="need column.*people"):
+    with pytest.raises(InputDataError, match=r"need column.*people"):
         plan_circuits(drive_line(), stops_at([2], [1]).drop(columns="people"), bases_at([0]))
