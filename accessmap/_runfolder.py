@@ -170,6 +170,7 @@ class RunFolder:
             )
         self.summary = self._read_summary()
         self._check_version()
+        self._layers: dict[str, gpd.GeoDataFrame] = {}
 
     def _read_summary(self) -> dict[str, Any]:
         path = self.path / "summary.json"
@@ -225,13 +226,16 @@ class RunFolder:
                               f"({err}); rerun `accessmap run`") from None
 
     def layer(self, name: str) -> gpd.GeoDataFrame | None:
-        """Read one layer in EPSG:4326, or ``None`` when the run did not write it."""
+        """Read one layer in EPSG:4326 (cached; do not modify it in place), or ``None``
+        when the run did not write it."""
         if name not in self.layer_names:
             return None
-        frame = gpd.read_file(self.path / "layers.gpkg", layer=name, engine="pyogrio")
-        if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
-            frame = frame.to_crs("EPSG:4326")
-        return frame
+        if name not in self._layers:
+            frame = gpd.read_file(self.path / "layers.gpkg", layer=name, engine="pyogrio")
+            if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+                frame = frame.to_crs("EPSG:4326")
+            self._layers[name] = frame
+        return self._layers[name]
 
     def table(self, name: str) -> pd.DataFrame | None:
         """Read a CSV table of the run folder, or ``None`` when absent."""

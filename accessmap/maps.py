@@ -63,8 +63,9 @@ TOLERANCE_M = {"roads": 25.0, "admin_areas": 50.0, "isochrone_bands": 50.0,
 MAX_IMAGE_PIXELS = 6_000_000
 #: Decimal places kept in coordinates (5 = about 1 m).
 COORD_DECIMALS = 5
-FACILITY_COLOURS = ("#08519c", "#6a51a3", "#238b45", "#d94801", "#525252", "#ce1256",
-                    "#0570b0", "#8c6d31")
+#: Facility colours by type: blues and greys, apart from the sites' purple and orange.
+FACILITY_COLOURS = ("#08306b", "#2171b5", "#00acc1", "#252525", "#6baed6", "#006d77",
+                    "#737373", "#4292c6")
 DAY_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf")
 
 
@@ -151,7 +152,7 @@ def decision_map(run: RunFolder, *, offline: bool = False) -> folium.Map:
         Inline the Leaflet assets instead of linking them.
     """
     thresholds = run.thresholds_min
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.25)
     _use_assets(fmap, offline=offline)
     folium.TileLayer("OpenStreetMap", name="Online base map (needs internet)", show=False,
                      overlay=False).add_to(fmap)
@@ -165,7 +166,7 @@ def decision_map(run: RunFolder, *, offline: bool = False) -> folium.Map:
     builders: list[tuple[str, Callable[[gpd.GeoDataFrame], list[folium.FeatureGroup]]]] = [
         ("roads", _roads_groups),
         ("isochrone_bands", lambda f: _band_groups(f, thresholds)),
-        ("admin_areas", lambda f: _admin_groups(f, run, thresholds)),
+        ("admin_areas", lambda f: _admin_groups(f, run)),
         ("underserved_zones", _zone_groups),
         ("facilities", lambda f: _facility_groups(f, run.layer("catchments"))),
         ("recommended_sites", _site_groups),
@@ -183,7 +184,7 @@ def decision_map(run: RunFolder, *, offline: bool = False) -> folium.Map:
     fullscreen.default_js, fullscreen.default_css = [], []
     fullscreen.add_to(fmap)
     fmap.fit_bounds(_bounds(run, surface, admin))
-    _add_panels(fmap, run, thresholds, notes)
+    _add_panels(fmap, run, thresholds, notes, admin)
     return fmap
 
 
@@ -365,9 +366,13 @@ def _band_groups(frame: gpd.GeoDataFrame, thresholds: Sequence[float]
     return [_group("Isochrone bands", features, show=False)]
 
 
-def _admin_groups(frame: gpd.GeoDataFrame, run: RunFolder, thresholds: Sequence[float]
-                  ) -> list[folium.FeatureGroup]:
-    threshold = float(run.summary.get("siting_threshold_min") or thresholds[len(thresholds) // 2])
+def _siting_threshold(run: RunFolder) -> float:
+    thresholds = run.thresholds_min
+    return float(run.summary.get("siting_threshold_min") or thresholds[len(thresholds) // 2])
+
+
+def _admin_groups(frame: gpd.GeoDataFrame, run: RunFolder) -> list[folium.FeatureGroup]:
+    threshold = _siting_threshold(run)
     column = share_column(frame, threshold)
     names = area_names(frame)
     features = []
@@ -524,10 +529,13 @@ def _day_index(day: Any) -> int:
 
 
 def _add_panels(fmap: folium.Map, run: RunFolder, thresholds: Sequence[float],
-                notes: Sequence[str]) -> None:
+                notes: Sequence[str], admin: gpd.GeoDataFrame | None) -> None:
     root = fmap.get_root().html
     root.add_child(Element(summary_panel(run, notes)))
-    root.add_child(Element(legend_panel(thresholds)))
+    root.add_child(Element(legend_panel(
+        thresholds, admin=admin is not None and share_column(
+            admin, _siting_threshold(run)) is not None,
+        sites="recommended_sites" in run.layer_names)))
 
 
 def summary_panel(run: RunFolder, notes: Sequence[str] = ()) -> str:
@@ -561,24 +569,31 @@ def _share(value: Any) -> str:
     return f"{float(value):.1%}" if value is not None else "-"
 
 
-def legend_panel(thresholds: Sequence[float]) -> str:
-    """HTML of the stepped travel-time legend (same classes as the figures and report)."""
+def legend_panel(thresholds: Sequence[float], *, admin: bool = True, sites: bool = True
+                 ) -> str:
+    """HTML of the stepped travel-time legend (same classes as the figures and report).
+
+    ``admin`` and ``sites`` add the admin-area coverage classes and the site symbols.
+    """
     items = "".join(
         f"<div><span class='am-swatch' style='background:{c.colour}'></span>"
         f"{escape(c.label)}</div>" for c in time_classes(thresholds))
     coverage = "".join(
         f"<span class='am-swatch' style='background:{c}' title='{i * 100 // 6}%'></span>"
         for i, c in enumerate(COVERAGE_COLOURS))
+    extra = ""
+    if admin:
+        extra += ("<div style='margin-top:4px'><b>Admin-area coverage</b><br>0% " + coverage
+                  + " 100%</div>")
+    if sites:
+        extra += ("<div style='margin-top:4px'><span class='am-swatch' style='background:"
+                  "#54278f'></span>satellite clinic <span class='am-swatch' style='background:"
+                  "#e6550d;border-radius:50%'></span>mobile-unit stop</div>")
     return (
         "<div class='am-panel' style='bottom:30px;right:10px'>"
         "<b>Travel time to nearest facility</b>" + items
         + f"<div><span class='am-swatch' style='background:{NO_ROUTE_COLOUR}'></span>"
-        "no route</div>"
-        "<div style='margin-top:4px'><b>Admin-area coverage</b><br>0% " + coverage
-        + " 100%</div>"
-        "<div style='margin-top:4px'><span class='am-swatch' style='background:#54278f'>"
-        "</span>satellite clinic <span class='am-swatch' style='background:#e6550d;"
-        "border-radius:50%'></span>mobile-unit stop</div></div>"
+        f"no route</div>{extra}</div>"
     )
 
 

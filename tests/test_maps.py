@@ -88,6 +88,7 @@ def test_absent_layers_are_named_and_skipped(tmp_path: Path) -> None:
     assert "no travel_time.tif" in text
     assert "Mobile-unit routes (colour" not in text
     assert "Coverage by admin area" not in text
+    assert "Admin-area coverage" not in text  # its legend goes with the layer
 
 
 def test_admin_areas_are_a_choropleth_of_the_siting_threshold(run_dir: Path) -> None:
