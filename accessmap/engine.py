@@ -524,15 +524,23 @@ def bounded_times(
     index_dtype = _index_dtype(n_nodes, graph.nnz)
     indptr = graph.indptr.astype(np.int64, copy=False)
     indices = graph.indices.astype(index_dtype, copy=False)
-    chunks = _chunk_bounds(sources.n_sources, _thread_count(n_threads))
+    threads = _thread_count(n_threads)
+    chunks = _chunk_bounds(sources.n_sources, threads)
 
     def run(bounds: tuple[int, int]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
         return _bounded_chunk(
             indptr, indices, graph.data, ptr, node, cost, bounds[0], bounds[1], float(limit)
         )
 
-    with ThreadPoolExecutor(max_workers=_thread_count(n_threads)) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = list(pool.map(run, chunks))
+    logger.debug(
+        "bounded_times: %d sources, limit %g, %d chunks on %d threads",
+        sources.n_sources,
+        limit,
+        len(chunks),
+        threads,
+    )
     counts = np.concatenate([np.zeros(0, np.int64), *(p[0] for p in parts)])
     out_indptr = np.zeros(sources.n_sources + 1, dtype=np.int64)
     np.cumsum(counts, out=out_indptr[1:])

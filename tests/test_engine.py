@@ -122,7 +122,7 @@ def check_nearest(case: Case) -> None:
     assert source.dtype == np.int64 and time.dtype == np.float64
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=200)
 @given(cases())
 def test_nearest_source_matches_networkx(case: Case) -> None:
     check_nearest(case)
@@ -134,7 +134,7 @@ def test_nearest_source_matches_networkx_real_weights(case: Case) -> None:
     check_nearest(case)
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=200)
 @given(cases(), DYADIC, st.sampled_from([1, 2, 3]))
 def test_bounded_times_matches_networkx(case: Case, limit: float, n_threads: int) -> None:
     cover = engine.bounded_times(graph_of(case), case.sources, limit, n_threads=n_threads)
