@@ -112,7 +112,8 @@ def reduce_instance(
     reduced.data[:] = True
     logger.info("reduced instance: %d demand columns -> %d groups (%d uncovered dropped)",
                 csc.shape[1], n_groups, int((~used).sum()))
-    return ReducedInstance(reduced, group_weights, group_pop, group)
+    return ReducedInstance(reduced, group_weights.astype(np.float64),
+                           group_pop.astype(np.float64), group)
 
 
 def _check_weights(matrix: scipy.sparse.sparray, weights: NDArray[np.float64]) -> None:
