@@ -62,9 +62,10 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "analysis": ("mode", "thresholds_min", "aggregate"),
     "facilities": ("exclude",),
     "siting": ("new_sites", "threshold_min", "satellite_min_population",
-               "candidate_spacing_m"),
+               "candidate_spacing_m"),  # other [siting] keys go to siting_options
     "output": ("out",),
 }
+_SITING_PATH_OPTIONS = ("candidates", "exclusions")
 _PATH_FIELDS = ("network", "population", "facilities", "boundaries", "groups", "out")
 _PROFILE_FIELDS = ("ferry_kph", "ferry_wait_min", "offroad_kph", "detour_factor", "max_snap_m",
                    "default_kph")
@@ -102,6 +103,10 @@ class Scenario:
         threshold is a ``satellite_clinic``; otherwise a ``mobile_unit_stop``.
     candidate_spacing_m
         Minimum spacing of candidate sites.
+    siting_options
+        Further ``[siting]`` keys (candidate and exclusion files, weighting, solver,
+        coverage target, mobile-unit settings), validated by
+        :class:`accessmap.siting.SitingOptions`; see ``docs/siting.md``.
     out
         Output folder.
     title
@@ -128,6 +133,7 @@ class Scenario:
     site_threshold_min: float | None = None
     satellite_min_population: float = 5000.0
     candidate_spacing_m: float = 1000.0
+    siting_options: Mapping[str, Any] = field(default_factory=dict)
     out: Path = Path("maps/run")
     title: str = "accessmap run"
     synthetic: bool = False
@@ -234,6 +240,9 @@ def scenario_from_dict(
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: [{key}] must be a table")
             for inner, inner_value in value.items():
+                if key == "siting" and inner not in _SECTIONS[key]:
+                    values.setdefault("siting_options", {})[inner] = inner_value
+                    continue
                 if inner not in _SECTIONS[key]:
                     known = ", ".join(_SECTIONS[key])
                     raise ConfigError(f"{source}: unknown key {key}.{inner}; known: {known}")
@@ -246,6 +255,9 @@ def scenario_from_dict(
     for name in _PATH_FIELDS:
         if values.get(name) is not None:
             values[name] = _resolve(base_dir, values[name])
+    for name in _SITING_PATH_OPTIONS:
+        if values.get("siting_options", {}).get(name) is not None:
+            values["siting_options"][name] = _resolve(base_dir, values["siting_options"][name])
     if "thresholds_min" in values:
         values["thresholds_min"] = _as_tuple(values["thresholds_min"], source)
     if "exclude" in values:

@@ -104,6 +104,7 @@ def run(
     """
     _require_inputs(scenario)
     assert scenario.network and scenario.population and scenario.facilities
+    siting.options_from_scenario(scenario)  # unknown [siting] keys fail before any work
     if write:
         report.check_output_folder(scenario.out, overwrite=overwrite)
     timings: dict[str, float] = {}

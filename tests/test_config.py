@@ -71,3 +71,22 @@ def test_surface_factors_must_be_a_table(tmp_path: Path) -> None:
     path.write_text("[speeds]\nsurface_factors = 3\n")
     with pytest.raises(ConfigError, match="must be a table"):
         load_scenario(path)
+
+
+def test_extra_siting_keys_become_siting_options(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[siting]\nnew_sites = 2\nexclusions = "no_go.geojson"\nweighting = "time"\n')
+    scenario = load_scenario(path)
+    assert scenario.new_sites == 2
+    assert scenario.siting_options["exclusions"] == tmp_path / "no_go.geojson"
+    assert scenario.siting_options["weighting"] == "time"
+
+
+def test_unknown_siting_option_fails_before_any_work(tmp_path: Path) -> None:
+    from accessmap import InputDataError
+    from accessmap.pipeline import run
+
+    scenario = Scenario(network=tmp_path / "missing.osm", population=tmp_path / "p.tif",
+                        facilities=tmp_path / "f.geojson", siting_options={"colour": "red"})
+    with pytest.raises(InputDataError, match="unknown siting option"):
+        run(scenario, write=False)
