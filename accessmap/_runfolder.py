@@ -264,8 +264,8 @@ class RunFolder:
         cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
                                   lost.geometry.y.to_numpy())
         rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
-        inside = ((rows >= 0) & (rows < mask.shape[0]) & (cols >= 0)
-                  & (cols < mask.shape[1]))
+        height, width = surface.minutes.shape[-2:]
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
         mask[rows[inside], cols[inside]] = True
         return mask
 

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import branca.colormap
 import folium
@@ -26,7 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 from numpy.typing import NDArray
 
@@ -69,7 +69,7 @@ FACILITY_COLOURS = ("#08306b", "#2171b5", "#00acc1", "#252525", "#6baed6", "#006
 DAY_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf")
 
 
-class _Features(MacroElement):  # type: ignore[misc]
+class _Features(MacroElement):
     """A GeoJSON layer whose popups, tooltips, styles and markers are feature properties.
 
     Properties are JSON data (``tojson`` escapes ``<``, ``>``, ``&`` and quotes), so no
@@ -97,7 +97,7 @@ var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
 """)
 
     def __init__(self, features: list[dict[str, Any]]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Features"
         self.data = {"type": "FeatureCollection", "features": features}
 
@@ -180,7 +180,7 @@ def decision_map(run: RunFolder, *, offline: bool = False) -> folium.Map:
         for group in build(_slim(frame, name)):
             group.add_to(fmap)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    fullscreen = folium.plugins.Fullscreen(position="topleft")
+    fullscreen = folium.plugins.Fullscreen(position="topleft")  # type: ignore[no-untyped-call]
     fullscreen.default_js, fullscreen.default_css = [], []
     fullscreen.add_to(fmap)
     fmap.fit_bounds(_bounds(run, surface, admin))
@@ -188,10 +188,14 @@ def decision_map(run: RunFolder, *, offline: bool = False) -> folium.Map:
     return fmap
 
 
+def _figure(fmap: folium.Map) -> Figure:
+    return cast(Figure, fmap.get_root())
+
+
 def _use_assets(fmap: folium.Map, *, offline: bool) -> None:
     """Link (online) or inline (offline) exactly the assets the map needs."""
     fmap.default_js, fmap.default_css = [], []
-    header = fmap.get_root().header
+    header = _figure(fmap).header
     for name, url in ONLINE_ASSETS.items():
         if offline:
             code = (resources.files("accessmap") / "assets" / name).read_text("utf-8")
@@ -530,7 +534,7 @@ def _day_index(day: Any) -> int:
 
 def _add_panels(fmap: folium.Map, run: RunFolder, thresholds: Sequence[float],
                 notes: Sequence[str], admin: gpd.GeoDataFrame | None) -> None:
-    root = fmap.get_root().html
+    root = _figure(fmap).html
     root.add_child(Element(summary_panel(run, notes)))
     root.add_child(Element(legend_panel(
         thresholds, admin=admin is not None and share_column(
