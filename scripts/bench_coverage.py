@@ -231,6 +231,11 @@ def run_child(route: str, mode: str, workdir: Path) -> dict[str, Any]:
     return json.loads(lines[-1][7:])
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median end-to-end time (its stages and peak memory with it)."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
 def prepare(mode: str, workdir: Path) -> None:
     """Inputs the osmnx route is given ready-made (not counted)."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -289,6 +294,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default="drive", choices=["drive", "walk"])
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per route (median)")
     parser.add_argument("--child", choices=list(ROUTES), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -298,10 +304,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-coverage-") as tmp:
         workdir = Path(tmp)
         prepare(args.mode, workdir)
-        ours = run_child("accessmap", args.mode, workdir)
-        proposed = run_child("accessmap_kd", args.mode, workdir)
-        theirs = run_child("osmnx", args.mode, workdir)
-    text = report(args.mode, ours, theirs, proposed)
+        runs: dict[str, list[dict[str, Any]]] = {route: [] for route in ROUTES}
+        for _ in range(args.repeats):  # interleaved, so that load changes hit every route
+            for route in ROUTES:
+                runs[route].append(run_child(route, args.mode, workdir))
+    ours, proposed, theirs = (median_run(runs[r]) for r in ("accessmap", "accessmap_kd",
+                                                             "osmnx"))
+    text = report(args.mode, ours, theirs, proposed) + f"\n- medians of {args.repeats} runs"
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
