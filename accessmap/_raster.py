@@ -52,7 +52,7 @@ def cell_area_km2(transform: Affine, shape: tuple[int, int], crs: str) -> NDArra
         unit = crs_obj.axis_info[0].unit_conversion_factor if crs_obj.axis_info else 1.0
         cell = abs(transform.a * transform.e - transform.b * transform.d) * unit**2 / 1e6
         area = np.full(shape[0], cell)
-    return area.reshape(-1, 1)
+    return np.asarray(area, dtype=np.float64).reshape(-1, 1)
 
 
 def label_polygons(

@@ -143,7 +143,7 @@ def analyse(
     admin, labels = _admin_areas(scenario, population)
     settlement = areas.settlement_classes(population)
     by_area = None
-    if labels is not None:
+    if admin is not None and labels is not None:
         by_area = gaps.coverage_by(gaps.label_weights(labels, pop), time_s, access.status,
                                    thresholds, key="area")
         admin = admin.merge(by_area, left_on="area_name", right_on="area", how="left").drop(
@@ -184,7 +184,9 @@ def _admin_areas(
     return polygons, areas.assign_areas(polygons, population)
 
 
-def _group_weights(scenario: Any, population: Population) -> dict[str, dict[str, Any]]:
+def _group_weights(
+    scenario: Any, population: Population
+) -> dict[str, dict[str, NDArray[np.float64]]]:
     path = scenario.groups
     if path is None:
         return {}

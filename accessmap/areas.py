@@ -111,7 +111,9 @@ def osm_admin_areas(path: str | os.PathLike[str], *, admin_level: int) -> gpd.Ge
                      .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
                      .with_filter(boundary))
         for area in processor:
-            level = area.tags.get("admin_level", "?")
+            if not isinstance(area, osmium.osm.Area):
+                continue
+            level = area.tags.get("admin_level") or "?"
             levels[level] = levels.get(level, 0) + 1
             if level != str(admin_level):
                 continue
@@ -260,7 +262,7 @@ def settlement_classes(
 
 def _big_clusters(
     dense: NDArray[np.bool_], pop: NDArray[np.float64], min_population: float,
-    structure: NDArray[np.int64],
+    structure: NDArray[np.floating | np.integer],
 ) -> NDArray[np.bool_]:
     labels, count = scipy.ndimage.label(dense, structure=structure)
     if count == 0:
@@ -268,4 +270,4 @@ def _big_clusters(
     sums = np.bincount(labels.ravel(), weights=pop.ravel(), minlength=count + 1)
     keep = sums >= min_population
     keep[0] = False
-    return keep[labels]
+    return np.asarray(keep[labels], dtype=bool)

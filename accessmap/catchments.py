@@ -288,8 +288,8 @@ def two_step_fca(
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(served > 0, np.asarray(supply, float) / served, np.nan)
     accessibility = np.bincount(pt, weights=np.nan_to_num(ratio[fac]) * weight,
-                                minlength=times.shape[1])
-    return ratio, accessibility
+                                minlength=times.shape[1]).astype(np.float64)
+    return ratio.astype(np.float64), accessibility
 
 
 def catchment_table(

@@ -228,7 +228,7 @@ def _window(
 
 
 def aggregate_sum(
-    data: NDArray[np.float64], transform: Affine, factor: int
+    data: NDArray[np.floating], transform: Affine, factor: int
 ) -> tuple[NDArray[np.float64], Affine]:
     """Sum ``factor x factor`` blocks of a grid; the total is preserved exactly.
 
@@ -331,7 +331,7 @@ def _population_values(
     if missing:
         logger.warning("%s: %d features without a population value count as 0", path.name,
                        missing)
-    return np.nan_to_num(values, nan=0.0)
+    return np.asarray(np.nan_to_num(values, nan=0.0), dtype=np.float64)
 
 
 def _grid_around(geoms: NDArray[np.object_], cell: float) -> tuple[Affine, tuple[int, int]]:

@@ -124,3 +124,22 @@ def test_comoros_coverage_by_island_and_settlement(comoros_dir: Path, tmp_path: 
     beyond = 869_595 - next(c["population"] for c in summary["coverage"]
                             if c["threshold_min"] == 60)
     assert zones["population"] == pytest.approx(beyond, abs=1)
+
+
+def test_group_count_raster_on_the_population_grid(tmp_path: Path) -> None:
+    scenario = demo_scenario()
+    assert scenario.population is not None
+    with rasterio.open(scenario.population) as ds:
+        profile = ds.profile
+        data = ds.read(1)
+    under5 = np.where(data > 0, data * 0.2, profile["nodata"])
+    path = tmp_path / "under5.tif"
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(under5.astype(profile["dtype"]), 1)
+    result = pipeline.run(scenario.replace(groups=path, new_sites=0), write=False)
+    assert result.analysis is not None
+    table = result.analysis.by_group
+    row = table[table["grouping"] == "under5"].iloc[0]
+    assert row["population"] == pytest.approx(0.2 * result.population.total, rel=1e-5)
+    everyone = result.coverage.set_index("threshold_min")["share"]
+    assert row["share_60min"] == pytest.approx(everyone.loc[60.0], rel=1e-5)
