@@ -287,9 +287,16 @@ def _circuit_section(run: RunFolder) -> list[Block]:
     blocks = [Block("h2", "Mobile-unit circuits")]
     if not circuits:
         return [*blocks, Block("p", "No mobile-unit circuits in this run.")]
-    frame = pd.DataFrame(circuits)
-    frame = frame[[c for c in frame.columns if not isinstance(frame[c].iloc[0], list | dict)]]
-    return [*blocks, Block("table", table=Table(frame.astype(str), "Circuits by unit and day"))]
+    rows = [{
+        "Unit": str(circuit.get("unit", "-")), "Base": str(circuit.get("base", "-")),
+        "Day": str(day.get("day", "-")),
+        "Stops in order (site rank: arrival, people)": "; ".join(
+            f"#{stop.get('stop')}: {float(stop.get('arrival_min', np.nan)):.0f} min, "
+            f"{_num(stop.get('people'))}" for stop in day.get("stops") or []),
+        "Driving (min)": _num(day.get("drive_min")), "Total (min)": _num(day.get("total_min")),
+    } for circuit in circuits for day in circuit.get("days") or [{}]]
+    return [*blocks, Block("table", table=Table(pd.DataFrame(rows), "Circuits by unit and day "
+                                                "(visits in mobile_visits.csv)"))]
 
 
 def _figure_section(run: RunFolder) -> list[Block]:

@@ -58,6 +58,20 @@ def test_names_are_escaped_in_both_formats(tmp_path: Path) -> None:
         assert "Test district &amp; &lt;friends&gt;" in text
 
 
+def test_mobile_circuits_one_row_per_unit_and_day(tmp_path: Path) -> None:
+    circuits = [{"unit": 1, "base": XSS, "days": [
+        {"day": 1, "drive_min": 42.1, "total_min": 162.1,
+         "stops": [{"stop": 2, "arrival_min": 21.1, "people": 1754.9},
+                   {"stop": 1, "arrival_min": 30.0, "people": 10.0}]},
+        {"day": 2, "drive_min": 10.0, "total_min": 130.0, "stops": []}]}]
+    run = make_run_folder(tmp_path / "run", mobile_circuits=circuits)
+    documents.write_report(run)
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert "| 1 | &lt;script&gt;alert(1)&lt;/script&gt; | 1 | #2: 21 min, 1,755; #1: 30 min, " \
+           "10 | 42 | 162 |" in md
+    assert "| 1 | &lt;script&gt;alert(1)&lt;/script&gt; | 2 |  | 10 | 130 |" in md
+
+
 def test_absent_tables_are_said_not_skipped(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run")
     data = json.loads((run / "summary.json").read_text())
