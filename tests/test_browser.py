@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from accessmap import maps
+from accessmap._runfolder import RunFolder
 from tests.runfolder_factory import XSS, make_run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +116,22 @@ def screenshot(page: Path, target: Path, tmp_path: Path) -> Path:
     return target
 
 
+#: Layer-control label (part) of each GeoPackage layer the map draws.
+LAYER_LABELS = {"roads": "Roads", "isochrone_bands": "Isochrone bands",
+                "admin_areas": "dmin area", "underserved_zones": "Underserved zones",
+                "facilities": "Facilities:", "recommended_sites": "Recommended",
+                "mobile_routes": "Mobile-unit routes"}
+
+
+def expected_labels(run_dir: Path) -> list[str]:
+    """Labels the layer control must list for this run folder: one per layer present."""
+    present = RunFolder(run_dir).layer_names
+    labels = [label for name, label in LAYER_LABELS.items() if name in present]
+    if (run_dir / "travel_time.tif").is_file():
+        labels.append("Travel time")
+    return labels
+
+
 def _check_map(report: dict[str, Any], expected_labels: list[str]) -> None:
     assert report["errors"] == [], f"JavaScript errors: {report['errors']}"
     for label in expected_labels:
@@ -161,7 +178,8 @@ def _run_demo(out: Path, *, offline: bool) -> Path:
 def test_demo_map_in_browser(tmp_path: Path) -> None:
     page = _run_demo(tmp_path / "demo", offline=True)
     report = probe(page, tmp_path)
-    _check_map(report, ["Travel time", "Facilities:", "Recommended"])
+    _check_map(report, expected_labels(page.parent))
+    assert len(expected_labels(page.parent)) >= 7
     assert report["features"] > 0
     screenshot(page, tmp_path / "demo.png", tmp_path)
 
@@ -182,5 +200,6 @@ def test_comoros_map_in_browser(comoros_dir: Path, tmp_path: Path) -> None:
     page = out / "map.html"
     assert page.stat().st_size < 10_000_000, "Comoros map exceeds the 10 MB budget"
     report = probe(page, tmp_path)
-    _check_map(report, ["Travel time", "Facilities:", "Recommended"])
+    _check_map(report, expected_labels(out))
+    assert len(expected_labels(out)) >= 7
     screenshot(page, tmp_path / "comoros.png", tmp_path)
