@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 _LON_COLUMNS = ("lon", "longitude", "lng", "x")
 _LAT_COLUMNS = ("lat", "latitude", "y")
 _NAME_COLUMNS = ("name", "facility_name", "nom")
-_TYPE_COLUMNS = ("type", "healthcare", "amenity", "facility_type")
+_TYPE_COLUMNS = ("type", "facility_type", "amenity", "healthcare")
+_NOT_A_TYPE = {"", "yes", "no", "nan", "none"}
 
 
 def read_vector(path: str | os.PathLike[str], *, what: str) -> gpd.GeoDataFrame:
@@ -132,7 +133,7 @@ def load_facilities(
         str(n) if isinstance(n, str) and n.strip() else f"facility {i}"
         for i, n in enumerate(frame["name"])
     ]
-    frame["type"] = _first_column(frame, _TYPE_COLUMNS, default="facility").fillna("facility")
+    frame["type"] = _facility_types(frame)
     capacity = frame["capacity"] if "capacity" in frame else pd.Series(np.nan, index=frame.index)
     frame["capacity"] = pd.to_numeric(capacity, errors="coerce")
     frame.attrs["dropped"] = dropped
@@ -190,6 +191,17 @@ def _check_ranges(frame: gpd.GeoDataFrame, path: Path) -> None:
             f"facilities file {path} row {row + 1}: coordinates ({lon[row]}, {lat[row]}) are "
             "outside longitude/latitude ranges; are the columns swapped or is the CRS wrong?"
         )
+
+
+def _facility_types(frame: pd.DataFrame) -> list[str]:
+    """Per row, the first meaningful value of the type columns (OSM ``yes`` is not a type)."""
+    columns = [c for c in _TYPE_COLUMNS if c in frame.columns]
+    types = []
+    for values in zip(*(frame[c] for c in columns), strict=True) if columns else []:
+        found = [str(v) for v in values if str(v).strip().lower() not in _NOT_A_TYPE
+                 and not pd.isna(v)]
+        types.append(found[0] if found else "health facility")
+    return types or ["health facility"] * len(frame)
 
 
 def _first_column(frame: pd.DataFrame, names: Sequence[str], *, default: str) -> pd.Series:

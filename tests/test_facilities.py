@@ -1,0 +1,74 @@
+"""Facility loading: types, exclusions, CSV coordinates, bad rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from accessmap import InputDataError, InputFileError
+from accessmap.facilities import load_facilities
+
+
+def write_points(path: Path, rows: list[dict[str, object]]) -> Path:
+    features = [{"type": "Feature", "properties": {k: v for k, v in r.items() if k != "xy"},
+                 "geometry": {"type": "Point", "coordinates": r["xy"]}} for r in rows]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def test_type_prefers_meaningful_values(tmp_path: Path) -> None:
+    path = write_points(tmp_path / "f.geojson", [
+        {"name": "A", "amenity": "clinic", "healthcare": "clinic", "xy": [43.3, -11.7]},
+        {"name": "B", "healthcare": "yes", "xy": [43.3, -11.7]},
+        {"name": "C", "amenity": "hospital", "healthcare": "yes", "xy": [43.3, -11.7]},
+    ])
+    frame = load_facilities(path)
+    assert frame["type"].tolist() == ["clinic", "health facility", "hospital"]
+    assert frame["facility_id"].tolist() == [0, 1, 2]
+
+
+def test_exclusion_and_missing_column(tmp_path: Path) -> None:
+    path = write_points(tmp_path / "f.geojson", [
+        {"name": "A", "amenity": "clinic", "xy": [43.3, -11.7]},
+        {"name": "P", "amenity": "pharmacy", "xy": [43.3, -11.7]},
+    ])
+    assert load_facilities(path, exclude={"amenity": ["pharmacy"]})["name"].tolist() == ["A"]
+    with pytest.raises(InputDataError, match="no column 'kind'"):
+        load_facilities(path, exclude={"kind": ["x"]})
+    with pytest.raises(InputDataError, match="no facility with a usable point geometry"):
+        load_facilities(path, exclude={"amenity": ["pharmacy", "clinic"]})
+
+
+def test_csv_with_swapped_columns_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("name,lat,lon\nA,-11.7,43.3\nB,43.3,-11.7\nC,120.5,-11.7\n")
+    with pytest.raises(InputDataError, match=r"row 4: latitude 120.5 is out of range"):
+        load_facilities(path)
+
+
+def test_csv_points_load(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("name,longitude,latitude,capacity\nA,43.3,-11.7,12\n")
+    frame = load_facilities(path)
+    assert frame.geometry.x.iloc[0] == pytest.approx(43.3)
+    assert frame["capacity"].iloc[0] == 12
+
+
+def test_rows_without_geometry_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "f.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "A"},
+         "geometry": {"type": "Point", "coordinates": [43.3, -11.7]}},
+        {"type": "Feature", "properties": {"name": "B"}, "geometry": None}]}))
+    frame = load_facilities(path)
+    assert len(frame) == 1
+    assert frame.attrs["dropped"] == [{"row": 2, "reason": "no geometry"}]
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "f.gpkg"
+    path.write_bytes(b"not a geopackage")
+    with pytest.raises(InputFileError, match="cannot be read"):
+        load_facilities(path)
