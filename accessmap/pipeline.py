@@ -188,6 +188,7 @@ def _summary(
         "facilities_unsnapped": [
             str(n) for n in facilities.loc[~access.facility_snap.on_network, "name"]
         ],
+        "facilities_dropped": list(facilities.attrs.get("dropped", [])),
         "recommended_sites": [],  # filled from siting.SitingPlan.summary_items()
         "siting_threshold_min": scenario.siting_threshold_min,
         "coverage_with_new_sites": gaps.coverage_records(coverage_new),
