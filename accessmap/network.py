@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyproj
 import scipy.sparse
+import scipy.spatial
 import shapely
 from numpy.typing import NDArray
 
@@ -56,6 +57,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Spacing (m) of the sample points that bound snapping searches (any value is exact;
+#: smaller values make the bound tighter and the tree larger).
+SNAP_SAMPLE_M = 50.0
 
 #: Points farther than this outside the network's extent cannot be meant for it.
 _ABSURD_DISTANCE_M = 1_000_000.0
@@ -131,6 +136,24 @@ class RoadNetwork:
     def segment_tree(self) -> shapely.STRtree:
         """Spatial index over the segments (projected coordinates)."""
         return shapely.STRtree(self.segment_lines)
+
+    @cached_property
+    def sample_tree(self) -> scipy.spatial.cKDTree:
+        """KD-tree over points every ``SNAP_SAMPLE_M`` metres along every segment.
+
+        Its nearest sample bounds a point's distance to the nearest segment from above
+        (to within half the spacing), which keeps the exact segment search local.
+        """
+        length = self.seg_length_m
+        pieces = np.maximum(1, np.ceil(length / SNAP_SAMPLE_M).astype(np.int64))
+        seg = np.repeat(np.arange(length.size), pieces + 1)
+        step = np.arange(seg.size) - np.repeat(np.cumsum(pieces + 1) - (pieces + 1), pieces + 1)
+        frac = step / np.repeat(pieces, pieces + 1)
+        ux, uy = self.node_x[self.seg_u[seg]], self.node_y[self.seg_u[seg]]
+        vx, vy = self.node_x[self.seg_v[seg]], self.node_y[self.seg_v[seg]]
+        return scipy.spatial.cKDTree(
+            np.column_stack([ux + frac * (vx - ux), uy + frac * (vy - uy)])
+        )
 
     @cached_property
     def segment_lines(self) -> NDArray[np.object_]:
@@ -676,22 +699,31 @@ def snap_points(
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     _check_projected(network, x, y)
-    points = shapely.points(x, y)
     segment = np.full(x.size, -1, dtype=np.int64)
     distance = np.full(x.size, np.inf)
     fraction = np.zeros(x.size)
     if x.size == 0:
         return Snap(segment, fraction, distance)
-    (point_i, seg_i), dist = network.segment_tree.query_nearest(
-        points, max_distance=network.profile.max_snap_m, return_distance=True, all_matches=False
+    limit = network.profile.max_snap_m
+    # Upper bound on each point's distance to the network: its nearest segment sample.
+    bound, _ = network.sample_tree.query(np.column_stack([x, y]),
+                                         distance_upper_bound=limit + SNAP_SAMPLE_M)
+    near = np.flatnonzero(np.isfinite(bound))
+    points = shapely.points(x[near], y[near])
+    # Exact nearest among the few segments within that bound (ties: lowest segment index).
+    point_i, seg_i = network.segment_tree.query(points, predicate="dwithin",
+                                                distance=bound[near] + 1e-6)
+    dist = shapely.distance(points[point_i], network.segment_lines[seg_i])
+    order = np.lexsort((seg_i, dist, point_i))
+    first = order[np.r_[True, point_i[order][1:] != point_i[order][:-1]]] if order.size else order
+    best = first[dist[first] <= limit]
+    hit = near[point_i[best]]
+    segment[hit] = seg_i[best]
+    distance[hit] = dist[best]
+    fraction[hit] = shapely.line_locate_point(
+        network.segment_lines[seg_i[best]], points[point_i[best]], normalized=True
     )
-    segment[point_i] = seg_i
-    distance[point_i] = dist
-    fraction[point_i] = shapely.line_locate_point(
-        network.segment_lines[seg_i], points[point_i], normalized=True
-    )
-    fraction = np.nan_to_num(fraction, nan=0.0)
-    return Snap(segment, fraction, distance)
+    return Snap(segment, np.nan_to_num(fraction, nan=0.0), distance)
 
 
 def entry_points(

@@ -42,7 +42,7 @@ from accessmap._siting_models import (
 )
 from accessmap.circuits import Circuits, CircuitSettings, plan_circuits
 from accessmap.facilities import read_vector
-from accessmap.network import RoadNetwork, Snap, entry_points, load_network
+from accessmap.network import RoadNetwork, Snap, load_network
 from accessmap.population import Population
 
 if TYPE_CHECKING:
@@ -240,30 +240,13 @@ def coverage_matrix(
     times = engine.bounded_times(
         network.graph_to, engine.Sources.at_nodes(candidates), float(threshold_s)
     )
-    sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
-               point_snap.distance_m[demand])
-    point, node, cost = entry_points(network, sub, towards_network=True)
-    # node -> its entries (demand point, cost), as CSR arrays
-    order = np.argsort(node, kind="stable")
-    node_ptr = np.zeros(network.n_nodes + 1, dtype=np.int64)
-    np.add.at(node_ptr, node + 1, 1)
-    node_ptr = np.cumsum(node_ptr)
-    entry_point, entry_cost = point[order], cost[order]
-    rows = np.repeat(np.arange(times.shape[0]), np.diff(times.indptr))
-    reached_node = times.indices.astype(np.int64)
-    counts = node_ptr[reached_node + 1] - node_ptr[reached_node]
-    cand = np.repeat(rows, counts)
-    start = np.repeat(node_ptr[reached_node], counts)
-    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    entry = start + offset
-    total = np.repeat(times.data, counts) + entry_cost[entry]
-    ok = total <= threshold_s
+    point_times = catchments.source_point_times(network, times, point_snap, demand,
+                                                float(threshold_s))
     matrix = scipy.sparse.csr_array(
-        (np.ones(int(ok.sum()), dtype=bool), (cand[ok], entry_point[entry[ok]])),
-        shape=(candidates.size, demand.size),
+        (np.ones(point_times.indices.size, dtype=bool), point_times.indices,
+         point_times.indptr),
+        shape=point_times.shape,
     )
-    matrix.sum_duplicates()
-    matrix.data[:] = True
     logger.info("coverage matrix: %d candidates x %d demand points, %d links",
                 candidates.size, demand.size, matrix.nnz)
     return CoverageMatrix(candidates=candidates, demand=demand, matrix=matrix)

@@ -596,3 +596,27 @@ def test_swapped_facility_coordinates_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match=r"facilities file .*swapped.geojson: rows 0 have "
                        "latitude and longitude swapped"):
         pipeline.run(scenario.replace(facilities=path), write=False)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_snap_matches_brute_force_nearest_segment(tmp_path: Path, seed: int) -> None:
+    import shapely
+
+    from accessmap.network import snap_points
+
+    rng = np.random.default_rng(seed)
+    nodes = {i + 1: (33.0 + rng.uniform(0, 0.05), -13.8 + rng.uniform(0, 0.05))
+             for i in range(40)}
+    ways = [(100 + i, [int(a), int(b)], {"highway": "residential"})
+            for i, (a, b) in enumerate(rng.integers(1, 41, size=(60, 2))) if a != b]
+    net = load(write_osm(tmp_path / "random.osm", nodes, ways), max_snap_m=2000.0)
+    x = rng.uniform(net.node_x.min() - 3000, net.node_x.max() + 3000, 500)
+    y = rng.uniform(net.node_y.min() - 3000, net.node_y.max() + 3000, 500)
+    snap = snap_points(net, x, y)
+    dist = shapely.distance(shapely.points(x, y)[:, None], net.segment_lines[None, :])
+    brute = dist.min(axis=1)
+    within = brute <= 2000.0
+    np.testing.assert_array_equal(snap.on_network, within)
+    np.testing.assert_allclose(snap.distance_m[within], brute[within], rtol=0, atol=1e-6)
+    chosen = dist[np.flatnonzero(within), snap.segment[within]]
+    np.testing.assert_allclose(chosen, brute[within], atol=1e-6)
