@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from accessmap import areas, catchments, equity, gaps, report, surface
 from accessmap._errors import ConfigError
 from accessmap._raster import cell_area_km2, label_polygons
+from accessmap.config import Scenario
 from accessmap.network import RoadNetwork
 from accessmap.population import RASTER_SUFFIXES, Population, counts_on_grid
 
@@ -104,7 +105,7 @@ class CoverageAnalysis:
 
 
 def analyse(
-    scenario: Any,
+    scenario: Scenario,
     network: RoadNetwork,
     population: Population,
     facilities: gpd.GeoDataFrame,
@@ -138,7 +139,7 @@ def analyse(
     thresholds = tuple(scenario.thresholds_min)
     pop, time_s = population.population, access.time_s
     under_min = float(scenario.siting_threshold_min)
-    catch_min = float(getattr(scenario, "catchment_threshold_min", None) or under_min)
+    catch_min = float(scenario.catchment_threshold_min or under_min)
     say("areas and groups")
     admin, labels = _admin_areas(scenario, population)
     settlement = areas.settlement_classes(population)
@@ -159,7 +160,7 @@ def analyse(
     say("underserved zones")
     zones = gaps.underserved_zones(
         population, time_s, under_min,
-        min_population=float(getattr(scenario, "min_zone_population", None) or 100.0))
+        min_population=float(scenario.min_zone_population))
     say("catchments")
     table, accessibility, unit = _facility_table(network, population, facilities, access,
                                                  thresholds, catch_min)
@@ -174,18 +175,18 @@ def analyse(
 
 
 def _admin_areas(
-    scenario: Any, population: Population
+    scenario: Scenario, population: Population
 ) -> tuple[gpd.GeoDataFrame | None, NDArray[np.object_] | None]:
     if scenario.boundaries is None:
         return None, None
     polygons = areas.load_admin_areas(
-        scenario.boundaries, admin_level=getattr(scenario, "admin_level", None),
+        scenario.boundaries, admin_level=scenario.admin_level,
         name_column=scenario.boundary_name_column)
     return polygons, areas.assign_areas(polygons, population)
 
 
 def _group_weights(
-    scenario: Any, population: Population
+    scenario: Scenario, population: Population
 ) -> dict[str, dict[str, NDArray[np.float64]]]:
     path = scenario.groups
     if path is None:

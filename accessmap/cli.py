@@ -86,6 +86,12 @@ def main(verbose: int, quiet: int) -> None:
 @click.option("--exclude", multiple=True, metavar="COLUMN=VALUE[,VALUE]",
               help="Leave out facilities whose COLUMN has one of these values "
                    "(e.g. amenity=pharmacy); repeatable.")
+@click.option("--boundaries", type=click.Path(path_type=Path), default=None,
+              help="Admin areas for the by-area tables: a polygon file, or the OSM extract "
+                   "itself with --admin-level.")
+@click.option("--admin-level", type=click.IntRange(1, 12), default=None,
+              help="OSM admin_level of the areas when --boundaries is an OSM extract "
+                   "(e.g. 4).")
 @click.option("--title", default=None, help="Title of the map and report.")
 @out_option
 @overwrite_option
@@ -93,7 +99,8 @@ def main(verbose: int, quiet: int) -> None:
 @_library_errors
 def run(scenario_file: Path | None, network: Path | None, population: Path | None,
         facilities: Path | None, mode: str | None, thresholds: str | None,
-        new_sites: int | None, exclude: tuple[str, ...], title: str | None, out: Path | None,
+        new_sites: int | None, exclude: tuple[str, ...], boundaries: Path | None,
+        admin_level: int | None, title: str | None, out: Path | None,
         overwrite: bool, offline: bool) -> None:
     """Run the access analysis: travel times, coverage, new sites, map and tables.
 
@@ -106,6 +113,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         network=network, population=population, facilities=facilities, mode=mode,
         thresholds_min=parse_thresholds(thresholds) if thresholds else None,
         new_sites=new_sites, exclude=parse_exclusions(exclude) if exclude else None,
+        boundaries=boundaries, admin_level=admin_level,
         title=title, out=out,
     )
     _run_and_report(scenario, overwrite=overwrite, offline=offline)

@@ -7,9 +7,10 @@ A scenario file looks like this (every key optional; paths relative to the file)
     [inputs]
     network = "../shared/data/comoros/comores-latest.osm.pbf"
     population = "../shared/data/comoros/com_ppp_2020_UNadj.tif"
+    population_column = "pop"              # only for census polygons / points
     facilities = "../shared/data/comoros/health.gpkg"
-    boundaries = "districts.geojson"       # optional admin areas
-    boundary_name_column = "name"
+    boundaries = "districts.geojson"       # optional admin areas (or the OSM extract,
+    boundary_name_column = "name"          #  with admin_level = 4)
     groups = "wealth.geojson"              # optional group polygons
     group_column = "wealth_quintile"
 
@@ -17,6 +18,8 @@ A scenario file looks like this (every key optional; paths relative to the file)
     mode = "walk"                          # walk | drive
     thresholds_min = [30, 60, 120]
     aggregate = 1                          # sum population over n x n cells first
+    catchment_threshold_min = 60           # facility catchments and 2SFCA
+    min_zone_population = 100              # smaller underserved zones go to "other"
 
     [facilities]
     exclude = { amenity = ["pharmacy"] }   # rows whose column has one of these values
@@ -56,10 +59,11 @@ from accessmap.network import MODES, SpeedProfile
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "inputs": (
-        "network", "population", "facilities", "boundaries", "boundary_name_column",
-        "groups", "group_column",
+        "network", "population", "population_column", "facilities", "boundaries",
+        "boundary_name_column", "admin_level", "groups", "group_column",
     ),
-    "analysis": ("mode", "thresholds_min", "aggregate"),
+    "analysis": ("mode", "thresholds_min", "aggregate", "catchment_threshold_min",
+                 "min_zone_population"),
     "facilities": ("exclude",),
     "siting": ("new_sites", "threshold_min", "satellite_min_population",
                "candidate_spacing_m"),  # other [siting] keys go to siting_options
@@ -79,8 +83,11 @@ class Scenario:
     ----------
     network, population, facilities
         Input files: OSM extract or GraphML; population GeoTIFF; facility points.
-    boundaries, boundary_name_column
-        Optional admin-area polygons and the column naming each area.
+    population_column
+        Population column of census polygons or points (raster files need none).
+    boundaries, boundary_name_column, admin_level
+        Optional admin areas: a polygon file and the column naming each area, or the OSM
+        extract itself with the ``admin_level`` of its boundary relations (e.g. 4).
     groups, group_column
         Optional polygons carrying a group attribute (e.g. wealth quintile).
     mode : {"walk", "drive"}
@@ -89,6 +96,10 @@ class Scenario:
         Travel-time thresholds in minutes, increasing.
     aggregate
         Sum population over ``aggregate x aggregate`` cells before the analysis.
+    catchment_threshold_min
+        Threshold of facility catchments and 2SFCA; defaults to the siting threshold.
+    min_zone_population
+        Underserved zones with fewer people are gathered into one "other" row.
     exclude
         Facility rows to leave out: column -> values (e.g. ``{"amenity": ("pharmacy",)}``).
     speeds_kph, surface_factors, profile_options
@@ -118,13 +129,17 @@ class Scenario:
     network: Path | None = None
     population: Path | None = None
     facilities: Path | None = None
+    population_column: str | None = None
     boundaries: Path | None = None
     boundary_name_column: str | None = None
+    admin_level: int | None = None
     groups: Path | None = None
     group_column: str | None = None
     mode: str = "walk"
     thresholds_min: tuple[float, ...] = (30.0, 60.0, 120.0)
     aggregate: int = 1
+    catchment_threshold_min: float | None = None
+    min_zone_population: float = 100.0
     exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     speeds_kph: Mapping[str, float] = field(default_factory=dict)
     surface_factors: Mapping[str, float] = field(default_factory=dict)
@@ -160,6 +175,14 @@ class Scenario:
             raise ConfigError(f"new sites {self.new_sites!r} must be a whole number >= 0")
         if not isinstance(self.aggregate, int) or self.aggregate < 1:
             raise ConfigError(f"aggregate {self.aggregate!r} must be a whole number >= 1")
+        if self.admin_level is not None and (
+            not isinstance(self.admin_level, int) or not 1 <= self.admin_level <= 12
+        ):
+            raise ConfigError(f"admin_level {self.admin_level!r} must be a whole number 1-12")
+        if self.catchment_threshold_min is not None and not self.catchment_threshold_min > 0:
+            raise ConfigError("catchment_threshold_min must be a positive number of minutes")
+        if self.min_zone_population < 0:
+            raise ConfigError("min_zone_population must be >= 0")
         if self.satellite_min_population < 0:
             raise ConfigError("satellite_min_population must be >= 0")
         if not self.candidate_spacing_m > 0:

@@ -128,12 +128,12 @@ def load_facilities(
     _check_ranges(frame, path)
     frame = frame.reset_index(drop=True)
     frame["facility_id"] = np.arange(len(frame))
-    frame["name"] = _first_column(frame, _NAME_COLUMNS, default="facility")
-    frame["name"] = [
-        str(n) if isinstance(n, str) and n.strip() else f"facility {i}"
-        for i, n in enumerate(frame["name"])
-    ]
     frame["type"] = _facility_types(frame)
+    frame["name"] = [
+        str(n) if isinstance(n, str) and n.strip() else f"unnamed {kind} #{i}"
+        for i, (n, kind) in enumerate(
+            zip(_first_column(frame, _NAME_COLUMNS, default=""), frame["type"], strict=True))
+    ]
     capacity = frame["capacity"] if "capacity" in frame else pd.Series(np.nan, index=frame.index)
     frame["capacity"] = pd.to_numeric(capacity, errors="coerce")
     frame.attrs["dropped"] = dropped

@@ -113,7 +113,7 @@ def run(
     with _stage("population", timings, progress):
         population = load_population(
             scenario.population, bounds_lonlat=_padded_bounds(network),
-            aggregate=scenario.aggregate,
+            aggregate=scenario.aggregate, population_column=scenario.population_column,
         )
     with _stage("facilities", timings, progress):
         facilities = load_facilities(scenario.facilities, exclude=scenario.exclude)

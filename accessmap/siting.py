@@ -529,7 +529,7 @@ class SitingPlan:
 
 def options_from_scenario(scenario: Scenario) -> SitingOptions:
     """Read the extra ``[siting]`` keys of a scenario (``siting_options``), if any."""
-    return SitingOptions.from_mapping(getattr(scenario, "siting_options", None))
+    return SitingOptions.from_mapping(scenario.siting_options)
 
 
 def recommend_sites(

@@ -102,3 +102,30 @@ def test_demo_runs_on_the_embedded_synthetic_district(tmp_path: Path) -> None:
     assert 100_000 < summary["population_total"] < 200_000
     assert summary["recommended_sites"]
     assert "SYNTHETIC" in (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_boundaries_flag_gives_by_area_table(tiny_world: dict[str, Path]) -> None:
+    from tests.conftest import KM_LON, TINY_LAT, TINY_LON0
+
+    west, east = TINY_LON0 - KM_LON, TINY_LON0 + 1.5 * KM_LON
+    polygon = [[west, TINY_LAT - 0.05], [east, TINY_LAT - 0.05], [east, TINY_LAT + 0.05],
+               [west, TINY_LAT + 0.05], [west, TINY_LAT - 0.05]]
+    areas = tiny_world["dir"] / "areas.geojson"
+    areas.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "West"},
+         "geometry": {"type": "Polygon", "coordinates": [polygon]}}]}))
+    out = tiny_world["dir"] / "out"
+    result = invoke("run", *world_args(tiny_world), "--boundaries", areas, "--thresholds",
+                    "15", "--exclude", "amenity=pharmacy", "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = {r["area"]: r for r in json.loads((out / "summary.json").read_text())[
+        "coverage_by_area"]}
+    # cells at km 0 and km 1 (100 + 200 people, 0 and 12 min) fall in "West"
+    assert rows["West"]["population"] == pytest.approx(300)
+    assert rows["West"]["share_15min"] == pytest.approx(1.0)
+
+
+def test_admin_level_out_of_range(tiny_world: dict[str, Path]) -> None:
+    result = invoke("run", *world_args(tiny_world), "--admin-level", "20")
+    assert result.exit_code == 2
+    assert "--admin-level" in result.output
