@@ -54,7 +54,7 @@ def demo_scenario() -> Scenario:
         groups=folder / DEMO_FILES["groups"],
         group_column="wealth_quintile",
         exclude={"amenity": ("pharmacy",)},
-        new_sites=5,
+        new_sites=10,
         title="Synthetic demo district (not a real place)",
         synthetic=True,
         out=Path("maps/demo"),

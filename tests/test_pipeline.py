@@ -142,3 +142,25 @@ def test_comoros_run(comoros_dir: Path, tmp_path: Path) -> None:
     assert len(summary["recommended_sites"]) == 10
     for name in ("summary.json", "map.html", "layers.gpkg", "coverage.csv"):
         assert (scenario.out / name).is_file()
+
+
+@pytest.mark.comoros
+def test_comoros_worked_example_scenario(comoros_dir: Path, tmp_path: Path) -> None:
+    """The README's worked example: islands from the PBF, a mix of clinics and stops."""
+    from accessmap.config import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    scenario = load_scenario(root / "scripts" / "comoros_walk.toml").replace(
+        out=tmp_path / "comoros")
+    assert scenario.network is not None and scenario.network.resolve() == (
+        comoros_dir / "comores-latest.osm.pbf").resolve()
+    summary = run(scenario).summary
+    areas = {row["area"]: row for row in summary["coverage_by_area"]}
+    assert len(areas) == 3
+    assert sum(r["population"] for r in areas.values()) == pytest.approx(869_595, abs=1)
+    kinds = {site["kind"] for site in summary["recommended_sites"]}
+    assert kinds == {"satellite_clinic", "mobile_unit_stop"}
+    stops = [s for unit in summary["mobile_circuits"] for day in unit["days"]
+             for s in day["stops"]]
+    mobile = [s for s in summary["recommended_sites"] if s["kind"] == "mobile_unit_stop"]
+    assert len(stops) + len(summary["mobile_unserved"]) == len(mobile)
