@@ -154,6 +154,10 @@ class Scenario:
     synthetic: bool = False
 
     def __post_init__(self) -> None:
+        for name in _PATH_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
         if self.mode not in MODES:
             raise ConfigError(f"mode {self.mode!r} is unknown; use one of {', '.join(MODES)}")
         thresholds = tuple(self.thresholds_min)
