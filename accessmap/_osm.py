@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,21 +31,23 @@ class WayRows:
     """Segments collected from OSM ways (or graph edges) before node ids are indexed.
 
     ``length_m`` is filled only when the source gives lengths (graph edges); otherwise
-    lengths are measured between the projected node positions.
+    lengths are measured between the projected node positions.  Numeric columns are
+    typed arrays (``array('q')``/``array('d')``): compact while collecting, and turned
+    into numpy arrays without a per-item conversion.
     """
 
-    a: list[int] = field(default_factory=list)
-    b: list[int] = field(default_factory=list)
-    fwd_kph: list[float] = field(default_factory=list)
-    bwd_kph: list[float] = field(default_factory=list)
-    way_index: list[int] = field(default_factory=list)
+    a: array[int] = field(default_factory=lambda: array("q"))
+    b: array[int] = field(default_factory=lambda: array("q"))
+    fwd_kph: array[float] = field(default_factory=lambda: array("d"))
+    bwd_kph: array[float] = field(default_factory=lambda: array("d"))
+    way_index: array[int] = field(default_factory=lambda: array("q"))
     highway: list[str] = field(default_factory=list)
-    length_m: list[float] = field(default_factory=list)
+    length_m: array[float] = field(default_factory=lambda: array("d"))
     coords: dict[int, tuple[float, float]] = field(default_factory=dict)
     ferries: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
 
-def _way_speeds(tags: dict[str, str], profile: SpeedProfile) -> tuple[float, float] | None:
+def _way_speeds(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[float, float] | None:
     """Speeds of a highway way; ferries get (1, 1) as a marker (timed later)."""
     if tags.get("route") == "ferry" and "highway" not in tags:
         return (1.0, 1.0) if ferry_usable(tags) else None
@@ -82,26 +85,23 @@ def collect_ways(
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
         .with_filter(osmium.filter.KeyFilter("highway", "route"))
     )
+    way_type = osmium.osm.Way
     n_ways = 0
     for way in processor:
-        if not isinstance(way, osmium.osm.Way):
+        if not isinstance(way, way_type):
             continue
-        tags = dict(way.tags)
+        tags = way.tags  # looked up key by key: no dict of every tag of every way
         speeds = _way_speeds(tags, profile)
         if speeds is None:
             continue
-        refs = []
-        for node in way.nodes:
-            if not node.location.valid():
-                continue
-            refs.append(node.ref)
-            rows.coords[node.ref] = (node.location.lon, node.location.lat)
-        if len(refs) < 2:
+        refs, n_located = _way_refs(way.nodes, rows.coords)
+        if n_located < 2:
             continue
-        is_ferry = "highway" not in tags
-        if is_ferry:
-            rows.ferries.append((n_ways, tags))
-        _add_way(rows, refs, speeds, n_ways, "ferry" if is_ferry else tags["highway"])
+        highway = tags.get("highway")
+        if highway is None:
+            rows.ferries.append((n_ways, dict(way.tags)))
+            highway = "ferry"
+        _add_way(rows, refs, speeds, n_ways, highway)
         n_ways += 1
         if progress is not None and n_ways % 10_000 == 0:
             progress(n_ways)
@@ -110,18 +110,40 @@ def collect_ways(
     return rows
 
 
+def _way_refs(nodes: Any, coords: dict[int, tuple[float, float]]) -> tuple[list[int], int]:
+    """Node ids of a way with a location, repeats in a row dropped; records locations.
+
+    Returns the ids and the number of located nodes (repeats included).
+    """
+    refs: list[int] = []
+    previous = None
+    n_located = 0
+    for node in nodes:
+        location = node.location
+        if not location.valid():
+            continue
+        n_located += 1
+        ref = node.ref
+        coords[ref] = (location.lon, location.lat)
+        if ref != previous:
+            refs.append(ref)
+            previous = ref
+    return refs, n_located
+
+
 def _add_way(
     rows: WayRows, refs: list[int], speeds: tuple[float, float], index: int, highway: str
 ) -> None:
-    for a, b in itertools.pairwise(refs):
-        if a == b:
-            continue
-        rows.a.append(a)
-        rows.b.append(b)
-        rows.fwd_kph.append(speeds[0])
-        rows.bwd_kph.append(speeds[1])
-        rows.way_index.append(index)
-        rows.highway.append(highway)
+    """Append the segments between consecutive (distinct) ``refs`` of one way."""
+    n = len(refs) - 1
+    if n < 1:
+        return
+    rows.a.extend(refs[:-1])
+    rows.b.extend(refs[1:])
+    rows.fwd_kph.extend(itertools.repeat(speeds[0], n))
+    rows.bwd_kph.extend(itertools.repeat(speeds[1], n))
+    rows.way_index.extend(itertools.repeat(index, n))
+    rows.highway.extend(itertools.repeat(highway, n))
 
 
 def _edge_highway(data: dict[str, Any]) -> str:

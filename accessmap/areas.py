@@ -23,7 +23,6 @@ import numpy as np
 import osmium
 import pandas as pd
 import rasterio.features
-import scipy.ndimage
 import scipy.spatial
 import shapely
 from numpy.typing import NDArray
@@ -264,6 +263,8 @@ def _big_clusters(
     dense: NDArray[np.bool_], pop: NDArray[np.float64], min_population: float,
     structure: NDArray[np.floating | np.integer],
 ) -> NDArray[np.bool_]:
+    import scipy.ndimage
+
     labels, count = scipy.ndimage.label(dense, structure=structure)
     if count == 0:
         return np.zeros(dense.shape, dtype=bool)

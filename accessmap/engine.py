@@ -31,14 +31,16 @@ and ``.data`` (a time of exactly 0 is a stored entry), never with ``!= 0``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-import numba
 import numpy as np
 import scipy.sparse
 import scipy.sparse.csgraph
@@ -62,6 +64,45 @@ _CHUNKS_PER_THREAD = 4
 _RADIX_BITS = 11  # digit size of the radix sort of output rows
 _RADIX = 1 << _RADIX_BITS
 _SHORT_ROW = 64  # rows shorter than this are insertion-sorted
+
+_Kernel = TypeVar("_Kernel", bound=Callable[..., Any])
+_JIT_KERNELS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+_JIT_LOCK = threading.Lock()
+
+
+def _jit(**options: Any) -> Callable[[_Kernel], _Kernel]:
+    """``numba.njit(**options)``, applied on first use instead of at import.
+
+    Importing numba costs about 90 MB and 0.3 s, which jobs that never call
+    :func:`bounded_times` should not pay.  The decorated function is replaced
+    by a stub; the first call of any kernel compiles (or loads from numba's
+    on-disk cache, ``cache=True``) all of them into this module's globals, so
+    kernels calling each other see compiled functions.
+    """
+
+    def register(func: _Kernel) -> _Kernel:
+        _JIT_KERNELS[func.__name__] = (func, options)
+
+        @functools.wraps(func)
+        def first_call(*args: Any) -> Any:
+            _compile_kernels()
+            return globals()[func.__name__](*args)
+
+        return first_call  # type: ignore[return-value]
+
+    return register
+
+
+def _compile_kernels() -> None:
+    """Install the numba dispatchers of every :func:`_jit` kernel (once, thread-safe)."""
+    with _JIT_LOCK:
+        if not _JIT_KERNELS:
+            return
+        import numba
+
+        for name, (func, options) in _JIT_KERNELS.items():
+            globals()[name] = numba.njit(**options)(func)
+        _JIT_KERNELS.clear()
 
 
 # ---------------------------------------------------------------------------
@@ -526,6 +567,7 @@ def bounded_times(
     indices = graph.indices.astype(index_dtype, copy=False)
     threads = _thread_count(n_threads)
     chunks = _chunk_bounds(sources.n_sources, threads)
+    _compile_kernels()
 
     def run(bounds: tuple[int, int]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
         return _bounded_chunk(
@@ -575,7 +617,7 @@ def _chunk_bounds(n_sources: int, n_threads: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit(cache=True, nogil=True)
 def _bounded_chunk(  # type: ignore[no-untyped-def]
     indptr, indices, weights, src_ptr, entry_node, entry_cost, first, last, limit
 ):
@@ -646,7 +688,7 @@ def _bounded_chunk(  # type: ignore[no-untyped-def]
     return counts, out_col[:n_out].copy(), out_time[:n_out].copy()
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit(cache=True, nogil=True)
 def _bit_length(value):  # type: ignore[no-untyped-def]
     """Number of bits needed to write the non-negative integer ``value``."""
     bits = 0
@@ -656,7 +698,7 @@ def _bit_length(value):  # type: ignore[no-untyped-def]
     return bits
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit(cache=True, nogil=True)
 def _sort_nodes(nodes, buffer, bits):  # type: ignore[no-untyped-def]
     """Sort non-negative node ids ``< 2**bits`` in place.
 
@@ -701,7 +743,7 @@ def _sort_nodes(nodes, buffer, bits):  # type: ignore[no-untyped-def]
         nodes[:] = src
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit(cache=True, nogil=True)
 def _grow(arr, used, capacity):  # type: ignore[no-untyped-def]
     """Copy the first ``used`` items of ``arr`` into a new array of ``capacity``."""
     out = np.empty(capacity, dtype=arr.dtype)
@@ -709,7 +751,7 @@ def _grow(arr, used, capacity):  # type: ignore[no-untyped-def]
     return out
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_jit(cache=True, nogil=True, inline="always")
 def _heap_push(heap_key, heap_node, size, key, node):  # type: ignore[no-untyped-def]
     """Push ``(key, node)`` onto a heap of ``size`` items (capacity is the caller's)."""
     i = size
@@ -724,7 +766,7 @@ def _heap_push(heap_key, heap_node, size, key, node):  # type: ignore[no-untyped
     heap_node[i] = node
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_jit(cache=True, nogil=True, inline="always")
 def _heap_pop(heap_key, heap_node, size):  # type: ignore[no-untyped-def]
     """Remove the root of a heap whose new size is ``size`` (last item at ``size``)."""
     key = heap_key[size]

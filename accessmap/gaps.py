@@ -15,7 +15,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.ndimage
 from numpy.typing import NDArray
 
 from accessmap._raster import cell_area_km2, label_polygons
@@ -181,6 +180,8 @@ def underserved_zones(
         ``area_km2``, ``mean_time_min`` (population-weighted over people with a route,
         empty when none) and ``max_time_min``; the rest row comes last.
     """
+    import scipy.ndimage
+
     needy = population.to_grid(underserved_mask(time_s, threshold_min).astype(float),
                                fill=0.0) > 0
     labels, count = scipy.ndimage.label(needy, structure=np.ones((3, 3), dtype=int))

@@ -42,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "comoros"
 THRESHOLDS = (30.0, 60.0, 120.0)
 TARGET_SPEED, TARGET_MEMORY = 5.0, 0.5
-SAMPLE_M = 50.0  # spacing of the proposed snap's segment samples
 
 
 class Clock:
@@ -103,60 +102,6 @@ def accessmap_route(mode: str, workdir: Path) -> dict[str, Any]:
             "stages": clock.stages}
 
 
-def kd_snap_points(network: Any, x: np.ndarray, y: np.ndarray) -> Any:
-    """PROPOSED replacement of ``network.snap_points`` (same results, measured here only).
-
-    A KD-tree over points sampled every ``SAMPLE_M`` along the segments gives each point
-    an upper bound ``d`` on its distance to the nearest segment (within ``SAMPLE_M / 2``
-    of the true distance); the exact nearest segment is then the closest of the few
-    segments within ``d`` (STRtree ``dwithin``), instead of an expanding
-    ``query_nearest`` search up to ``max_snap_m`` for every point.
-    """
-    import scipy.spatial
-    import shapely
-
-    from accessmap.network import Snap
-
-    step = SAMPLE_M
-    length = network.seg_length_m
-    n = np.maximum(1, np.ceil(length / step).astype(np.int64))
-    seg = np.repeat(np.arange(length.size), n + 1)
-    frac = np.arange(seg.size) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
-    frac = frac / np.repeat(n, n + 1)
-    ux, uy = network.node_x[network.seg_u[seg]], network.node_y[network.seg_u[seg]]
-    vx, vy = network.node_x[network.seg_v[seg]], network.node_y[network.seg_v[seg]]
-    tree = scipy.spatial.cKDTree(np.column_stack([ux + frac * (vx - ux),
-                                                  uy + frac * (vy - uy)]))
-    limit = network.profile.max_snap_m
-    bound, _ = tree.query(np.column_stack([x, y]), distance_upper_bound=limit + step)
-    segment = np.full(x.size, -1, dtype=np.int64)
-    distance = np.full(x.size, np.inf)
-    fraction = np.zeros(x.size)
-    near = np.flatnonzero(np.isfinite(bound))
-    points = shapely.points(x[near], y[near])
-    pi, sj = network.segment_tree.query(points, predicate="dwithin",
-                                        distance=bound[near] + 1e-6)
-    d = shapely.distance(points[pi], network.segment_lines[sj])
-    order = np.lexsort((sj, d, pi))
-    first = order[np.r_[True, pi[order][1:] != pi[order][:-1]]] if order.size else order
-    keep = first[d[first] <= limit]
-    hit = near[pi[keep]]
-    segment[hit], distance[hit] = sj[keep], d[keep]
-    fraction[hit] = shapely.line_locate_point(network.segment_lines[sj[keep]],
-                                              points[pi[keep]], normalized=True)
-    return Snap(segment, np.nan_to_num(fraction, nan=0.0), distance)
-
-
-def accessmap_kd_route(mode: str, workdir: Path) -> dict[str, Any]:
-    """The accessmap route with :func:`kd_snap_points` patched in (a proposal)."""
-    import accessmap.catchments
-    import accessmap.network
-
-    accessmap.network.snap_points = kd_snap_points  # type: ignore[assignment]
-    accessmap.catchments.snap_points = kd_snap_points  # type: ignore[assignment]
-    return accessmap_route(mode, workdir)
-
-
 def osmnx_route(mode: str, workdir: Path) -> dict[str, Any]:
     import geopandas as gpd
     import networkx as nx
@@ -209,7 +154,7 @@ def osmnx_route(mode: str, workdir: Path) -> dict[str, Any]:
 
 
 ROUTES: dict[str, Callable[[str, Path], dict[str, Any]]] = {
-    "accessmap": accessmap_route, "accessmap_kd": accessmap_kd_route, "osmnx": osmnx_route}
+    "accessmap": accessmap_route, "osmnx": osmnx_route}
 
 
 def child(route: str, mode: str, workdir: Path) -> None:
@@ -250,11 +195,9 @@ def prepare(mode: str, workdir: Path) -> None:
         workdir / "islands.gpkg")
 
 
-def report(mode: str, ours: dict[str, Any], theirs: dict[str, Any],
-           proposed: dict[str, Any]) -> str:
+def report(mode: str, ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     speed = theirs["seconds"] / ours["seconds"]
     memory = ours["peak_mb"] / theirs["peak_mb"]
-    same = proposed["shares"] == ours["shares"] and proposed["by_area"] == ours["by_area"]
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M')}, mode {mode}; "
         f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
@@ -263,9 +206,6 @@ def report(mode: str, ours: dict[str, Any], theirs: dict[str, Any],
         "|---|---|---|---|",
         f"| accessmap | {ours['seconds']:.1f} s | {ours['peak_mb']:.0f} MB | "
         + ", ".join(f"{k} {v}" for k, v in ours["stages"].items()) + " |",
-        f"| accessmap, proposed KD-tree snap | {proposed['seconds']:.1f} s | "
-        f"{proposed['peak_mb']:.0f} MB | "
-        + ", ".join(f"{k} {v}" for k, v in proposed["stages"].items()) + " |",
         f"| osmnx + networkx | {theirs['seconds']:.1f} s | {theirs['peak_mb']:.0f} MB | "
         + ", ".join(f"{k} {v}" for k, v in theirs["stages"].items()) + " |",
         "",
@@ -275,10 +215,6 @@ def report(mode: str, ours: dict[str, Any], theirs: dict[str, Any],
         f"{'PASS' if speed >= TARGET_SPEED else 'FAIL'} |",
         f"| peak memory ratio | {memory:.2f} | <= {TARGET_MEMORY:g} | "
         f"{'PASS' if memory <= TARGET_MEMORY else 'FAIL'} |",
-        f"| with the proposed snap: speed-up / memory ratio | "
-        f"{theirs['seconds'] / proposed['seconds']:.1f}x / "
-        f"{proposed['peak_mb'] / theirs['peak_mb']:.2f} | (not applied yet) | "
-        f"{'same results' if same else 'RESULTS DIFFER'} |",
         "",
         f"- cells: accessmap {ours['cells']:,} ({ours['population']:,.0f} people in the "
         f"network window), osmnx route {theirs['cells']:,} ({theirs['population']:,.0f})",
@@ -308,9 +244,8 @@ def main() -> None:
         for _ in range(args.repeats):  # interleaved, so that load changes hit every route
             for route in ROUTES:
                 runs[route].append(run_child(route, args.mode, workdir))
-    ours, proposed, theirs = (median_run(runs[r]) for r in ("accessmap", "accessmap_kd",
-                                                             "osmnx"))
-    text = report(args.mode, ours, theirs, proposed) + f"\n- medians of {args.repeats} runs"
+    ours, theirs = (median_run(runs[r]) for r in ("accessmap", "osmnx"))
+    text = report(args.mode, ours, theirs) + f"\n- medians of {args.repeats} runs"
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
