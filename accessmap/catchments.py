@@ -173,19 +173,24 @@ def _same_segment_trips(
 
 def source_point_times(
     network: RoadNetwork,
-    node_times: scipy.sparse.csr_array,
+    sources: engine.Sources,
     point_snap: Snap,
     demand: NDArray[np.int64],
     limit_s: float,
 ) -> scipy.sparse.csr_array:
-    """Combine source x node times with the demand points' entries: source x point times.
+    """Travel time from demand points to each source (facility or candidate) within a limit.
+
+    One bounded search per source over :attr:`RoadNetwork.graph_to`; each demand point
+    is reached through either end of its segment (its off-road leg and part segment
+    added), all inside the engine's compiled pass.
 
     Parameters
     ----------
     network
         Road network.
-    node_times
-        ``engine.bounded_times`` result over ``network.graph_to`` (rows: sources).
+    sources
+        Destinations as graph entries (e.g. :func:`facility_sources`, or
+        ``engine.Sources.at_nodes(candidate_nodes)``).
     point_snap
         Snap of all demand points.
     demand
@@ -196,41 +201,24 @@ def source_point_times(
     Returns
     -------
     scipy.sparse.csr_array
-        Shape ``(n_sources, demand.size)``; the best time over the point's two entries.
-        Zero times are stored: read through ``.indptr``/``.indices``/``.data``.
+        Shape ``(sources.n_sources, demand.size)``; the best time over the point's two
+        entries.  Zero times are stored: read through ``.indptr``/``.indices``/``.data``.
     """
     sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
                point_snap.distance_m[demand])
     point, node, cost = entry_points(network, sub, towards_network=True)
-    order = np.argsort(node, kind="stable")
-    node_ptr = np.zeros(network.n_nodes + 1, dtype=np.int64)
-    np.add.at(node_ptr, node + 1, 1)
-    node_ptr = np.cumsum(node_ptr)
-    entry_point, entry_cost = point[order], cost[order]
-    rows = np.repeat(np.arange(node_times.shape[0]), np.diff(node_times.indptr))
-    reached = node_times.indices.astype(np.int64)
-    counts = node_ptr[reached + 1] - node_ptr[reached]
-    source = np.repeat(rows, counts)
-    start = np.repeat(node_ptr[reached], counts)
-    entry = start + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    total = np.repeat(node_times.data, counts) + entry_cost[entry]
-    ok = total <= limit_s
-    source, target, total = source[ok], entry_point[entry[ok]], total[ok]
-    key = source * max(demand.size, 1) + target
-    best = np.lexsort((total, key))
-    first = best[np.r_[True, key[best][1:] != key[best][:-1]]] if best.size else best
-    return scipy.sparse.csr_array((total[first], (source[first], target[first])),
-                                  shape=(node_times.shape[0], demand.size))
+    targets = engine.Sources(entry_source=point, entry_node=node, entry_cost=cost,
+                             n_sources=int(demand.size))
+    return engine.bounded_times(network.graph_to, sources, float(limit_s), targets=targets)
 
 
 def facility_point_times(
     network: RoadNetwork, access: Access, limit_s: float
 ) -> scipy.sparse.csr_array:
     """Facility x demand point travel times within ``limit_s`` (sparse, zeros stored)."""
-    node_times = engine.bounded_times(
-        network.graph_to, facility_sources(network, access.facility_snap), float(limit_s))
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
-    return source_point_times(network, node_times, access.point_snap, demand, limit_s)
+    return source_point_times(network, facility_sources(network, access.facility_snap),
+                              access.point_snap, demand, limit_s)
 
 
 def step_decay(time_s: NDArray[np.float64], max_time_s: float) -> NDArray[np.float64]:

@@ -515,13 +515,16 @@ def bounded_times(
     sources: Sources,
     limit: float,
     *,
+    targets: Sources | None = None,
     n_threads: int | None = None,
 ) -> scipy.sparse.csr_array:
     """Sparse coverage matrix: time from each source to each node within a limit.
 
     A compiled bounded Dijkstra per source (binary heap, sparse reset of the
     touched nodes only), sources split into chunks run on ``n_threads``
-    threads.
+    threads.  With ``targets``, the times are carried on to points attached to
+    nodes (homes reached from the ends of their road segment) inside the same
+    compiled pass, so no sources x nodes intermediate is built.
 
     Parameters
     ----------
@@ -532,17 +535,24 @@ def bounded_times(
         Sources as entry points.
     limit : float
         Largest time kept (inclusive), ``>= 0``.
+    targets : Sources, optional
+        Points attached to nodes, in the form of :class:`Sources`: target ``t``
+        is reached from node ``entry_node[i]`` at extra cost ``entry_cost[i]``
+        for every ``i`` with ``entry_source[i] == t``.  The result then has one
+        column per target: the minimum over its entries of (node time + cost),
+        kept when ``<= limit``.
     n_threads : int, optional
         Threads to use; defaults to the number of CPUs available.
 
     Returns
     -------
     scipy.sparse.csr_array
-        Shape ``(n_sources, n_nodes)``, ``float64``; entry ``(k, j)`` is the
-        shortest time from source ``k`` to node ``j`` if it is ``<= limit``,
-        absent otherwise.  Column indices are sorted within each row.  Times of
-        exactly 0 are *stored* entries: read the result through ``.indptr``,
-        ``.indices`` and ``.data`` and never test presence with ``!= 0``.
+        Shape ``(n_sources, n_nodes)`` (or ``(n_sources, targets.n_sources)``),
+        ``float64``; entry ``(k, j)`` is the shortest time from source ``k`` to
+        node (target) ``j`` if it is ``<= limit``, absent otherwise.  Column
+        indices are sorted within each row.  Times of exactly 0 are *stored*
+        entries: read the result through ``.indptr``, ``.indices`` and
+        ``.data`` and never test presence with ``!= 0``.
 
     Raises
     ------
@@ -562,16 +572,25 @@ def bounded_times(
         raise InputDataError(f"limit must be >= 0, got {limit!r}")
     ptr, node, cost = sources.grouped()
     n_nodes = graph.shape[0]
-    index_dtype = _index_dtype(n_nodes, graph.nnz)
+    n_columns = n_nodes if targets is None else targets.n_sources
+    # nodes and columns share one index type so the kernel compiles once per graph type
+    index_dtype = np.result_type(_index_dtype(n_nodes, graph.nnz), _index_dtype(n_columns, 0))
     indptr = graph.indptr.astype(np.int64, copy=False)
     indices = graph.indices.astype(index_dtype, copy=False)
     threads = _thread_count(n_threads)
     chunks = _chunk_bounds(sources.n_sources, threads)
     _compile_kernels()
+    if targets is not None:
+        _check_sources(graph, targets)
+        node_ptr, node_target, node_cost = _entries_by_node(targets, n_nodes)
+    else:
+        node_ptr, node_target, node_cost = np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    column_dtype = index_dtype
 
     def run(bounds: tuple[int, int]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
         return _bounded_chunk(
-            indptr, indices, graph.data, ptr, node, cost, bounds[0], bounds[1], float(limit)
+            indptr, indices, graph.data, ptr, node, cost, bounds[0], bounds[1], float(limit),
+            node_ptr, node_target.astype(column_dtype, copy=False), node_cost, n_columns,
         )
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -586,15 +605,25 @@ def bounded_times(
     counts = np.concatenate([np.zeros(0, np.int64), *(p[0] for p in parts)])
     out_indptr = np.zeros(sources.n_sources + 1, dtype=np.int64)
     np.cumsum(counts, out=out_indptr[1:])
-    out_indices = np.concatenate([np.zeros(0, index_dtype), *(p[1] for p in parts)])
+    out_indices = np.concatenate([np.zeros(0, column_dtype), *(p[1] for p in parts)])
     out_data = np.concatenate([np.zeros(0), *(p[2] for p in parts)])
-    out_index_dtype = _index_dtype(n_nodes, out_data.size)
+    out_index_dtype = _index_dtype(n_columns, out_data.size)
     return _csr(
         out_data,
         out_indices.astype(out_index_dtype, copy=False),
         out_indptr.astype(out_index_dtype, copy=False),
-        (sources.n_sources, n_nodes),
+        (sources.n_sources, n_columns),
     )
+
+
+def _entries_by_node(
+    targets: Sources, n_nodes: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Target entries grouped by node, CSR style: (offsets, target ids, costs)."""
+    order = np.argsort(targets.entry_node, kind="stable")
+    ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(targets.entry_node, minlength=n_nodes), out=ptr[1:])
+    return ptr, targets.entry_source[order], targets.entry_cost[order]
 
 
 def _thread_count(n_threads: int | None) -> int:
@@ -619,73 +648,121 @@ def _chunk_bounds(n_sources: int, n_threads: int) -> list[tuple[int, int]]:
 
 @_jit(cache=True, nogil=True)
 def _bounded_chunk(  # type: ignore[no-untyped-def]
-    indptr, indices, weights, src_ptr, entry_node, entry_cost, first, last, limit
+    indptr, indices, weights, src_ptr, entry_node, entry_cost, first, last, limit,
+    node_ptr, node_target, node_cost, n_columns,
 ):
     """Bounded Dijkstra for sources ``first:last``; returns counts, columns, times.
 
-    The workspace is allocated once per chunk and reset sparsely: only the
-    nodes a source touched are set back to ``inf``.  The heap is a
-    lazy-deletion binary heap (stale items are skipped when popped).  A node
-    is pushed only when its time strictly improves, that is at most once per
-    entry and once per edge, so ``nnz + n_entries`` bounds the heap: its
-    arrays are allocated at that size up front (``np.empty`` only reserves
-    address space; pages are committed as the heap actually grows) and never
-    reallocated in the loop, which keeps them in registers.
+    Columns are nodes, or with ``node_ptr`` non-empty, targets attached to nodes
+    (``node_target[node_ptr[v]:node_ptr[v + 1]]`` at extra ``node_cost``), each
+    kept at its best time ``<= limit``.  Workspaces are allocated once per chunk
+    and reset sparsely: only what a source touched is set back to ``inf``.
     """
     n_nodes = indptr.size - 1
     dist = np.full(n_nodes, np.inf)
     touched = np.empty(n_nodes, dtype=indices.dtype)
-    sort_buffer = np.empty(n_nodes, dtype=indices.dtype)
-    node_bits = _bit_length(n_nodes - 1)
     capacity = indices.size + entry_node.size + 1
     heap_key = np.empty(capacity, dtype=np.float64)
     heap_node = np.empty(capacity, dtype=indices.dtype)
+    project = node_ptr.size > 0
+    best = np.full(n_columns if project else 0, np.inf)
+    hit = np.empty(n_columns if project else 0, dtype=indices.dtype)
+    sort_buffer = np.empty(n_columns, dtype=indices.dtype)
+    column_bits = _bit_length(n_columns - 1)
     counts = np.zeros(last - first, dtype=np.int64)
     out_col = np.empty(4096, dtype=indices.dtype)
     out_time = np.empty(4096, dtype=np.float64)
     n_out = 0
     for s in range(first, last):
-        n_touched = 0
-        size = 0
-        for e in range(src_ptr[s], src_ptr[s + 1]):
-            v = entry_node[e]
-            c = entry_cost[e]
-            if c <= limit and c < dist[v]:
+        n_touched = _search(indptr, indices, weights, entry_node[src_ptr[s]:src_ptr[s + 1]],
+                            entry_cost[src_ptr[s]:src_ptr[s + 1]], limit, dist, touched,
+                            heap_key, heap_node)
+        if project:
+            columns = hit
+            n_columns_hit = _project(touched, n_touched, dist, limit, node_ptr, node_target,
+                                     node_cost, best, hit)
+            values = best
+        else:
+            columns = touched
+            n_columns_hit = n_touched
+            values = dist
+        if n_out + n_columns_hit > out_col.size:
+            out_col = _grow(out_col, n_out, max(2 * out_col.size, n_out + n_columns_hit))
+            out_time = _grow(out_time, n_out, out_col.size)
+        _sort_nodes(columns[:n_columns_hit], sort_buffer, column_bits)
+        for i in range(n_columns_hit):
+            c = columns[i]
+            out_col[n_out + i] = c
+            out_time[n_out + i] = values[c]
+            values[c] = np.inf
+        for i in range(n_touched):
+            dist[touched[i]] = np.inf
+        n_out += n_columns_hit
+        counts[s - first] = n_columns_hit
+    return counts, out_col[:n_out].copy(), out_time[:n_out].copy()
+
+
+@_jit(cache=True, nogil=True)
+def _search(  # type: ignore[no-untyped-def]
+    indptr, indices, weights, entry_node, entry_cost, limit, dist, touched, heap_key, heap_node
+):
+    """One bounded Dijkstra from weighted entries; fills ``dist``, returns nodes touched.
+
+    The heap is a lazy-deletion binary heap (stale items are skipped when
+    popped).  A node is pushed only when its time strictly improves, that is at
+    most once per entry and once per edge, so ``nnz + n_entries`` bounds the
+    heap: its arrays are allocated at that size by the caller and never grow.
+    """
+    n_touched = 0
+    size = 0
+    for e in range(entry_node.size):
+        v = entry_node[e]
+        c = entry_cost[e]
+        if c <= limit and c < dist[v]:
+            if dist[v] == np.inf:
+                touched[n_touched] = v
+                n_touched += 1
+            dist[v] = c
+            _heap_push(heap_key, heap_node, size, c, v)
+            size += 1
+    while size > 0:
+        d = heap_key[0]
+        u = heap_node[0]
+        size -= 1
+        _heap_pop(heap_key, heap_node, size)
+        if d > dist[u]:
+            continue
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            nd = d + weights[p]
+            if nd <= limit and nd < dist[v]:
                 if dist[v] == np.inf:
                     touched[n_touched] = v
                     n_touched += 1
-                dist[v] = c
-                _heap_push(heap_key, heap_node, size, c, v)
+                dist[v] = nd
+                _heap_push(heap_key, heap_node, size, nd, v)
                 size += 1
-        while size > 0:
-            d = heap_key[0]
-            u = heap_node[0]
-            size -= 1
-            _heap_pop(heap_key, heap_node, size)
-            if d > dist[u]:
-                continue
-            for p in range(indptr[u], indptr[u + 1]):
-                v = indices[p]
-                nd = d + weights[p]
-                if nd <= limit and nd < dist[v]:
-                    if dist[v] == np.inf:
-                        touched[n_touched] = v
-                        n_touched += 1
-                    dist[v] = nd
-                    _heap_push(heap_key, heap_node, size, nd, v)
-                    size += 1
-        if n_out + n_touched > out_col.size:
-            out_col = _grow(out_col, n_out, max(2 * out_col.size, n_out + n_touched))
-            out_time = _grow(out_time, n_out, out_col.size)
-        _sort_nodes(touched[:n_touched], sort_buffer, node_bits)
-        for i in range(n_touched):
-            v = touched[i]
-            out_col[n_out + i] = v
-            out_time[n_out + i] = dist[v]
-            dist[v] = np.inf
-        n_out += n_touched
-        counts[s - first] = n_touched
-    return counts, out_col[:n_out].copy(), out_time[:n_out].copy()
+    return n_touched
+
+
+@_jit(cache=True, nogil=True)
+def _project(  # type: ignore[no-untyped-def]
+    touched, n_touched, dist, limit, node_ptr, node_target, node_cost, best, hit
+):
+    """Carry node times on to attached targets; fills ``best``, returns targets hit."""
+    n_hit = 0
+    for i in range(n_touched):
+        v = touched[i]
+        for p in range(node_ptr[v], node_ptr[v + 1]):
+            t = dist[v] + node_cost[p]
+            if t <= limit:
+                target = node_target[p]
+                if best[target] == np.inf:
+                    hit[n_hit] = target
+                    n_hit += 1
+                if t < best[target]:
+                    best[target] = t
+    return n_hit
 
 
 @_jit(cache=True, nogil=True)

@@ -237,11 +237,8 @@ def coverage_matrix(
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     demand = np.asarray(demand, dtype=np.int64)
-    times = engine.bounded_times(
-        network.graph_to, engine.Sources.at_nodes(candidates), float(threshold_s)
-    )
-    point_times = catchments.source_point_times(network, times, point_snap, demand,
-                                                float(threshold_s))
+    point_times = catchments.source_point_times(
+        network, engine.Sources.at_nodes(candidates), point_snap, demand, float(threshold_s))
     matrix = scipy.sparse.csr_array(
         (np.ones(point_times.indices.size, dtype=bool), point_times.indices,
          point_times.indptr),

@@ -147,6 +147,42 @@ def test_bounded_times_matches_networkx(case: Case, limit: float, n_threads: int
         assert np.all(np.diff(cols) > 0)
 
 
+@st.composite
+def targets_for(draw: st.DrawFn, n_nodes: int) -> Sources:
+    """Points attached to 1-3 nodes each with dyadic extra costs."""
+    n_targets = draw(st.integers(0, 6))
+    entries = (
+        draw(st.lists(st.tuples(st.integers(0, n_targets - 1), st.integers(0, n_nodes - 1),
+                                DYADIC), max_size=12))
+        if n_targets
+        else []
+    )
+    tgt, node, cost = columns(entries, (np.int64, np.int64, np.float64))
+    return Sources(tgt, node, cost, n_targets)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.data(), cases(), DYADIC, st.sampled_from([1, 2]))
+def test_bounded_times_to_targets_is_min_over_entries(
+    data: st.DataObject, case: Case, limit: float, n_threads: int
+) -> None:
+    """Targets: min over each target's entries of (node time + cost), within the limit."""
+    targets = data.draw(targets_for(case.n_nodes))
+    cover = engine.bounded_times(graph_of(case), case.sources, limit, targets=targets,
+                                 n_threads=n_threads)
+    assert cover.shape == (case.sources.n_sources, targets.n_sources)
+    for k, node_times in enumerate(reference_bounded(case, limit)):
+        expected: dict[int, float] = {}
+        for t, v, c in zip(targets.entry_source, targets.entry_node, targets.entry_cost,
+                           strict=True):
+            if int(v) in node_times and node_times[int(v)] + c <= limit:
+                total = node_times[int(v)] + float(c)
+                expected[int(t)] = min(expected.get(int(t), np.inf), total)
+        assert row(cover, k) == expected
+        cols = cover.indices[cover.indptr[k] : cover.indptr[k + 1]]
+        assert np.all(np.diff(cols) > 0)
+
+
 @settings(deadline=None, max_examples=100)
 @given(cases(REAL), st.floats(0, 3e3))
 def test_bounded_times_agrees_with_nearest_source(case: Case, limit: float) -> None:
