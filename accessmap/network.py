@@ -138,15 +138,30 @@ class RoadNetwork:
         return shapely.STRtree(self.segment_lines)
 
     @cached_property
+    def _sample_pieces(self) -> NDArray[np.int64]:
+        """Pieces of at most ``SNAP_SAMPLE_M`` (projected length) each segment is cut into."""
+        length = np.hypot(self.node_x[self.seg_v] - self.node_x[self.seg_u],
+                          self.node_y[self.seg_v] - self.node_y[self.seg_u])
+        return np.maximum(1, np.ceil(length / SNAP_SAMPLE_M).astype(np.int64))
+
+    @cached_property
+    def sample_segment(self) -> NDArray[np.int64]:
+        """Segment of each point of ``sample_tree`` (same order as the tree's data)."""
+        pieces = self._sample_pieces
+        return np.repeat(np.arange(pieces.size), pieces + 1)
+
+    @cached_property
     def sample_tree(self) -> scipy.spatial.cKDTree:
         """KD-tree over points every ``SNAP_SAMPLE_M`` metres along every segment.
 
-        Its nearest sample bounds a point's distance to the nearest segment from above
-        (to within half the spacing), which keeps the exact segment search local.
+        Each segment contributes both ends and evenly spaced points between them (spacing
+        at most ``SNAP_SAMPLE_M``), so every point of a segment lies within
+        ``SNAP_SAMPLE_M / 2`` of one of its samples; ``sample_segment`` maps samples back
+        to segments.  The nearest samples bound the exact segment search in
+        ``snap_points``.
         """
-        length = self.seg_length_m
-        pieces = np.maximum(1, np.ceil(length / SNAP_SAMPLE_M).astype(np.int64))
-        seg = np.repeat(np.arange(length.size), pieces + 1)
+        pieces = self._sample_pieces
+        seg = self.sample_segment
         step = np.arange(seg.size) - np.repeat(np.cumsum(pieces + 1) - (pieces + 1), pieces + 1)
         frac = step / np.repeat(pieces, pieces + 1)
         ux, uy = self.node_x[self.seg_u[seg]], self.node_y[self.seg_u[seg]]
@@ -682,19 +697,42 @@ class Snap:
         return self.segment >= 0
 
 
+#: Nearest samples fetched per point by ``snap_points`` before its exact fallback.
+_SNAP_K = 6
+
+#: Points per block in ``snap_points`` (bounds its temporary arrays).
+_SNAP_BLOCK = 32_768
+
+#: Slack (m) for rounding in the snapping bounds (sample coordinates, distances).
+_SNAP_EPS_M = 1e-6
+
+
 def snap_points(
     network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64]
 ) -> Snap:
     """Snap points (network CRS, metres) to the nearest point of the nearest segment.
 
-    Points beyond ``network.profile.max_snap_m`` get segment -1 and are reported by the
-    caller as off-network, never snapped kilometres away.
+    Exact: the same segment, distance and fraction as a search over every segment
+    (ties go to the lowest segment index).  Points beyond
+    ``network.profile.max_snap_m`` get segment -1 and are reported by the caller as
+    off-network, never snapped kilometres away.
 
     Raises
     ------
     InputDataError
         Every point is more than 1,000 km from the network (degrees passed as metres,
         or another CRS).
+
+    Notes
+    -----
+    Each point takes the ``_SNAP_K`` nearest segment samples (``sample_tree``) and the
+    exact distances to their segments; the best of those, ``d``, is final when every
+    other segment is provably farther.  A segment none of whose samples is among them
+    has all its samples at least ``d_k`` (the k-th sample distance) away, and its
+    pieces between samples are at most ``SNAP_SAMPLE_M`` long, so it is at least
+    ``sqrt(d_k**2 - (SNAP_SAMPLE_M / 2)**2)`` away.  The few points where that does not
+    settle it take every sample within ``sqrt(d**2 + (SNAP_SAMPLE_M / 2)**2)`` (every
+    segment at distance <= d has one) and the exact search over their segments.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -702,28 +740,110 @@ def snap_points(
     segment = np.full(x.size, -1, dtype=np.int64)
     distance = np.full(x.size, np.inf)
     fraction = np.zeros(x.size)
-    if x.size == 0:
+    if x.size == 0 or network.n_segments == 0:
         return Snap(segment, fraction, distance)
     limit = network.profile.max_snap_m
-    # Upper bound on each point's distance to the network: its nearest segment sample.
-    bound, _ = network.sample_tree.query(np.column_stack([x, y]),
-                                         distance_upper_bound=limit + SNAP_SAMPLE_M)
-    near = np.flatnonzero(np.isfinite(bound))
-    points = shapely.points(x[near], y[near])
-    # Exact nearest among the few segments within that bound (ties: lowest segment index).
-    point_i, seg_i = network.segment_tree.query(points, predicate="dwithin",
-                                                distance=bound[near] + 1e-6)
-    dist = shapely.distance(points[point_i], network.segment_lines[seg_i])
-    order = np.lexsort((seg_i, dist, point_i))
-    first = order[np.r_[True, point_i[order][1:] != point_i[order][:-1]]] if order.size else order
-    best = first[dist[first] <= limit]
-    hit = near[point_i[best]]
-    segment[hit] = seg_i[best]
-    distance[hit] = dist[best]
-    fraction[hit] = shapely.line_locate_point(
-        network.segment_lines[seg_i[best]], points[point_i[best]], normalized=True
-    )
-    return Snap(segment, np.nan_to_num(fraction, nan=0.0), distance)
+    reach = limit + SNAP_SAMPLE_M  # samples beyond this are never needed
+    half2 = (SNAP_SAMPLE_M / 2) ** 2
+    tree = network.sample_tree
+    sample_seg = np.append(network.sample_segment, -1)  # the tree's "missing" index maps to -1
+    k = min(_SNAP_K, tree.n)
+    unsettled: list[NDArray[np.int64]] = []
+    for lo in range(0, x.size, _SNAP_BLOCK):
+        hi = min(lo + _SNAP_BLOCK, x.size)
+        px, py = x[lo:hi, None], y[lo:hi, None]
+        dk, ik = tree.query(np.column_stack([x[lo:hi], y[lo:hi]]), k=k,
+                            distance_upper_bound=reach, workers=-1)
+        cand = sample_seg[ik.reshape(hi - lo, k)]
+        dist, frac = _segment_distances(network, px, py, cand)
+        seg, best_d, best_f = _nearest_candidate(cand, dist, frac)
+        # Lower bound on the distance of every segment that is not a candidate.
+        last = np.minimum(dk.reshape(hi - lo, k)[:, -1], reach)
+        other = np.sqrt(np.maximum(last * last - half2, 0.0)) - _SNAP_EPS_M
+        settled = (best_d < other) | ((best_d > limit) & (other > limit))
+        keep = settled & (best_d <= limit)
+        idx = np.flatnonzero(keep) + lo
+        segment[idx] = seg[keep]
+        distance[idx] = best_d[keep]
+        fraction[idx] = best_f[keep]
+        unsettled.append(np.flatnonzero(~settled) + lo)
+    rest = np.concatenate(unsettled)
+    if rest.size:
+        _snap_exhaustive(network, x, y, rest, segment, distance, fraction)
+    return Snap(segment, fraction, distance)
+
+
+def _segment_distances(
+    network: RoadNetwork, px: NDArray[np.float64], py: NDArray[np.float64],
+    seg: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Exact distance and fraction from points to segments (``seg`` -1: distance inf).
+
+    The arithmetic follows GEOS (``Distance::pointToSegment`` and the length index of
+    ``line_locate_point``), so results equal ``shapely.distance`` and
+    ``shapely.line_locate_point(..., normalized=True)`` on the segment's LineString
+    (zero-length segments: fraction 0).
+    """
+    s = np.maximum(seg, 0)
+    ax, ay = network.node_x[network.seg_u[s]], network.node_y[network.seg_u[s]]
+    bx, by = network.node_x[network.seg_v[s]], network.node_y[network.seg_v[s]]
+    dx, dy = bx - ax, by - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = ((px - ax) * dx + (py - ay) * dy) / len2
+        perp = np.abs(((ay - py) * dx - (ax - px) * dy) / len2) * np.sqrt(len2)
+        length = np.sqrt(len2)
+        frac = np.where(r <= 0.0, 0.0, np.where(r >= 1.0, length, r * length)) / length
+    ex, ey = px - ax, py - ay
+    to_a = np.sqrt(ex * ex + ey * ey)
+    ex, ey = px - bx, py - by
+    to_b = np.sqrt(ex * ex + ey * ey)
+    degenerate = (dx == 0.0) & (dy == 0.0)
+    dist = np.where(degenerate | (r <= 0.0), to_a, np.where(r >= 1.0, to_b, perp))
+    dist[seg < 0] = np.inf
+    frac[degenerate | (seg < 0)] = 0.0
+    return dist, frac
+
+
+def _nearest_candidate(
+    cand: NDArray[np.int64], dist: NDArray[np.float64], frac: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Row-wise nearest candidate (ties: lowest segment index): segment, distance, fraction."""
+    best_d = dist.min(axis=1)
+    tied = np.where(dist == best_d[:, None], cand, np.iinfo(np.int64).max)
+    col = np.argmin(tied, axis=1)
+    rows = np.arange(cand.shape[0])
+    return cand[rows, col], best_d, frac[rows, col]
+
+
+def _snap_exhaustive(
+    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64],
+    idx: NDArray[np.int64], segment: NDArray[np.int64], distance: NDArray[np.float64],
+    fraction: NDArray[np.float64],
+) -> None:
+    """Exact snap of points ``idx`` over every sample within their proven radius."""
+    limit = network.profile.max_snap_m
+    tree = network.sample_tree
+    pts = np.column_stack([x[idx], y[idx]])
+    # Any sample gives an upper bound on the distance to the network.
+    first, _ = tree.query(pts, k=1)
+    bound = np.minimum(first, limit)
+    radius = np.sqrt(bound * bound + (SNAP_SAMPLE_M / 2) ** 2) + _SNAP_EPS_M
+    found = tree.query_ball_point(pts, radius, workers=-1, return_sorted=False)
+    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    if counts.sum() == 0:
+        return
+    owner = np.repeat(np.arange(idx.size), counts)
+    seg = network.sample_segment[np.concatenate([np.asarray(f, dtype=np.int64)
+                                                 for f in found if len(f)])]
+    dist, frac = _segment_distances(network, x[idx][owner], y[idx][owner], seg)
+    order = np.lexsort((seg, dist, owner))
+    head = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+    head = head[dist[head] <= limit]
+    hit = idx[owner[head]]
+    segment[hit] = seg[head]
+    distance[hit] = dist[head]
+    fraction[hit] = frac[head]
 
 
 def entry_points(

@@ -598,12 +598,66 @@ def test_swapped_facility_coordinates_name_the_file(tmp_path: Path) -> None:
         pipeline.run(scenario.replace(facilities=path), write=False)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_snap_matches_brute_force_nearest_segment(tmp_path: Path, seed: int) -> None:
+def brute_force_snap(net: RoadNetwork, x: np.ndarray, y: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest segment over all segments (ties: lowest index): segment, distance, fraction."""
     import shapely
 
-    from accessmap.network import snap_points
+    points = shapely.points(x, y)
+    dist = shapely.distance(points[:, None], net.segment_lines[None, :])
+    seg = np.argmin(dist, axis=1)  # first minimum = lowest segment index
+    best = dist[np.arange(x.size), seg]
+    frac = np.nan_to_num(shapely.line_locate_point(net.segment_lines[seg], points,
+                                                   normalized=True), nan=0.0)
+    far = best > net.profile.max_snap_m
+    return np.where(far, -1, seg), np.where(far, np.inf, best), np.where(far, 0.0, frac)
 
+
+@pytest.fixture
+def snap_paths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count points settled by the exact fallback of ``snap_points`` (one entry per call)."""
+    import accessmap.network as network_module
+
+    calls: list[int] = []
+    original = network_module._snap_exhaustive
+
+    def spy(net: RoadNetwork, x: np.ndarray, y: np.ndarray, idx: np.ndarray,
+            *rest: np.ndarray) -> None:
+        calls.append(int(idx.size))
+        original(net, x, y, idx, *rest)
+
+    monkeypatch.setattr(network_module, "_snap_exhaustive", spy)
+    return calls
+
+
+def assert_snap_exact(net: RoadNetwork, x: np.ndarray, y: np.ndarray) -> None:
+    snap = snap_points(net, x, y)
+    seg, dist, frac = brute_force_snap(net, x, y)
+    np.testing.assert_array_equal(snap.segment, seg)
+    np.testing.assert_array_equal(snap.distance_m, dist)
+    np.testing.assert_allclose(snap.fraction, frac, rtol=0, atol=1e-12)
+
+
+def network_on_grid(tmp_path: Path, x: np.ndarray, y: np.ndarray, u: np.ndarray,
+                    v: np.ndarray, max_snap_m: float) -> RoadNetwork:
+    """A network with nodes at exact projected coordinates (offsets in metres)."""
+    import dataclasses
+
+    base = load(write_osm(tmp_path / "base.osm", {1: (33.0, -13.8), 2: (33.001, -13.8)},
+                          [(100, [1, 2], {"highway": "residential"})]), max_snap_m=max_snap_m)
+    x0, y0 = np.floor(base.node_x[0]), np.floor(base.node_y[0])
+    n, m = x.size, u.size
+    length = np.hypot(x[u] - x[v], y[u] - y[v])
+    return dataclasses.replace(
+        base, node_osm_id=np.arange(1, n + 1), node_x=x0 + x, node_y=y0 + y,
+        node_lon=np.full(n, 33.0), node_lat=np.full(n, -13.8), seg_u=u, seg_v=v,
+        seg_length_m=length, seg_time_fwd_s=length, seg_time_bwd_s=length,
+        seg_highway=np.full(m, "residential"))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_snap_matches_brute_force_nearest_segment(tmp_path: Path, seed: int,
+                                                  snap_paths: list[int]) -> None:
     rng = np.random.default_rng(seed)
     nodes = {i + 1: (33.0 + rng.uniform(0, 0.05), -13.8 + rng.uniform(0, 0.05))
              for i in range(40)}
@@ -612,11 +666,61 @@ def test_snap_matches_brute_force_nearest_segment(tmp_path: Path, seed: int) -> 
     net = load(write_osm(tmp_path / "random.osm", nodes, ways), max_snap_m=2000.0)
     x = rng.uniform(net.node_x.min() - 3000, net.node_x.max() + 3000, 500)
     y = rng.uniform(net.node_y.min() - 3000, net.node_y.max() + 3000, 500)
-    snap = snap_points(net, x, y)
-    dist = shapely.distance(shapely.points(x, y)[:, None], net.segment_lines[None, :])
-    brute = dist.min(axis=1)
-    within = brute <= 2000.0
-    np.testing.assert_array_equal(snap.on_network, within)
-    np.testing.assert_allclose(snap.distance_m[within], brute[within], rtol=0, atol=1e-6)
-    chosen = dist[np.flatnonzero(within), snap.segment[within]]
-    np.testing.assert_allclose(chosen, brute[within], atol=1e-6)
+    # Points exactly on nodes and on segments (midpoints, quarter points).
+    t = rng.choice([0.25, 0.5, 0.75], net.n_segments)
+    on_x = net.node_x[net.seg_u] + t * (net.node_x[net.seg_v] - net.node_x[net.seg_u])
+    on_y = net.node_y[net.seg_u] + t * (net.node_y[net.seg_v] - net.node_y[net.seg_u])
+    x = np.concatenate([x, net.node_x, on_x])
+    y = np.concatenate([y, net.node_y, on_y])
+    assert_snap_exact(net, x, y)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_snap_exact_on_dense_networks_uses_both_paths(tmp_path: Path, seed: int,
+                                                      snap_paths: list[int]) -> None:
+    rng = np.random.default_rng(100 + seed)
+    nodes = {i + 1: (33.0 + rng.uniform(0, 0.01), -13.8 + rng.uniform(0, 0.01))
+             for i in range(200)}
+    ways = [(100 + i, [int(a), int(b)], {"highway": "residential"})
+            for i, (a, b) in enumerate(rng.integers(1, 201, size=(400, 2))) if a != b]
+    # Short segments (a few metres) among the long ones.
+    ways += [(1000 + i, [i + 1, int(rng.integers(1, 201))], {"highway": "residential"})
+             for i in range(0, 200, 7)]
+    net = load(write_osm(tmp_path / "dense.osm", nodes, ways), max_snap_m=300.0)
+    x = rng.uniform(net.node_x.min() - 600, net.node_x.max() + 600, 3000)
+    y = rng.uniform(net.node_y.min() - 600, net.node_y.max() + 600, 3000)
+    x = np.concatenate([x, net.node_x])
+    y = np.concatenate([y, net.node_y])
+    assert_snap_exact(net, x, y)
+    assert len(snap_paths) == 1 and 0 < snap_paths[0] < x.size  # fast path and fallback
+
+
+def test_snap_exact_with_ties_overlaps_and_zero_length_segments(
+    tmp_path: Path, snap_paths: list[int]
+) -> None:
+    # 6 x 6 lattice, 100 m apart: cell centres are equidistant from four segments.
+    gx, gy = np.meshgrid(np.arange(6) * 100.0, np.arange(6) * 100.0)
+    nx_, ny_ = gx.ravel(), gy.ravel()
+    node = np.arange(36).reshape(6, 6)
+    u = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
+    v = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
+    # Reversed duplicates and a collinear overlapping segment (ties at distance 0)...
+    u, v = np.concatenate([u, v[::5], [0]]), np.concatenate([v, u[::5], [2]])
+    # ...and zero-length segments: two nodes at one spot, joined both ways and to itself.
+    nx_, ny_ = np.append(nx_, [900.0, 900.0]), np.append(ny_, [900.0, 900.0])
+    u, v = np.append(u, [36, 37, 36]), np.append(v, [37, 36, 36])
+    order = np.random.default_rng(7).permutation(u.size)  # ties by index, not position
+    net = network_on_grid(tmp_path, nx_, ny_, u[order], v[order], max_snap_m=120.0)
+    x0, y0 = net.node_x[0], net.node_y[0]
+    cx, cy = np.meshgrid(np.arange(-3, 9) * 50.0, np.arange(-3, 9) * 50.0)
+    rng = np.random.default_rng(3)
+    px = np.concatenate([cx.ravel(), rng.integers(-200, 700, 2000).astype(float),
+                         rng.uniform(-200, 700, 2000), [900.0, 903.0, 850.0, 1000.0]])
+    py = np.concatenate([cy.ravel(), rng.integers(-200, 700, 2000).astype(float),
+                         rng.uniform(-200, 700, 2000), [900.0, 900.0, 850.0, 900.0]])
+    assert_snap_exact(net, x0 + px, y0 + py)
+    assert len(snap_paths) == 1 and 0 < snap_paths[0] < px.size
+    # A point 3 m from the zero-length segments snaps to the lowest-index one, fraction 0.
+    snap = snap_points(net, np.array([net.node_x[36] + 3.0]), np.array([net.node_y[36]]))
+    assert snap.segment[0] == np.flatnonzero(net.seg_u >= 36).min()
+    assert snap.distance_m[0] == 3.0 and snap.fraction[0] == 0.0
