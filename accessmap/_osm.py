@@ -91,7 +91,7 @@ def collect_ways(
         if not isinstance(way, way_type):
             continue
         tags = way.tags  # looked up key by key: no dict of every tag of every way
-        speeds = _way_speeds(tags, profile)
+        speeds = _way_speeds(tags, profile)  # type: ignore[arg-type]  # TagList reads like a Mapping
         if speeds is None:
             continue
         refs, n_located = _way_refs(way.nodes, rows.coords)

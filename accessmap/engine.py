@@ -584,7 +584,9 @@ def bounded_times(
         _check_sources(graph, targets)
         node_ptr, node_target, node_cost = _entries_by_node(targets, n_nodes)
     else:
-        node_ptr, node_target, node_cost = np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        node_ptr = np.zeros(0, np.int64)
+        node_target = np.zeros(0, np.int64)
+        node_cost = np.zeros(0)
     column_dtype = index_dtype
 
     def run(bounds: tuple[int, int]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:

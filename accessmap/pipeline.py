@@ -6,6 +6,7 @@ sites and writes the output folder.  The CLI is a thin layer over this function.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -221,12 +222,12 @@ def _write(result: RunResult, *, overwrite: bool, offline: bool = False) -> Path
         crs="EPSG:4326",
     )
     facilities = result.facilities
-    writers = {
+    writers: dict[str, Callable[[Path], None]] = {
         "summary.json": lambda p: report.write_json(p, result.summary),
         "coverage.csv": lambda p: report.write_csv(p, _coverage_csv(result)),
         "sites.csv": lambda p: report.write_csv(
             p, pd.DataFrame(result.summary["recommended_sites"])),
-        **{name: (lambda p, t=table: report.write_csv(p, t))
+        **{name: functools.partial(_write_table, table=table)
            for name, table in (result.siting.tables() if result.siting else {}).items()},
         "layers.gpkg": lambda p: report.write_layers(p, {
             "facilities": facilities[["facility_id", "name", "type", "capacity", "geometry"]],
@@ -240,6 +241,10 @@ def _write(result: RunResult, *, overwrite: bool, offline: bool = False) -> Path
         **documents.planner_writers(offline=offline),  # after the data files: reads them
     }
     return report.write_outputs(scenario.out, writers, overwrite=overwrite)
+
+
+def _write_table(path: Path, *, table: pd.DataFrame) -> None:
+    report.write_csv(path, table)
 
 
 def _coverage_csv(result: RunResult) -> pd.DataFrame:
