@@ -267,6 +267,7 @@ def gain_curve_figure(run: RunFolder) -> Figure:
             ax.annotate(f"+{row.added_population:,.0f}", (row.sites, 100 * row.cumulative_share),
                         xytext=(0, 6), textcoords="offset points", ha="center", fontsize=7)
     ax.set_ylabel(f"Population within {threshold:g} min (%)")
+    ax.margins(y=0.12)  # room above the last point for its label
     ax.set_xticks(table["sites"].tolist())
     ax.grid(alpha=0.3)
     ax.set_title(f"Coverage gained by each new site: {_titled(run)}", fontsize=10)
