@@ -251,6 +251,7 @@ def _zone_section(run: RunFolder) -> list[Block]:
         return [*blocks, Block("p", "No underserved zones in this run.")]
     table = pd.DataFrame({
         "Rank": zones["rank"].astype(str),
+        "Zone": zones.get("zone", zones["rank"].astype(str)).astype(str),
         "Population": zones["population"].map(_num),
         "Area (km²)": zones.get("area_km2", pd.Series(np.nan, index=zones.index)).map(
             lambda v: f"{v:,.1f}" if pd.notna(v) else "-"),
