@@ -701,7 +701,7 @@ class Snap:
 _SNAP_K = 6
 
 #: Points per block in ``snap_points`` (bounds its temporary arrays).
-_SNAP_BLOCK = 32_768
+_SNAP_BLOCK = 16_384
 
 #: Slack (m) for rounding in the snapping bounds (sample coordinates, distances).
 _SNAP_EPS_M = 1e-6
