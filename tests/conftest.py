@@ -40,18 +40,27 @@ TINY_LON0 = 33.0
 
 
 def write_osm(path: Path, nodes: dict[int, tuple[float, float]],
-              ways: list[tuple[list[int], dict[str, str]]]) -> Path:
-    """Write a minimal OSM XML file: nodes {id: (lon, lat)}, ways [(refs, tags)]."""
+              ways: list[tuple[int, list[int], dict[str, str]]]) -> Path:
+    """Write a small OSM XML file: nodes {id: (lon, lat)}, ways [(way id, refs, tags)].
+
+    The suffix chooses the encoding: ``.osm``, ``.osm.gz`` or ``.osm.bz2``.
+    """
+    import bz2
+    import gzip
+
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
     for node_id, (lon, lat) in nodes.items():
-        lines.append(f'  <node id="{node_id}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>')
-    for way_id, (refs, tags) in enumerate(ways, start=1):
+        lines.append(f'  <node id="{node_id}" version="1" lat="{lat:.9f}" lon="{lon:.9f}"/>')
+    for way_id, refs, tags in ways:
         lines.append(f'  <way id="{way_id}" version="1">')
         lines += [f'    <nd ref="{r}"/>' for r in refs]
         lines += [f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
         lines.append("  </way>")
     lines.append("</osm>")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = ("\n".join(lines) + "\n").encode()
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+    with opener(path, "wb") as handle:
+        handle.write(data)
     return path
 
 
@@ -83,7 +92,7 @@ def tiny_world(tmp_path: Path) -> dict[str, Path]:
 
     nodes = {i + 1: (TINY_LON0 + i * KM_LON, TINY_LAT) for i in range(4)}
     network = write_osm(tmp_path / "roads.osm", nodes,
-                        [([1, 2, 3, 4], {"highway": "residential", "name": "Main <road>"})])
+                        [(1, [1, 2, 3, 4], {"highway": "residential", "name": "Main <road>"})])
     size = KM_LON
     values = [[0, 0, 0, 1000], [0, 0, 0, 0], [100, 200, 300, 400]]
     # row 2 centres on the road; row 0 is 2 km north of it

@@ -7,8 +7,6 @@ long within 0.05 % and times are hand-computable (1 km at 5 km/h = 720 s).
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import itertools
 import logging
 import math
@@ -34,6 +32,7 @@ from accessmap.network import (
     snap_points,
     way_speeds_kph,
 )
+from tests.conftest import write_osm
 
 KM = 1000 / 111_319.490793  # degrees of longitude per km on the equator (WGS84)
 LAT_KM = 1000 / 110_574.3  # degrees of latitude per km near the equator
@@ -41,28 +40,6 @@ REL = 1e-3  # UTM scale 0.9996 at the central meridian
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def write_osm(
-    path: Path,
-    nodes: dict[int, tuple[float, float]],
-    ways: list[tuple[int, list[int], dict[str, str]]],
-) -> Path:
-    """Write a small OSM XML file (``.osm``, ``.osm.gz`` or ``.osm.bz2`` by suffix)."""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
-    for node_id, (lon, lat) in nodes.items():
-        lines.append(f'  <node id="{node_id}" version="1" lat="{lat:.9f}" lon="{lon:.9f}"/>')
-    for way_id, refs, tags in ways:
-        lines.append(f'  <way id="{way_id}" version="1">')
-        lines += [f'    <nd ref="{r}"/>' for r in refs]
-        lines += [f'    <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
-        lines.append("  </way>")
-    lines.append("</osm>")
-    data = ("\n".join(lines) + "\n").encode()
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
-    with opener(path, "wb") as handle:
-        handle.write(data)
-    return path
 
 
 def line_nodes(n: int, *, lat: float = 0.0, first_id: int = 1) -> dict[int, tuple[float, float]]:
