@@ -110,28 +110,72 @@ def row(matrix: scipy.sparse.csr_array, k: int) -> dict[int, float]:
 # ---------------------------------------------------------------------------
 
 
-def check_nearest(case: Case) -> None:
-    time, source = engine.nearest_source(graph_of(case), case.sources)
+METHODS = st.sampled_from([("scipy", 1), ("parallel", 1), ("parallel", 2), ("parallel", 3)])
+
+
+def check_nearest(case: Case, method: tuple[str, int]) -> None:
+    """Times equal networkx's bit for bit; each label is a source achieving its time."""
+    name, n_threads = method
+    time, source = engine.nearest_source(
+        graph_of(case), case.sources, method=name, n_threads=n_threads
+    )
     ref = reference_times(case)
     expected = ref.min(axis=0) if case.sources.n_sources else np.full(case.n_nodes, np.inf)
-    np.testing.assert_allclose(time, expected, rtol=1e-12)
-    assert np.array_equal(np.isinf(time), np.isinf(expected))
+    np.testing.assert_array_equal(time, expected)
     assert np.all((source == -1) == np.isinf(time))
     reached = np.flatnonzero(source >= 0)
-    np.testing.assert_allclose(ref[source[reached], reached], time[reached], rtol=1e-12)
+    np.testing.assert_array_equal(ref[source[reached], reached], time[reached])
     assert source.dtype == np.int64 and time.dtype == np.float64
 
 
-@settings(deadline=None, max_examples=200)
-@given(cases())
-def test_nearest_source_matches_networkx(case: Case) -> None:
-    check_nearest(case)
+@settings(deadline=None, max_examples=300)
+@given(cases(), METHODS)
+def test_nearest_source_matches_networkx(case: Case, method: tuple[str, int]) -> None:
+    check_nearest(case, method)
 
 
-@settings(deadline=None, max_examples=150)
-@given(cases(REAL))
-def test_nearest_source_matches_networkx_real_weights(case: Case) -> None:
-    check_nearest(case)
+@settings(deadline=None, max_examples=300)
+@given(cases(REAL), METHODS)
+def test_nearest_source_matches_networkx_real_weights(
+    case: Case, method: tuple[str, int]
+) -> None:
+    check_nearest(case, method)
+
+
+def test_nearest_source_parallel_on_a_grid_equals_scipy() -> None:
+    """Many sources in two regions of a larger graph: the parts prune each other."""
+    rng = np.random.default_rng(7)
+    side = 60
+    node = np.arange(side * side).reshape(side, side)
+    tail = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
+    head = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
+    tail, head = np.concatenate([tail, head]), np.concatenate([head, tail])
+    weight = rng.choice([0.0, 0.25, 1.0, 7.5], tail.size)
+    graph = engine.build_graph(tail, head, weight, side * side)
+    sources = Sources(
+        rng.integers(0, 40, 120), rng.integers(0, side * side, 120), rng.random(120) * 5, 40
+    )
+    expected, _ = engine.nearest_source(graph, sources, method="scipy")
+    for n_threads in (2, 3, 8):
+        time, source = engine.nearest_source(
+            graph, sources, method="parallel", n_threads=n_threads
+        )
+        np.testing.assert_array_equal(time, expected)
+        # every label is a source whose own best time at that node is the minimum
+        for k in np.unique(source):
+            own, _ = engine.nearest_source(graph, Sources(
+                np.zeros(np.sum(sources.entry_source == k), np.int64),
+                sources.entry_node[sources.entry_source == k],
+                sources.entry_cost[sources.entry_source == k], 1), method="scipy")
+            np.testing.assert_array_equal(own[source == k], time[source == k])
+
+
+def test_nearest_source_bad_method_and_threads() -> None:
+    graph = engine.build_graph(np.array([0]), np.array([1]), np.ones(1), 2)
+    with pytest.raises(InputDataError, match="method must be one of"):
+        engine.nearest_source(graph, Sources.at_nodes([0]), method="fast")
+    with pytest.raises(InputDataError, match="n_threads must be >= 1"):
+        engine.nearest_source(graph, Sources.at_nodes([0]), n_threads=0)
 
 
 @settings(deadline=None, max_examples=200)
