@@ -31,21 +31,19 @@ and ``.data`` (a time of exactly 0 is a stored entry), never with ``!= 0``.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse
 import scipy.sparse.csgraph
 from numpy.typing import ArrayLike, NDArray
 
+from accessmap import _kernels
 from accessmap._errors import InputDataError
 
 logger = logging.getLogger(__name__)
@@ -61,51 +59,8 @@ __all__ = [
 
 _INT32_MAX = np.iinfo(np.int32).max
 _CHUNKS_PER_THREAD = 4
-_RADIX_BITS = 11  # digit size of the radix sort of output rows
-_RADIX = 1 << _RADIX_BITS
-_SHORT_ROW = 64  # rows shorter than this are insertion-sorted
 _NEAREST_METHODS = frozenset({"auto", "scipy", "parallel"})
 _PARALLEL_MIN_NODES = 200_000  # below this, nearest_source's "auto" runs scipy
-
-_Kernel = TypeVar("_Kernel", bound=Callable[..., Any])
-_JIT_KERNELS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
-_JIT_LOCK = threading.Lock()
-
-
-def _jit(**options: Any) -> Callable[[_Kernel], _Kernel]:
-    """``numba.njit(**options)``, applied on first use instead of at import.
-
-    Importing numba costs about 90 MB and 0.3 s, which jobs that never call
-    :func:`bounded_times` should not pay.  The decorated function is replaced
-    by a stub; the first call of any kernel compiles (or loads from numba's
-    on-disk cache, ``cache=True``) all of them into this module's globals, so
-    kernels calling each other see compiled functions.
-    """
-
-    def register(func: _Kernel) -> _Kernel:
-        _JIT_KERNELS[func.__name__] = (func, options)
-
-        @functools.wraps(func)
-        def first_call(*args: Any) -> Any:
-            _compile_kernels()
-            return globals()[func.__name__](*args)
-
-        return first_call  # type: ignore[return-value]
-
-    return register
-
-
-def _compile_kernels() -> None:
-    """Install the numba dispatchers of every :func:`_jit` kernel (once, thread-safe)."""
-    with _JIT_LOCK:
-        if not _JIT_KERNELS:
-            return
-        import numba
-
-        for name, (func, options) in _JIT_KERNELS.items():
-            globals()[name] = numba.njit(**options)(func)
-        _JIT_KERNELS.clear()
-
 
 # ---------------------------------------------------------------------------
 # Graph construction
@@ -542,11 +497,11 @@ def _nearest_parallel(
     label_dtype = np.int32 if sources.n_sources <= _INT32_MAX else np.int64
     time = np.full((len(parts), n_nodes), np.inf)
     label = np.full((len(parts), n_nodes), -1, dtype=label_dtype)
-    _compile_kernels()
+    _kernels.compile_kernels()
 
     def run(part: int) -> None:
         chosen = parts[part]
-        _nearest_part(graph.indptr, graph.indices, graph.data, sources.entry_node[chosen],
+        _kernels.nearest_part(graph.indptr, graph.indices, graph.data, sources.entry_node[chosen],
                       sources.entry_cost[chosen], sources.entry_source[chosen].astype(label_dtype),
                       time, label, part)
 
@@ -671,7 +626,7 @@ def bounded_times(
     indices = graph.indices.astype(index_dtype, copy=False)
     threads = _thread_count(n_threads)
     chunks = _chunk_bounds(sources.n_sources, threads)
-    _compile_kernels()
+    _kernels.compile_kernels()
     if targets is not None:
         _check_sources(graph, targets)
         node_ptr, node_target, node_cost = _entries_by_node(targets, n_nodes)
@@ -682,7 +637,7 @@ def bounded_times(
     column_dtype = index_dtype
 
     def run(bounds: tuple[int, int]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
-        return _bounded_chunk(
+        return _kernels.bounded_chunk(
             indptr, indices, graph.data, ptr, node, cost, bounds[0], bounds[1], float(limit),
             node_ptr, node_target.astype(column_dtype, copy=False), node_cost, n_columns,
         )
@@ -738,287 +693,3 @@ def _chunk_bounds(n_sources: int, n_threads: int) -> list[tuple[int, int]]:
     n_chunks = max(1, min(n_sources, n_threads * _CHUNKS_PER_THREAD))
     edges = np.linspace(0, n_sources, n_chunks + 1).round().astype(np.int64)
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-
-
-@_jit(cache=True, nogil=True)
-def _bounded_chunk(  # type: ignore[no-untyped-def]
-    indptr, indices, weights, src_ptr, entry_node, entry_cost, first, last, limit,
-    node_ptr, node_target, node_cost, n_columns,
-):
-    """Bounded Dijkstra for sources ``first:last``; returns counts, columns, times.
-
-    Columns are nodes, or with ``node_ptr`` non-empty, targets attached to nodes
-    (``node_target[node_ptr[v]:node_ptr[v + 1]]`` at extra ``node_cost``), each
-    kept at its best time ``<= limit``.  Workspaces are allocated once per chunk
-    and reset sparsely: only what a source touched is set back to ``inf``.
-    """
-    n_nodes = indptr.size - 1
-    dist = np.full(n_nodes, np.inf)
-    touched = np.empty(n_nodes, dtype=indices.dtype)
-    capacity = indices.size + entry_node.size + 1
-    heap_key = np.empty(capacity, dtype=np.float64)
-    heap_node = np.empty(capacity, dtype=indices.dtype)
-    project = node_ptr.size > 0
-    best = np.full(n_columns if project else 0, np.inf)
-    hit = np.empty(n_columns if project else 0, dtype=indices.dtype)
-    sort_buffer = np.empty(n_columns, dtype=indices.dtype)
-    column_bits = _bit_length(n_columns - 1)
-    counts = np.zeros(last - first, dtype=np.int64)
-    out_col = np.empty(4096, dtype=indices.dtype)
-    out_time = np.empty(4096, dtype=np.float64)
-    n_out = 0
-    for s in range(first, last):
-        n_touched = _search(indptr, indices, weights, entry_node[src_ptr[s]:src_ptr[s + 1]],
-                            entry_cost[src_ptr[s]:src_ptr[s + 1]], limit, dist, touched,
-                            heap_key, heap_node)
-        if project:
-            columns = hit
-            n_columns_hit = _project(touched, n_touched, dist, limit, node_ptr, node_target,
-                                     node_cost, best, hit)
-            values = best
-        else:
-            columns = touched
-            n_columns_hit = n_touched
-            values = dist
-        if n_out + n_columns_hit > out_col.size:
-            out_col = _grow(out_col, n_out, max(2 * out_col.size, n_out + n_columns_hit))
-            out_time = _grow(out_time, n_out, out_col.size)
-        _sort_nodes(columns[:n_columns_hit], sort_buffer, column_bits)
-        for i in range(n_columns_hit):
-            c = columns[i]
-            out_col[n_out + i] = c
-            out_time[n_out + i] = values[c]
-            values[c] = np.inf
-        for i in range(n_touched):
-            dist[touched[i]] = np.inf
-        n_out += n_columns_hit
-        counts[s - first] = n_columns_hit
-    return counts, out_col[:n_out].copy(), out_time[:n_out].copy()
-
-
-@_jit(cache=True, nogil=True)
-def _search(  # type: ignore[no-untyped-def]
-    indptr, indices, weights, entry_node, entry_cost, limit, dist, touched, heap_key, heap_node
-):
-    """One bounded Dijkstra from weighted entries; fills ``dist``, returns nodes touched.
-
-    The heap is a lazy-deletion binary heap (stale items are skipped when
-    popped).  A node is pushed only when its time strictly improves, that is at
-    most once per entry and once per edge, so ``nnz + n_entries`` bounds the
-    heap: its arrays are allocated at that size by the caller and never grow.
-    """
-    n_touched = 0
-    size = 0
-    for e in range(entry_node.size):
-        v = entry_node[e]
-        c = entry_cost[e]
-        if c <= limit and c < dist[v]:
-            if dist[v] == np.inf:
-                touched[n_touched] = v
-                n_touched += 1
-            dist[v] = c
-            _heap_push(heap_key, heap_node, size, c, v)
-            size += 1
-    while size > 0:
-        d = heap_key[0]
-        u = heap_node[0]
-        size -= 1
-        _heap_pop(heap_key, heap_node, size)
-        if d > dist[u]:
-            continue
-        for p in range(indptr[u], indptr[u + 1]):
-            v = indices[p]
-            nd = d + weights[p]
-            if nd <= limit and nd < dist[v]:
-                if dist[v] == np.inf:
-                    touched[n_touched] = v
-                    n_touched += 1
-                dist[v] = nd
-                _heap_push(heap_key, heap_node, size, nd, v)
-                size += 1
-    return n_touched
-
-
-@_jit(cache=True, nogil=True)
-def _nearest_part(  # type: ignore[no-untyped-def]
-    indptr, indices, weights, entry_node, entry_cost, entry_label, time, label, part
-):
-    """Multi-source Dijkstra of one part; fills ``time[part]`` and ``label[part]``.
-
-    A settled node is not expanded when another part already holds a smaller
-    time for it, or the same time with a lower part number.  Other parts'
-    rows are read while they are being written: a value read is always the
-    length of a real path and never below that part's final time, so a stale
-    read only means less pruning.  Whatever path is shortest, the lowest part
-    holding the final minimum at each of its nodes expands that node, so the
-    minimum over parts is exact.  Lazy-deletion binary heap, grown on demand.
-    """
-    own = time[part]
-    own_label = label[part]
-    heap_key = np.empty(4096, dtype=np.float64)
-    heap_node = np.empty(4096, dtype=indices.dtype)
-    size = 0
-    for e in range(entry_node.size):
-        v = entry_node[e]
-        c = entry_cost[e]
-        if c < own[v]:
-            own[v] = c
-            own_label[v] = entry_label[e]
-            heap_key, heap_node = _push_growing(heap_key, heap_node, size, c, v)
-            size += 1
-    while size > 0:
-        d = heap_key[0]
-        u = heap_node[0]
-        size -= 1
-        _heap_pop(heap_key, heap_node, size)
-        if d > own[u] or _nearer_elsewhere(time, u, d, part):
-            continue
-        lu = own_label[u]
-        for p in range(indptr[u], indptr[u + 1]):
-            v = indices[p]
-            nd = d + weights[p]
-            if nd < own[v]:
-                own[v] = nd
-                own_label[v] = lu
-                heap_key, heap_node = _push_growing(heap_key, heap_node, size, nd, v)
-                size += 1
-
-
-@_jit(cache=True, nogil=True, inline="always")
-def _nearer_elsewhere(time, node, d, part):  # type: ignore[no-untyped-def]
-    """Whether another part holds ``node`` sooner than ``d`` (or as soon, with a lower number)."""
-    for other in range(time.shape[0]):
-        if other != part:
-            t = time[other, node]
-            if t < d or (t == d and other < part):
-                return True
-    return False
-
-
-@_jit(cache=True, nogil=True)
-def _project(  # type: ignore[no-untyped-def]
-    touched, n_touched, dist, limit, node_ptr, node_target, node_cost, best, hit
-):
-    """Carry node times on to attached targets; fills ``best``, returns targets hit."""
-    n_hit = 0
-    for i in range(n_touched):
-        v = touched[i]
-        for p in range(node_ptr[v], node_ptr[v + 1]):
-            t = dist[v] + node_cost[p]
-            if t <= limit:
-                target = node_target[p]
-                if best[target] == np.inf:
-                    hit[n_hit] = target
-                    n_hit += 1
-                if t < best[target]:
-                    best[target] = t
-    return n_hit
-
-
-@_jit(cache=True, nogil=True)
-def _bit_length(value):  # type: ignore[no-untyped-def]
-    """Number of bits needed to write the non-negative integer ``value``."""
-    bits = 0
-    while value > 0:
-        value >>= 1
-        bits += 1
-    return bits
-
-
-@_jit(cache=True, nogil=True)
-def _sort_nodes(nodes, buffer, bits):  # type: ignore[no-untyped-def]
-    """Sort non-negative node ids ``< 2**bits`` in place.
-
-    LSD radix sort on 11-bit digits (two passes for up to 4M nodes), about
-    ten times faster than a comparison sort on catchment-sized rows;
-    insertion sort for short rows.  ``buffer`` is scratch space at least as
-    long as ``nodes``.
-    """
-    size = nodes.size
-    if size < _SHORT_ROW:
-        for i in range(1, size):
-            x = nodes[i]
-            j = i - 1
-            while j >= 0 and nodes[j] > x:
-                nodes[j + 1] = nodes[j]
-                j -= 1
-            nodes[j + 1] = x
-        return
-    count = np.empty(_RADIX, dtype=np.int64)
-    src = nodes
-    dst = buffer[:size]
-    shift = 0
-    n_passes = 0
-    while shift < bits:
-        count[:] = 0
-        for i in range(size):
-            count[(src[i] >> shift) & (_RADIX - 1)] += 1
-        total = 0
-        for digit in range(_RADIX):
-            n_digit = count[digit]
-            count[digit] = total
-            total += n_digit
-        for i in range(size):
-            x = src[i]
-            digit = (x >> shift) & (_RADIX - 1)
-            dst[count[digit]] = x
-            count[digit] += 1
-        src, dst = dst, src
-        shift += _RADIX_BITS
-        n_passes += 1
-    if n_passes % 2 == 1:
-        nodes[:] = src
-
-
-@_jit(cache=True, nogil=True)
-def _grow(arr, used, capacity):  # type: ignore[no-untyped-def]
-    """Copy the first ``used`` items of ``arr`` into a new array of ``capacity``."""
-    out = np.empty(capacity, dtype=arr.dtype)
-    out[:used] = arr[:used]
-    return out
-
-
-@_jit(cache=True, nogil=True, inline="always")
-def _push_growing(heap_key, heap_node, size, key, node):  # type: ignore[no-untyped-def]
-    """:func:`_heap_push`, first doubling the heap arrays if full; returns the arrays."""
-    if size == heap_key.size:
-        heap_key = _grow(heap_key, size, 2 * size)
-        heap_node = _grow(heap_node, size, 2 * size)
-    _heap_push(heap_key, heap_node, size, key, node)
-    return heap_key, heap_node
-
-
-@_jit(cache=True, nogil=True, inline="always")
-def _heap_push(heap_key, heap_node, size, key, node):  # type: ignore[no-untyped-def]
-    """Push ``(key, node)`` onto a heap of ``size`` items (capacity is the caller's)."""
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if heap_key[parent] <= key:
-            break
-        heap_key[i] = heap_key[parent]
-        heap_node[i] = heap_node[parent]
-        i = parent
-    heap_key[i] = key
-    heap_node[i] = node
-
-
-@_jit(cache=True, nogil=True, inline="always")
-def _heap_pop(heap_key, heap_node, size):  # type: ignore[no-untyped-def]
-    """Remove the root of a heap whose new size is ``size`` (last item at ``size``)."""
-    key = heap_key[size]
-    node = heap_node[size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and heap_key[child + 1] < heap_key[child]:
-            child += 1
-        if heap_key[child] >= key:
-            break
-        heap_key[i] = heap_key[child]
-        heap_node[i] = heap_node[child]
-        i = child
-    heap_key[i] = key
-    heap_node[i] = node

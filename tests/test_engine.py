@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from accessmap import engine
+from accessmap import _kernels, engine
 from accessmap._errors import InputDataError
 from accessmap.engine import Sources
 
@@ -421,5 +421,5 @@ def test_sort_nodes(bits: int, size: int) -> None:
     """Output rows are radix-sorted (1 to 3 passes) or insertion-sorted."""
     nodes = np.random.default_rng(size + bits).integers(0, 2**bits, size).astype(np.int32)
     got = nodes.copy()
-    engine._sort_nodes(got, np.empty(size, np.int32), bits)
+    _kernels.sort_nodes(got, np.empty(size, np.int32), bits)
     np.testing.assert_array_equal(got, np.sort(nodes))
