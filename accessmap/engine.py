@@ -61,6 +61,7 @@ _INT32_MAX = np.iinfo(np.int32).max
 _CHUNKS_PER_THREAD = 4
 _NEAREST_METHODS = frozenset({"auto", "scipy", "parallel"})
 _PARALLEL_MIN_NODES = 200_000  # below this, nearest_source's "auto" runs scipy
+_PARALLEL_MAX_PARTS = 4  # each part holds a time and a label per node and is checked per node
 
 # ---------------------------------------------------------------------------
 # Graph construction
@@ -402,10 +403,10 @@ def nearest_source(
     * ``"scipy"``: one ``min_only`` run of :func:`scipy.sparse.csgraph.dijkstra`
       from one virtual node per source, appended to the graph with edges to
       the source's entry nodes weighted by the entry costs.
-    * ``"parallel"``: the sources are split into ``n_threads`` parts (by node
-      number, so that on a spatially numbered network each part is one
-      region) and each part runs a compiled multi-source Dijkstra on its own
-      thread.  A part does not expand a node that another part already
+    * ``"parallel"``: the sources are split into ``n_threads`` parts (at most
+      4, as each part holds 12 bytes per node), by node number so that on a
+      spatially numbered network each part tends to be one region, and each
+      part runs a compiled multi-source Dijkstra on its own thread.  A part does not expand a node that another part already
       reaches sooner (ties go to the lower part), so the parts together do
       about one graph's worth of work; the result is the minimum over parts.
       Each part only ever skips work another part does, so the times are
@@ -493,7 +494,7 @@ def _nearest_parallel(
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """:func:`nearest_source` with one compiled, pruned Dijkstra per part of the sources."""
     n_nodes = graph.shape[0]
-    parts = _source_parts(sources, n_threads)
+    parts = _source_parts(sources, min(n_threads, _PARALLEL_MAX_PARTS))
     label_dtype = np.int32 if sources.n_sources <= _INT32_MAX else np.int64
     time = np.full((len(parts), n_nodes), np.inf)
     label = np.full((len(parts), n_nodes), -1, dtype=label_dtype)
