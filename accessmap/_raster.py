@@ -6,14 +6,17 @@ cell edges, never hulls) reprojected to EPSG:4326, and Cloud-Optimized GeoTIFF w
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyproj
 import rasterio
 import rasterio.features
-import rasterio.io
 import rasterio.shutil
+import rasterio.windows
 import shapely
 import shapely.geometry
 from affine import Affine
@@ -90,24 +93,68 @@ def _to_lonlat(geoms: dict[int, shapely.Geometry], crs: str) -> dict[int, shapel
     return {k: shapely.transform(g, to_lonlat) for k, g in geoms.items()}
 
 
+def polygon_mapping(geom: shapely.Geometry) -> dict[str, Any]:
+    """GeoJSON-like mapping of a geometry, as ``rasterio.features.rasterize`` takes it.
+
+    Polygons and MultiPolygons are built from whole coordinate arrays: the same
+    coordinates as ``geom.__geo_interface__``, which walks them point by point in Python
+    (slow for detailed coastlines).  Other geometries use ``__geo_interface__``.
+    """
+
+    def rings(polygon: shapely.Polygon) -> list[list[list[float]]]:
+        return [shapely.get_coordinates(ring).tolist()
+                for ring in (polygon.exterior, *polygon.interiors)]
+
+    if isinstance(geom, shapely.Polygon):
+        return {"type": "Polygon", "coordinates": rings(geom)}
+    if isinstance(geom, shapely.MultiPolygon):
+        return {"type": "MultiPolygon", "coordinates": [rings(p) for p in geom.geoms]}
+    mapping: dict[str, Any] = geom.__geo_interface__
+    return mapping
+
+
+#: Rows per block when writing a grid to the intermediate GeoTIFF (= its tile height).
+_COG_BLOCK = 512
+
+
 def write_cog(
     path: Path,
-    grid: NDArray[np.float64],
+    grid: NDArray[np.floating],
     transform: Affine,
     crs: str,
     *,
     description: str = "",
 ) -> None:
-    """Write a float32 single-band Cloud-Optimized GeoTIFF with NaN as nodata."""
+    """Write a float32 single-band Cloud-Optimized GeoTIFF with NaN as nodata.
+
+    The grid goes block by block (cast to float32 one block at a time, so a float32
+    grid is not copied at all) into a tiled GeoTIFF beside ``path``; GDAL's COG driver
+    then copies it with overviews into a second file beside ``path``, which replaces
+    ``path`` only when complete (atomic rename): no partial file is ever left at
+    ``path``, and no in-memory copy of the whole raster is made.
+    """
+    path = Path(path)
+    height, width = grid.shape
     profile = {
-        "driver": "GTiff", "width": grid.shape[1], "height": grid.shape[0], "count": 1,
+        "driver": "GTiff", "width": width, "height": height, "count": 1,
         "dtype": "float32", "crs": crs, "transform": transform, "nodata": float("nan"),
+        "tiled": True, "blockxsize": _COG_BLOCK, "blockysize": _COG_BLOCK,
     }
-    with rasterio.io.MemoryFile() as memory:
-        with memory.open(**profile) as dataset:
-            dataset.write(grid.astype(np.float32), 1)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tif", dir=path.parent)
+    os.close(fd)
+    source, target = Path(name), Path(name).with_suffix(".cog.tif")
+    try:
+        with rasterio.open(source, "w", **profile) as dataset:
+            for row in range(0, height, _COG_BLOCK):
+                block = grid[row:row + _COG_BLOCK].astype(np.float32, copy=False)
+                window = rasterio.windows.Window(0, row, width, block.shape[0])
+                dataset.write(block, 1, window=window)
             if description:
                 dataset.set_band_description(1, description)
-        with memory.open() as dataset:
-            rasterio.shutil.copy(dataset, str(path), driver="COG", compress="DEFLATE",
+        with rasterio.open(source) as dataset:
+            rasterio.shutil.copy(dataset, str(target), driver="COG", compress="DEFLATE",
                                  predictor="YES", overview_resampling="average")
+        os.replace(target, path)
+    finally:
+        source.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ import shapely
 from numpy.typing import NDArray
 
 from accessmap._errors import InputDataError, InputFileError
-from accessmap._raster import cell_area_km2
+from accessmap._raster import cell_area_km2, polygon_mapping
 from accessmap.facilities import read_vector
 from accessmap.population import Population, aggregate_sum
 
@@ -167,7 +167,8 @@ def assign_areas(
         return labels
     shapes = polygons.to_crs(population.crs).geometry.to_numpy()
     index = rasterio.features.rasterize(
-        ((g, i + 1) for i, g in reversed(list(enumerate(shapes))) if g is not None),
+        ((polygon_mapping(g), i + 1) for i, g in reversed(list(enumerate(shapes)))
+         if g is not None),
         out_shape=population.shape, transform=population.transform, fill=0, dtype="int32")
     owner = index[population.row, population.col]
     if (owner == 0).any() and snap_km > 0 and (owner > 0).any():

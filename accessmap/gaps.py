@@ -96,15 +96,23 @@ def label_weights(
 ) -> dict[str, NDArray[np.float64]]:
     """Population of each label as one weight array per label (others 0), sorted by label.
 
+    Labels are compared as text (``str``), without building a text copy of the labels.
+
     Examples
     --------
     >>> w = label_weights(np.array(["a", "b", "a"], dtype=object), np.array([1.0, 2.0, 3.0]))
     >>> {k: v.tolist() for k, v in w.items()}
     {'a': [1.0, 0.0, 3.0], 'b': [0.0, 2.0, 0.0]}
     """
-    labels = np.asarray(labels).astype(str)
-    return {str(name): np.where(labels == name, population, 0.0)
-            for name in sorted(np.unique(labels))}
+    flat = np.asarray(labels).ravel()
+    codes, uniques = pd.factorize(flat)
+    names = [str(u) for u in uniques]  # labels that print alike (1 and "1") are one label
+    for i in np.flatnonzero(codes < 0):  # None / NaN count as their text, as str() has it
+        codes[i] = len(names)
+        names.append(str(flat[i]))
+    merged = {name: i for i, name in enumerate(sorted(set(names)))}
+    code = np.array([merged[name] for name in names], dtype=np.intp)[codes]
+    return {name: np.where(code == i, population, 0.0) for name, i in merged.items()}
 
 
 def coverage_by(

@@ -83,3 +83,13 @@ def test_no_underserved_cell_gives_no_zone() -> None:
     pop = grid_population([[1, 1], [1, 1]])
     zones = underserved_zones(pop, np.full(4, 60.0), 30)
     assert zones.empty and "max_time_min" in zones.columns
+
+
+def test_label_weights_compare_labels_as_text_and_keep_missing_ones() -> None:
+    labels = np.array(["b", 1, "1", None, "a", np.nan, "b", None], dtype=object)
+    weights = label_weights(labels, np.arange(1.0, 9.0))
+    assert list(weights) == ["1", "None", "a", "b", "nan"]  # sorted, as text
+    assert weights["1"].tolist() == [0, 2, 3, 0, 0, 0, 0, 0]  # 1 and "1" are one label
+    assert weights["None"].tolist() == [0, 0, 0, 4, 0, 0, 0, 8]
+    assert weights["nan"].tolist() == [0, 0, 0, 0, 0, 6, 0, 0]
+    assert sum(w.sum() for w in weights.values()) == 36

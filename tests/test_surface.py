@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.errors
 import shapely
+import shapely.geometry
 from affine import Affine
 
-from accessmap._raster import cell_area_km2, label_polygons
+from accessmap._raster import cell_area_km2, label_polygons, polygon_mapping
 from accessmap.population import Population
 from accessmap.surface import isochrone_bands, travel_time_grid, write_travel_time
 
@@ -90,3 +92,47 @@ def test_label_polygons_reprojects_projected_grids_to_lonlat() -> None:
     assert set(geoms) == {1, 2}
     west, south, _, _ = geoms[1].bounds
     assert 44 < west < 46 and -12 < south < -10
+
+
+def test_bands_do_not_depend_on_the_order_of_the_demand_points() -> None:
+    pop = grid_population([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    minutes = np.array([10, 20, 70, 20, 40, 80, 90, 100, np.inf])
+    order = np.array([8, 3, 0, 5, 1, 7, 2, 6, 4])  # not row-major
+    shuffled = Population(pop.lon[order], pop.lat[order], pop.population[order],
+                          pop.row[order], pop.col[order], pop.transform, pop.shape, pop.crs,
+                          "test")
+    bands = isochrone_bands(pop, minutes * 60, [30, 60, 120])
+    again = isochrone_bands(shuffled, minutes[order] * 60, [30, 60, 120])
+    assert again.drop(columns="geometry").equals(bands.drop(columns="geometry"))
+    assert again["population"].tolist() == [7, 12, 36]
+    assert all(shapely.equals(a, b) for a, b in zip(bands.geometry, again.geometry,
+                                                    strict=True))
+
+
+def test_travel_time_tif_replaces_the_target_whole_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    pop = grid_population([[1, 1, 0], [0, 1, 0], [0, 0, 1]])
+    path = tmp_path / "travel_time.tif"
+    write_travel_time(path, pop, np.array([600.0, 1200.0, 3000.0, np.inf]))
+    before = path.read_bytes()
+    broken = Population(pop.lon, pop.lat, pop.population, pop.row, pop.col, pop.transform,
+                        pop.shape, "EPSG:999999", "test")  # no such CRS: the write fails
+    with pytest.raises(rasterio.errors.CRSError):
+        write_travel_time(path, broken, np.array([60.0, 60.0, 60.0, 60.0]))
+    assert path.read_bytes() == before  # the old file is intact, not half-written
+    write_travel_time(path, pop, np.array([60.0, 60.0, 60.0, 60.0]))
+    assert [p.name for p in tmp_path.iterdir()] == ["travel_time.tif"]
+    with rasterio.open(path) as ds:
+        assert ds.read(1)[0, 0] == 1.0
+
+
+def test_polygon_mapping_has_the_coordinates_of_geo_interface() -> None:
+    holed = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)],
+                            [[(1, 1), (2, 1), (2, 2), (1, 2)]])
+    multi = shapely.MultiPolygon([holed, shapely.box(5, 5, 6, 6)])
+    for geom in (holed, multi, shapely.GeometryCollection([holed])):
+        mapping = polygon_mapping(geom)
+        assert mapping["type"] == geom.geom_type
+        assert shapely.equals_exact(shapely.geometry.shape(mapping), geom, 0)
+    assert polygon_mapping(multi)["coordinates"][0][1][1] == [2.0, 1.0]
