@@ -115,6 +115,9 @@ def polygon_mapping(geom: shapely.Geometry) -> dict[str, Any]:
 
 #: Rows per block when writing a grid to the intermediate GeoTIFF (= its tile height).
 _COG_BLOCK = 512
+#: GDAL block cache (bytes) while writing a COG: tiles are written once, in order, so a
+#: large cache only holds copies of the whole raster (GDAL's default is 5% of RAM).
+_COG_CACHE_BYTES = 1 << 20
 
 
 def write_cog(
@@ -131,12 +134,13 @@ def write_cog(
     grid is not copied at all) into a tiled GeoTIFF beside ``path``; GDAL's COG driver
     then copies it with overviews into a second file beside ``path``, which replaces
     ``path`` only when complete (atomic rename): no partial file is ever left at
-    ``path``, and no in-memory copy of the whole raster is made.
+    ``path``.  No in-memory copy of the raster is made, the GDAL block cache is kept
+    small meanwhile, and ``grid`` is let go before the COG copy (pass it without
+    keeping another reference and its memory is free for GDAL).
     """
     path = Path(path)
-    height, width = grid.shape
     profile = {
-        "driver": "GTiff", "width": width, "height": height, "count": 1,
+        "driver": "GTiff", "width": grid.shape[1], "height": grid.shape[0], "count": 1,
         "dtype": "float32", "crs": crs, "transform": transform, "nodata": float("nan"),
         "tiled": True, "blockxsize": _COG_BLOCK, "blockysize": _COG_BLOCK,
     }
@@ -144,17 +148,25 @@ def write_cog(
     os.close(fd)
     source, target = Path(name), Path(name).with_suffix(".cog.tif")
     try:
-        with rasterio.open(source, "w", **profile) as dataset:
-            for row in range(0, height, _COG_BLOCK):
-                block = grid[row:row + _COG_BLOCK].astype(np.float32, copy=False)
-                window = rasterio.windows.Window(0, row, width, block.shape[0])
-                dataset.write(block, 1, window=window)
-            if description:
-                dataset.set_band_description(1, description)
-        with rasterio.open(source) as dataset:
-            rasterio.shutil.copy(dataset, str(target), driver="COG", compress="DEFLATE",
-                                 predictor="YES", overview_resampling="average")
+        with rasterio.Env(GDAL_CACHEMAX=_COG_CACHE_BYTES):
+            _write_tiled(source, grid, profile, description)
+            del grid
+            with rasterio.open(source) as dataset:
+                rasterio.shutil.copy(dataset, str(target), driver="COG", compress="DEFLATE",
+                                     predictor="YES", overview_resampling="average")
         os.replace(target, path)
     finally:
         source.unlink(missing_ok=True)
         target.unlink(missing_ok=True)
+
+
+def _write_tiled(
+    path: Path, grid: NDArray[np.floating], profile: dict[str, Any], description: str
+) -> None:
+    with rasterio.open(path, "w", **profile) as dataset:
+        for row in range(0, grid.shape[0], _COG_BLOCK):
+            block = grid[row:row + _COG_BLOCK].astype(np.float32, copy=False)
+            window = rasterio.windows.Window(0, row, grid.shape[1], block.shape[0])
+            dataset.write(block, 1, window=window)
+        if description:
+            dataset.set_band_description(1, description)

@@ -166,11 +166,15 @@ def assign_areas(
     if labels.size == 0 or values.size == 0:
         return labels
     shapes = polygons.to_crs(population.crs).geometry.to_numpy()
+    # the smallest integer type that holds every polygon number (a grid of uint8 for up
+    # to 254 areas is a quarter of an int32 grid)
+    dtype = next(t for t in ("uint8", "uint16", "int32") if shapes.size < np.iinfo(t).max)
     index = rasterio.features.rasterize(
         ((polygon_mapping(g), i + 1) for i, g in reversed(list(enumerate(shapes)))
          if g is not None),
-        out_shape=population.shape, transform=population.transform, fill=0, dtype="int32")
-    owner = index[population.row, population.col]
+        out_shape=population.shape, transform=population.transform, fill=0, dtype=dtype)
+    owner = index[population.row, population.col].astype(np.int32)
+    del index
     if (owner == 0).any() and snap_km > 0 and (owner > 0).any():
         owner = _snap_to_nearest(population, owner, snap_km)
     labels[owner > 0] = values[owner[owner > 0] - 1]

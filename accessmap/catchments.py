@@ -18,7 +18,7 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from accessmap import engine
-from accessmap.network import RoadNetwork, Snap, entry_points, snap_points
+from accessmap.network import RoadNetwork, Snap, entry_costs, entry_points, snap_points
 
 logger = logging.getLogger(__name__)
 
@@ -114,17 +114,21 @@ def _point_times(
     node_time: NDArray[np.float64],
     node_facility: NDArray[np.int64],
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Best of the two segment ends for every snapped point."""
+    """Best of the two segment ends for every snapped point (ties: the ``seg_u`` end)."""
     n = snap.segment.size
-    point, node, cost = entry_points(network, snap, towards_network=True)
-    total = cost + node_time[node]
+    point, cost_u, cost_v = entry_costs(network, snap, towards_network=True)
+    seg = snap.segment[point]
+    node_u, node_v = network.seg_u[seg], network.seg_v[seg]
+    total_u = cost_u + node_time[node_u]
+    total_v = cost_v + node_time[node_v]
+    use_u = total_u <= total_v
+    best = np.where(use_u, total_u, total_v)
+    node = np.where(use_u, node_u, node_v)
+    reached = np.isfinite(best)
     time_s = np.full(n, np.inf)
     facility = np.full(n, -1, dtype=np.int64)
-    order = np.lexsort((total, point))
-    first = order[np.r_[True, point[order][1:] != point[order][:-1]]] if order.size else order
-    best = first[np.isfinite(total[first])]
-    time_s[point[best]] = total[best]
-    facility[point[best]] = node_facility[node[best]]
+    time_s[point[reached]] = best[reached]
+    facility[point[reached]] = node_facility[node[reached]]
     return time_s, facility
 
 
@@ -146,10 +150,11 @@ def _same_segment_trips(
     fac = fac[fac["segment"] >= 0]
     if fac.empty:
         return
-    pts = pd.DataFrame({"segment": point_snap.segment, "p_frac": point_snap.fraction,
-                        "point": np.arange(point_snap.segment.size),
-                        "p_off": network.profile.offroad_seconds(point_snap.distance_m)})
-    pairs = pts[pts["segment"] >= 0].merge(fac, on="segment")
+    near = np.flatnonzero(np.isin(point_snap.segment, fac["segment"].to_numpy()))
+    pts = pd.DataFrame({"segment": point_snap.segment[near],
+                        "p_frac": point_snap.fraction[near], "point": near,
+                        "p_off": network.profile.offroad_seconds(point_snap.distance_m[near])})
+    pairs = pts.merge(fac, on="segment")
     if pairs.empty:
         return
     seg = pairs["segment"].to_numpy()

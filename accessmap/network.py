@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DRIVE_SPEEDS_KPH", "DEFAULT_SURFACE_FACTORS", "DEFAULT_WALK_SPEEDS_KPH", "MODES",
     "NOT_ROUTABLE", "RoadNetwork", "Snap", "SpeedProfile", "component_report",
-    "default_cache_dir", "entry_points", "file_sha256", "load_network", "mode_allowed",
-    "network_from_graph", "parse_duration_s", "parse_speed_kph", "snap_points",
+    "default_cache_dir", "entry_costs", "entry_points", "file_sha256", "load_network",
+    "mode_allowed", "network_from_graph", "parse_duration_s", "parse_speed_kph", "snap_points",
     "way_speeds_kph",
 ]
 
@@ -862,6 +862,25 @@ def entry_points(
         direction). False for trips that end at the point (a facility reached from the
         network): node u reaches the snap point by moving forward from u.
     """
+    ok, cost_u, cost_v = entry_costs(network, snap, towards_network=towards_network)
+    seg = snap.segment[ok]
+    point = np.concatenate([ok, ok])
+    node = np.concatenate([network.seg_u[seg], network.seg_v[seg]])
+    cost = np.concatenate([cost_u, cost_v])
+    keep = np.isfinite(cost)
+    return point[keep], node[keep], cost[keep]
+
+
+def entry_costs(
+    network: RoadNetwork, snap: Snap, *, towards_network: bool
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Return the snapped points and their entry costs (s) at each end of their segment.
+
+    ``(point, cost_u, cost_v)``: the points on the network (indices into ``snap``), and
+    per point the cost of entering at node ``seg_u`` / ``seg_v`` of its segment (``inf``
+    when that direction is not allowed), as in :func:`entry_points`, which lists the
+    same entries one per row without the infinite ones.
+    """
     ok = np.flatnonzero(snap.on_network)
     seg = snap.segment[ok]
     t = snap.fraction[ok]
@@ -869,13 +888,7 @@ def entry_points(
     fwd = network.seg_time_fwd_s[seg]
     bwd = network.seg_time_bwd_s[seg]
     to_u, to_v = (bwd, fwd) if towards_network else (fwd, bwd)
-    cost_u = offroad + _part_time(t, to_u)
-    cost_v = offroad + _part_time(1 - t, to_v)
-    point = np.concatenate([ok, ok])
-    node = np.concatenate([network.seg_u[seg], network.seg_v[seg]])
-    cost = np.concatenate([cost_u, cost_v])
-    keep = np.isfinite(cost)
-    return point[keep], node[keep], cost[keep]
+    return ok, offroad + _part_time(t, to_u), offroad + _part_time(1 - t, to_v)
 
 
 def _part_time(share: NDArray[np.float64], time_s: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -44,14 +44,21 @@ def write_travel_time(path: Path, population: Population, time_s: NDArray[np.flo
     """Write ``travel_time.tif``: Cloud-Optimized GeoTIFF, float32 minutes, NaN nodata.
 
     The values are those of :func:`travel_time_grid` cast to float32; the grid is built
-    in float32 directly (half the memory of the float64 grid, no second copy).
+    in float32 directly (half the memory of the float64 grid, no second copy) and handed
+    over without another reference, so it is freed before GDAL builds the COG.
     """
+    write_cog(path, _minutes_float32(population, time_s), population.transform,
+              population.crs, description="travel time to nearest facility (minutes)")
+
+
+def _minutes_float32(population: Population, time_s: NDArray[np.float64]) -> NDArray[
+    np.float32
+]:
     grid = np.full(population.shape, np.nan, dtype=np.float32)
     reached = np.isfinite(time_s)
     grid[population.row[reached], population.col[reached]] = (
         np.asarray(time_s, float)[reached] / 60)
-    write_cog(path, grid, population.transform, population.crs,
-              description="travel time to nearest facility (minutes)")
+    return grid
 
 
 def isochrone_bands(

@@ -123,3 +123,13 @@ def test_settlement_classes_follow_density_and_cluster_size() -> None:
     strict = settlement_classes(pop, urban_centre_min_population=9000,
                                 urban_cluster_min_population=600)
     assert strict[0] == PERI_URBAN  # the 8,000-people block is only an urban cluster
+
+
+def test_many_areas_keep_their_own_labels() -> None:
+    # 300 areas: more than a uint8 grid of polygon numbers can hold
+    n = 300
+    cells = grid_population([[1] * n], Affine(0.01, 0, 0.0, 0, -0.01, 0.01))
+    boxes = gpd.GeoDataFrame({"area_name": [f"a{i}" for i in range(n)]},
+                             geometry=[shapely.box(0.01 * i, 0, 0.01 * (i + 1), 0.01)
+                                       for i in range(n)], crs="EPSG:4326")
+    assert assign_areas(boxes, cells, snap_km=0).tolist() == [f"a{i}" for i in range(n)]

@@ -24,6 +24,7 @@ from accessmap.network import (
     RoadNetwork,
     SpeedProfile,
     component_report,
+    entry_costs,
     entry_points,
     load_network,
     network_from_graph,
@@ -456,6 +457,23 @@ def test_snap_and_offroad_leg_are_hand_computable(tmp_path: Path) -> None:
     offroad = 100 * 1.3 / (5 / 3.6)  # 93.6 s
     assert sorted(node.tolist()) == [0, 1]
     assert cost == pytest.approx([offroad + 360, offroad + 360], rel=5e-3)
+
+
+def test_one_way_road_is_entered_only_where_the_direction_allows(tmp_path: Path) -> None:
+    net = load(one_way_file(tmp_path, {"highway": "residential", "oneway": "yes"}), "drive")
+    x, y = net.project(np.array([45.0 + KM / 4]), np.array([0.1 * LAT_KM]))
+    snap = snap_points(net, x, y)
+    point, cost_u, cost_v = entry_costs(net, snap, towards_network=True)
+    offroad = float(net.profile.offroad_seconds(snap.distance_m)[0])
+    forward = float(net.seg_time_fwd_s[0])
+    assert point.tolist() == [0] and cost_u.tolist() == [math.inf]  # against the one-way
+    assert cost_v[0] == pytest.approx(offroad + 0.75 * forward, rel=5e-3)
+    _, node, cost = entry_points(net, snap, towards_network=True)
+    assert node.tolist() == [int(net.seg_v[0])] and cost.tolist() == cost_v.tolist()
+    fx, fy = net.project(np.array([45.0 + KM]), np.array([0.0]))  # facility at the far end
+    access = nearest_facility_times(net, x, y, fx, fy)
+    assert access.time_s[0] == pytest.approx(cost_v[0], rel=1e-4)  # facility on the node
+    assert access.facility.tolist() == [0]
 
 
 def test_points_beyond_snap_distance_are_off_network(tmp_path: Path) -> None:
