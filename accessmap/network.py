@@ -166,8 +166,12 @@ class RoadNetwork:
         frac = step / np.repeat(pieces, pieces + 1)
         ux, uy = self.node_x[self.seg_u[seg]], self.node_y[self.seg_u[seg]]
         vx, vy = self.node_x[self.seg_v[seg]], self.node_y[self.seg_v[seg]]
+        # Sliding-midpoint splits without rebalancing: faster to build and, for the many
+        # demand points far from any road, faster to query (about 20% on Comoros). Any
+        # valid k-nearest answer gives the same snap (see ``snap_points``).
         return scipy.spatial.cKDTree(
-            np.column_stack([ux + frac * (vx - ux), uy + frac * (vy - uy)])
+            np.column_stack([ux + frac * (vx - ux), uy + frac * (vy - uy)]),
+            balanced_tree=False, compact_nodes=False,
         )
 
     @cached_property
