@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from accessmap._errors import InputDataError
 from accessmap._speeds import SpeedProfile, ferry_usable, way_speeds_kph
@@ -31,9 +32,10 @@ class WayRows:
     """Segments collected from OSM ways (or graph edges) before node ids are indexed.
 
     ``length_m`` is filled only when the source gives lengths (graph edges); otherwise
-    lengths are measured between the projected node positions.  Numeric columns are
-    typed arrays (``array('q')``/``array('d')``): compact while collecting, and turned
-    into numpy arrays without a per-item conversion.
+    lengths are measured between the projected node positions.  Numeric columns, node
+    locations included, are typed arrays (``array('q')``/``array('d')``): compact while
+    collecting (no Python object per node), and turned into numpy arrays without a
+    per-item conversion.
     """
 
     a: array[int] = field(default_factory=lambda: array("q"))
@@ -43,8 +45,22 @@ class WayRows:
     way_index: array[int] = field(default_factory=lambda: array("q"))
     highway: list[str] = field(default_factory=list)
     length_m: array[float] = field(default_factory=lambda: array("d"))
-    coords: dict[int, tuple[float, float]] = field(default_factory=dict)
+    node_ref: array[int] = field(default_factory=lambda: array("q"))
+    node_lon: array[float] = field(default_factory=lambda: array("d"))
+    node_lat: array[float] = field(default_factory=lambda: array("d"))
     ferries: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+    def locations(self, refs: NDArray[np.int64]) -> tuple[NDArray[np.float64],
+                                                          NDArray[np.float64]]:
+        """Longitude and latitude of each of ``refs`` (each must have been recorded).
+
+        A node recorded more than once (shared by ways) takes its last record.
+        """
+        known = np.frombuffer(self.node_ref, dtype=np.int64)
+        order = np.argsort(known, kind="stable")
+        last = order[np.searchsorted(known, refs, side="right", sorter=order) - 1]
+        return (np.frombuffer(self.node_lon, dtype=np.float64)[last].copy(),
+                np.frombuffer(self.node_lat, dtype=np.float64)[last].copy())
 
 
 def _way_speeds(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[float, float] | None:
@@ -94,7 +110,7 @@ def collect_ways(
         speeds = _way_speeds(tags, profile)  # type: ignore[arg-type]  # TagList reads like a Mapping
         if speeds is None:
             continue
-        refs, n_located = _way_refs(way.nodes, rows.coords)
+        refs, n_located = _way_refs(way.nodes, rows)
         if n_located < 2:
             continue
         highway = tags.get("highway")
@@ -110,7 +126,7 @@ def collect_ways(
     return rows
 
 
-def _way_refs(nodes: Any, coords: dict[int, tuple[float, float]]) -> tuple[list[int], int]:
+def _way_refs(nodes: Any, rows: WayRows) -> tuple[list[int], int]:
     """Node ids of a way with a location, repeats in a row dropped; records locations.
 
     Returns the ids and the number of located nodes (repeats included).
@@ -118,13 +134,16 @@ def _way_refs(nodes: Any, coords: dict[int, tuple[float, float]]) -> tuple[list[
     refs: list[int] = []
     previous = None
     n_located = 0
+    add_ref, add_lon, add_lat = rows.node_ref.append, rows.node_lon.append, rows.node_lat.append
     for node in nodes:
         location = node.location
         if not location.valid():
             continue
         n_located += 1
         ref = node.ref
-        coords[ref] = (location.lon, location.lat)
+        add_ref(ref)
+        add_lon(location.lon)
+        add_lat(location.lat)
         if ref != previous:
             refs.append(ref)
             previous = ref

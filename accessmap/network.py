@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -288,8 +289,7 @@ def _network_from_rows(rows: WayRows, profile: SpeedProfile, source: str) -> Roa
     b = np.asarray(rows.b, dtype=np.int64)
     osm_ids, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     u, v = inverse[: a.size], inverse[a.size :]
-    lonlat = np.array([rows.coords[int(i)] for i in osm_ids], dtype=np.float64)
-    lon, lat = lonlat[:, 0], lonlat[:, 1]
+    lon, lat = rows.locations(osm_ids)
     crs = _utm_crs(lon, lat)
     x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -549,7 +549,8 @@ def network_from_graph(
         ) from None
     _check_lonlat(lon, lat, source)
     rows = rows_from_graph(graph, index, profile, source, use_travel_time=use_travel_time)
-    rows.coords = {i: (lon[i], lat[i]) for i in range(len(nodes))}
+    rows.node_ref = array("q", range(len(nodes)))
+    rows.node_lon, rows.node_lat = array("d", lon.tolist()), array("d", lat.tolist())
     network = _network_from_rows(rows, profile, source)
     ids = np.asarray(nodes_as_ids(nodes), dtype=np.int64)
     return dataclasses.replace(network, node_osm_id=ids[network.node_osm_id])
