@@ -22,6 +22,12 @@ extraction is timed once on its own and printed on a separate line, outside both
 and outside the ratio.  (Until 2026-11-22 20:00 accessmap extracted the islands from the
 PBF inside its timing while the osmnx route read the file.)
 
+Peak memory is ``ru_maxrss`` of each route's process, cross-checked with its own
+``VmHWM``.  The preparation runs in a process of its own: on Linux a child's
+``ru_maxrss`` starts from its parent's peak RSS (carried across fork + exec), so
+preparing in this process (which then grew to ~300 MB) put a floor under every route's
+measured peak (until 2026-11-22 21:00).
+
 Usage::
 
     python scripts/bench_coverage.py [--mode drive|walk] [--out FILE]
@@ -163,23 +169,41 @@ ROUTES: dict[str, Callable[[str, Path], dict[str, Any]]] = {
     "accessmap": accessmap_route, "osmnx": osmnx_route}
 
 
+def own_peak_mb() -> float | None:
+    """Peak RSS of this process image (``VmHWM``; Linux only), for a cross-check."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def child(route: str, mode: str, workdir: Path) -> None:
     start = time.perf_counter()
     result = ROUTES[route](mode, workdir)
     result["seconds"] = round(time.perf_counter() - start, 2)
     result["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["own_peak_mb"] = own_peak_mb()
     print("RESULT " + json.dumps(result))
 
 
-def run_child(route: str, mode: str, workdir: Path) -> dict[str, Any]:
+def run_script(args: list[str], workdir: Path, what: str) -> dict[str, Any]:
+    """Run this script in a fresh process; return the JSON of its ``RESULT`` line."""
     env = {**os.environ, "ACCESSMAP_CACHE_DIR": str(workdir / "cache")}
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", route, "--mode", mode, "--workdir",
-         str(workdir)], capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run([sys.executable, __file__, *args, "--workdir", str(workdir)],
+                          capture_output=True, text=True, env=env, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
-        raise SystemExit(f"{route} route failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][7:])
+        raise SystemExit(f"{what} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1][7:])
+    return result
+
+
+def run_child(route: str, mode: str, workdir: Path) -> dict[str, Any]:
+    return run_script(["--child", route, "--mode", mode], workdir, f"{route} route")
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -235,6 +259,8 @@ def report(mode: str, ours: dict[str, Any], theirs: dict[str, Any]) -> str:
         f"off-road walk), osmnx route {theirs['shares']} (cells on nodes, no off-road leg)",
         f"- people within 60 min by island: accessmap {ours['by_area']}; osmnx route "
         f"{theirs['by_area']}",
+        f"- peak memory cross-check, VmHWM of each child's own address space: accessmap "
+        f"{ours.get('own_peak_mb')} MB, osmnx route {theirs.get('own_peak_mb')} MB",
     ]
     return "\n".join(lines)
 
@@ -245,14 +271,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
     parser.add_argument("--repeats", type=int, default=3, help="runs per route (median)")
     parser.add_argument("--child", choices=list(ROUTES), help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.mode, args.workdir)
         return
+    if args.prepare:
+        print("RESULT " + json.dumps({"islands_s": prepare(args.mode, args.workdir)}))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-coverage-") as tmp:
         workdir = Path(tmp)
-        islands_s = prepare(args.mode, workdir)
+        # In a process of its own: Linux carries the parent's peak RSS over into a
+        # child's ru_maxrss (fork + exec), so a parent grown by the preparation (~300 MB)
+        # would put a floor under every route's measured peak.
+        islands_s = run_script(["--prepare", "--mode", args.mode], workdir,
+                               "preparation")["islands_s"]
         runs: dict[str, list[dict[str, Any]]] = {route: [] for route in ROUTES}
         for _ in range(args.repeats):  # interleaved, so that load changes hit every route
             for route in ROUTES:
