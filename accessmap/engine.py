@@ -406,8 +406,9 @@ def nearest_source(
     * ``"parallel"``: the sources are split into ``n_threads`` parts (at most
       4, as each part holds 12 bytes per node), by node number so that on a
       spatially numbered network each part tends to be one region, and each
-      part runs a compiled multi-source Dijkstra on its own thread.  A part does not expand a node that another part already
-      reaches sooner (ties go to the lower part), so the parts together do
+      part runs a compiled multi-source Dijkstra on its own thread.  A part
+      does not expand a node that another part already reaches sooner (ties
+      go to the lower part), so the parts together do
       about one graph's worth of work; the result is the minimum over parts.
       Each part only ever skips work another part does, so the times are
       those of a single Dijkstra (see the tests against networkx).
