@@ -87,8 +87,9 @@ def candidate_nodes(
 ) -> NDArray[np.int64]:
     """Network nodes at the ends of segments that underserved points snap to, thinned.
 
-    Thinning keeps at most one node per ``spacing_m`` square cell (the first in node
-    order), so candidates are roughly ``spacing_m`` apart.
+    Thinning keeps at most one node per ``spacing_m`` square cell (the one with the
+    smallest OSM id, so that the choice does not depend on how nodes are numbered), so
+    candidates are roughly ``spacing_m`` apart.
 
     Parameters
     ----------
@@ -108,6 +109,7 @@ def candidate_nodes(
     nodes = np.unique(np.concatenate([network.seg_u[seg], network.seg_v[seg]]))
     if nodes.size == 0:
         return nodes.astype(np.int64)
+    nodes = nodes[np.argsort(network.node_osm_id[nodes], kind="stable")]
     cell_x = np.floor(network.node_x[nodes] / spacing_m).astype(np.int64)
     cell_y = np.floor(network.node_y[nodes] / spacing_m).astype(np.int64)
     _, first = np.unique(np.column_stack([cell_x, cell_y]), axis=0, return_index=True)

@@ -719,3 +719,15 @@ def test_snap_exact_with_ties_overlaps_and_zero_length_segments(
     snap = snap_points(net, np.array([net.node_x[36] + 3.0]), np.array([net.node_y[36]]))
     assert snap.segment[0] == np.flatnonzero(net.seg_u >= 36).min()
     assert snap.distance_m[0] == 3.0 and snap.fraction[0] == 0.0
+
+
+def test_nodes_are_numbered_along_a_z_order_curve() -> None:
+    """A 4 x 4 grid given row by row comes out in Z order; ties keep their input order."""
+    from accessmap.network import _spatial_order
+
+    col, row = np.meshgrid(np.arange(4.0), np.arange(4.0))
+    order = _spatial_order(col.ravel() * 100, row.ravel() * 100)
+    assert order.tolist() == [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15]
+    same = _spatial_order(np.zeros(3), np.zeros(3))
+    assert same.tolist() == [0, 1, 2]
+    assert _spatial_order(np.zeros(0), np.zeros(0)).size == 0

@@ -58,6 +58,26 @@ def cover_for(net: RoadNetwork, cand_osm: list[int], lons: list[float],
 # --------------------------------------------------------------------------- coverage
 
 
+def test_candidate_thinning_keeps_the_smallest_osm_id_per_cell() -> None:
+    """One node per cell, chosen by OSM id, whatever the internal node numbering."""
+    graph = nx.MultiDiGraph()
+    ids = [50, 10, 30, 20, 40]
+    for i, osm in enumerate(ids):
+        graph.add_node(osm, x=45.0 + i * STEP, y=0.0)
+    for a, b in itertools.pairwise(ids):
+        graph.add_edge(a, b, length=1000.0, highway="residential")
+    net = network_from_graph(graph, mode="walk")
+    x, y = net.project(45.0 + STEP * np.arange(5), np.zeros(5))
+    snap = snap_points(net, x, y)
+    needy = np.ones(5, dtype=bool)
+    one_cell = siting.candidate_nodes(net, snap, needy, spacing_m=1e7)
+    assert net.node_osm_id[one_cell].tolist() == [10]
+    every_node = siting.candidate_nodes(net, snap, needy, spacing_m=10.0)
+    assert sorted(net.node_osm_id[every_node].tolist()) == sorted(ids)
+
+
+
+
 def test_coverage_matrix_on_a_line_by_hand() -> None:
     net = line_network()
     lons = [45.0 + i * STEP for i in range(5)]  # a demand point on every node
