@@ -465,11 +465,15 @@ def nearest_source(
     if sources.n_entries == 0 or n_nodes == 0:
         return np.full(n_nodes, np.inf), np.full(n_nodes, -1, dtype=np.int64)
     if method == "auto":
-        parallel = threads >= 2 and n_nodes >= _PARALLEL_MIN_NODES
-        method = "parallel" if parallel else "scipy"
+        method = _auto_method(n_nodes, threads)
     if method == "parallel":
         return _nearest_parallel(graph, sources, threads)
     return _nearest_scipy(graph, sources)
+
+
+def _auto_method(n_nodes: int, n_threads: int) -> str:
+    """The method ``nearest_source(method="auto")`` runs on this graph size and thread count."""
+    return "parallel" if n_threads >= 2 and n_nodes >= _PARALLEL_MIN_NODES else "scipy"
 
 
 def _nearest_scipy(

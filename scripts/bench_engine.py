@@ -288,7 +288,7 @@ def bench_nearest(
     report.add("### Nearest facility (all nodes)")
     report.add()
     threads = engine._thread_count(None)
-    auto = "parallel" if threads >= 2 and graph.shape[0] >= engine._PARALLEL_MIN_NODES else "scipy"
+    auto = engine._auto_method(graph.shape[0], threads)
     report.add(f"engine.nearest_source (`method=\"auto\"`) runs `{auto}` here ({threads} threads)")
     report.add()
     report.add(
