@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from accessmap import __version__
-from accessmap._errors import AccessmapError
+from accessmap._version import __version__
+from accessmap.errors import AccessmapError
 
 DEFAULT_DEMO_OUT = Path("maps/demo")
 
@@ -161,7 +161,7 @@ run_dir_argument = click.argument(
 @_library_errors
 def map_command(run_dir: Path, out_file: Path | None, overwrite: bool, offline: bool) -> None:
     """Rebuild map.html from a finished run folder (no recomputation)."""
-    from accessmap.maps import write_map
+    from accessmap.outputs.maps import write_map
 
     _say(f"map written to {write_map(run_dir, out_file, offline=offline, overwrite=overwrite)}")
 
@@ -174,7 +174,7 @@ def map_command(run_dir: Path, out_file: Path | None, overwrite: bool, offline: 
 @_library_errors
 def report_command(run_dir: Path, overwrite: bool, xlsx: bool) -> None:
     """Rebuild report.html, report.md and the figures from a finished run folder."""
-    from accessmap.documents import write_report
+    from accessmap.outputs.report import write_report
 
     for path in write_report(run_dir, overwrite=overwrite, xlsx=xlsx):
         _say(f"wrote {path}")

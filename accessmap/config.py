@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accessmap._errors import ConfigError
-from accessmap.network import MODES, SpeedProfile
+from accessmap.errors import ConfigError
+from accessmap.routing.modes import MODES, SpeedProfile
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "inputs": (

@@ -19,12 +19,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from accessmap import __version__, analysis, catchments, documents, gaps, maps, report, siting
-from accessmap._errors import ConfigError, NetworkError
+from accessmap._version import __version__
+from accessmap.analysis.components import component_report
+from accessmap.analysis.coverage import coverage_records, coverage_table, unreachable_summary
+from accessmap.analysis.stage import CoverageAnalysis, analyse
 from accessmap.config import Scenario
-from accessmap.facilities import load_facilities
-from accessmap.network import RoadNetwork, component_report, file_sha256, load_network
-from accessmap.population import Population, load_population
+from accessmap.errors import ConfigError, NetworkError
+from accessmap.inputs.facilities import load_facilities
+from accessmap.inputs.network import file_sha256, load_network
+from accessmap.inputs.population import Population, load_population
+from accessmap.outputs.maps import roads_layer
+from accessmap.outputs.report import planner_writers
+from accessmap.record import check_output_folder, write_csv, write_json, write_layers, write_outputs
+from accessmap.routing.network import RoadNetwork
+from accessmap.routing.travel_times import STATUS_NAMES, Access, nearest_facility_times
+from accessmap.siting.plan import SitingPlan, options_from_scenario, recommend_sites
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +48,15 @@ class RunResult:
     network: RoadNetwork
     population: Population
     facilities: gpd.GeoDataFrame
-    access: catchments.Access
+    access: Access
     coverage: pd.DataFrame
     sites: gpd.GeoDataFrame
     coverage_with_new_sites: pd.DataFrame
     summary: dict[str, Any]
     timings_s: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
-    siting: siting.SitingPlan | None = None
-    analysis: analysis.CoverageAnalysis | None = None
+    siting: SitingPlan | None = None
+    analysis: CoverageAnalysis | None = None
 
 
 @contextmanager
@@ -105,9 +114,9 @@ def run(
     """
     _require_inputs(scenario)
     assert scenario.network and scenario.population and scenario.facilities
-    siting.options_from_scenario(scenario)  # unknown [siting] keys fail before any work
+    options_from_scenario(scenario)  # unknown [siting] keys fail before any work
     if write:
-        report.check_output_folder(scenario.out, overwrite=overwrite)
+        check_output_folder(scenario.out, overwrite=overwrite)
     timings: dict[str, float] = {}
     with _stage("network", timings, progress):
         network = load_network(scenario.network, profile=scenario.speed_profile())
@@ -123,15 +132,15 @@ def run(
         fx, fy = network.project(facilities.geometry.x.to_numpy(),
                                  facilities.geometry.y.to_numpy(),
                                  what=f"facilities file {scenario.facilities}")
-        access = catchments.nearest_facility_times(network, px, py, fx, fy)
+        access = nearest_facility_times(network, px, py, fx, fy)
         _check_facilities_snapped(access, facilities, scenario)
     with _stage("coverage", timings, progress):
-        coverage = gaps.coverage_table(access.time_s, population.population,
+        coverage = coverage_table(access.time_s, population.population,
                                        scenario.thresholds_min)
     with _stage("analysis", timings, progress):
-        coverage_analysis = analysis.analyse(scenario, network, population, facilities, access)
+        coverage_analysis = analyse(scenario, network, population, facilities, access)
     with _stage("siting", timings, progress):
-        plan = siting.recommend_sites(scenario, network, population, facilities, access)
+        plan = recommend_sites(scenario, network, population, facilities, access)
         sites, coverage_new = plan.sites, plan.coverage_with_new_sites
     summary = _summary(scenario, network, population, facilities, access, coverage, sites,
                        coverage_new, timings)
@@ -152,7 +161,7 @@ def _padded_bounds(network: RoadNetwork) -> tuple[float, float, float, float]:
 
 
 def _check_facilities_snapped(
-    access: catchments.Access, facilities: gpd.GeoDataFrame, scenario: Scenario
+    access: Access, facilities: gpd.GeoDataFrame, scenario: Scenario
 ) -> None:
     snapped = access.facility_snap.on_network
     if not snapped.any():
@@ -171,18 +180,18 @@ def _summary(
     network: RoadNetwork,
     population: Population,
     facilities: gpd.GeoDataFrame,
-    access: catchments.Access,
+    access: Access,
     coverage: pd.DataFrame,
     sites: gpd.GeoDataFrame,
     coverage_new: pd.DataFrame,
     timings: dict[str, float],
 ) -> dict[str, Any]:
-    unreachable = gaps.unreachable_summary(access.status, population.population)
+    unreachable = unreachable_summary(access.status, population.population)
     return {
         "title": scenario.title,
         "synthetic_data": scenario.synthetic,
         "population_total": round(population.total, 1),
-        "coverage": gaps.coverage_records(coverage),
+        "coverage": coverage_records(coverage),
         "unreachable_population": unreachable["total"],
         "unreachable_detail": unreachable,
         "facilities_used": len(facilities),
@@ -190,9 +199,9 @@ def _summary(
             str(n) for n in facilities.loc[~access.facility_snap.on_network, "name"]
         ],
         "facilities_dropped": list(facilities.attrs.get("dropped", [])),
-        "recommended_sites": [],  # filled from siting.SitingPlan.summary_items()
+        "recommended_sites": [],  # filled from SitingPlan.summary_items()
         "siting_threshold_min": scenario.siting_threshold_min,
-        "coverage_with_new_sites": gaps.coverage_records(coverage_new),
+        "coverage_with_new_sites": coverage_records(coverage_new),
         "network": network.summary(),
         "network_components": component_report(network, access, population.population),
         "run": {
@@ -215,7 +224,7 @@ def _write(result: RunResult, *, overwrite: bool, offline: bool = False) -> Path
         {
             "population": result.population.population,
             "time_min": np.where(np.isfinite(time_min), time_min, np.nan),
-            "status": [catchments.STATUS_NAMES[int(s)] for s in result.access.status],
+            "status": [STATUS_NAMES[int(s)] for s in result.access.status],
             "nearest_facility": result.access.facility,
         },
         geometry=gpd.points_from_xy(result.population.lon, result.population.lat),
@@ -223,28 +232,28 @@ def _write(result: RunResult, *, overwrite: bool, offline: bool = False) -> Path
     )
     facilities = result.facilities
     writers: dict[str, Callable[[Path], None]] = {
-        "summary.json": lambda p: report.write_json(p, result.summary),
-        "coverage.csv": lambda p: report.write_csv(p, _coverage_csv(result)),
-        "sites.csv": lambda p: report.write_csv(
+        "summary.json": lambda p: write_json(p, result.summary),
+        "coverage.csv": lambda p: write_csv(p, _coverage_csv(result)),
+        "sites.csv": lambda p: write_csv(
             p, pd.DataFrame(result.summary["recommended_sites"])),
         **{name: functools.partial(_write_table, table=table)
            for name, table in (result.siting.tables() if result.siting else {}).items()},
-        "layers.gpkg": lambda p: report.write_layers(p, {
+        "layers.gpkg": lambda p: write_layers(p, {
             "facilities": facilities[["facility_id", "name", "type", "capacity", "geometry"]],
             "demand_points": cells,
             "recommended_sites": result.sites,
             **(result.siting.layers() if result.siting else {}),
-            "roads": maps.roads_layer(result.network),
+            "roads": roads_layer(result.network),
             **(result.analysis.layers() if result.analysis else {}),
         }),
         **(result.analysis.writers() if result.analysis else {}),
-        **documents.planner_writers(offline=offline),  # after the data files: reads them
+        **planner_writers(offline=offline),  # after the data files: reads them
     }
-    return report.write_outputs(scenario.out, writers, overwrite=overwrite)
+    return write_outputs(scenario.out, writers, overwrite=overwrite)
 
 
 def _write_table(path: Path, *, table: pd.DataFrame) -> None:
-    report.write_csv(path, table)
+    write_csv(path, table)
 
 
 def _coverage_csv(result: RunResult) -> pd.DataFrame:

@@ -50,6 +50,9 @@ from typing import Any
 
 import numpy as np
 
+from accessmap.analysis.coverage import coverage_by, coverage_table, label_weights
+from accessmap.analysis.surface import isochrone_bands, write_travel_time
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "comoros"
 THRESHOLDS = (30.0, 60.0, 120.0)
@@ -77,12 +80,13 @@ class Clock:
 
 
 def accessmap_route(mode: str, workdir: Path) -> dict[str, Any]:
-    from accessmap import gaps, surface
-    from accessmap.areas import assign_areas, load_admin_areas
-    from accessmap.catchments import nearest_facility_times
-    from accessmap.facilities import load_facilities
-    from accessmap.network import SpeedProfile, load_network
-    from accessmap.population import load_population
+    pass
+    from accessmap.inputs.areas import assign_areas, load_admin_areas
+    from accessmap.inputs.facilities import load_facilities
+    from accessmap.inputs.network import load_network
+    from accessmap.inputs.population import load_population
+    from accessmap.routing.modes import SpeedProfile
+    from accessmap.routing.travel_times import nearest_facility_times
 
     clock = Clock()
     with clock("network"):
@@ -99,14 +103,14 @@ def accessmap_route(mode: str, workdir: Path) -> dict[str, Any]:
         fx, fy = net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())
         access = nearest_facility_times(net, px, py, fx, fy)
     with clock("coverage_by_island"):
-        coverage = gaps.coverage_table(access.time_s, pop.population, THRESHOLDS)
+        coverage = coverage_table(access.time_s, pop.population, THRESHOLDS)
         islands = load_admin_areas(workdir / "islands.gpkg", name_column="area_name")
         labels = assign_areas(islands, pop)
-        by_area = gaps.coverage_by(gaps.label_weights(labels, pop.population),
+        by_area = coverage_by(label_weights(labels, pop.population),
                                    access.time_s, access.status, THRESHOLDS, key="area")
     with clock("surface_and_bands"):
-        surface.write_travel_time(workdir / "travel_time.tif", pop, access.time_s)
-        surface.isochrone_bands(pop, access.time_s, THRESHOLDS)
+        write_travel_time(workdir / "travel_time.tif", pop, access.time_s)
+        isochrone_bands(pop, access.time_s, THRESHOLDS)
     return {"cells": pop.size, "population": pop.total,
             "shares": coverage["share"].round(4).tolist(),
             "by_area": dict(zip(by_area["area"], by_area["population_60min"].round(0),
@@ -122,7 +126,7 @@ def osmnx_route(mode: str, workdir: Path) -> dict[str, Any]:
     import rasterio
     import rasterio.transform
 
-    from accessmap.network import SpeedProfile
+    from accessmap.routing.modes import SpeedProfile
 
     profile = SpeedProfile.default(mode)
     clock = Clock()
@@ -220,8 +224,8 @@ def prepare(mode: str, workdir: Path) -> float:
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_network import write_mode_xml
 
-    from accessmap.areas import load_admin_areas
-    from accessmap.network import SpeedProfile
+    from accessmap.inputs.areas import load_admin_areas
+    from accessmap.routing.modes import SpeedProfile
 
     write_mode_xml(DATA / "comores-latest.osm.pbf", workdir / f"{mode}.osm",
                    SpeedProfile.default(mode))

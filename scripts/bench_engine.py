@@ -50,7 +50,14 @@ import scipy.sparse
 import scipy.sparse.csgraph
 from numpy.typing import NDArray
 
-from accessmap import engine
+from accessmap.routing.engine import (
+    Sources,
+    _auto_method,
+    _thread_count,
+    bounded_times,
+    build_graph,
+    nearest_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -241,10 +248,10 @@ def peak_rss_mb() -> float:
 
 def memory_probe(side: int, seed: int, n_sources: int) -> None:
     """Child process: build the graph, compute the coverage matrix, print peak RSS."""
-    graph = engine.build_graph(*road_grid(side, seed), side * side)
+    graph = build_graph(*road_grid(side, seed), side * side)
     before = peak_rss_mb()
     nodes = np.random.default_rng(seed + 1).choice(side * side, n_sources, replace=False)
-    cover = engine.bounded_times(graph, engine.Sources.at_nodes(nodes), LIMIT_S)
+    cover = bounded_times(graph, Sources.at_nodes(nodes), LIMIT_S)
     print(f"{before:.0f} {peak_rss_mb():.0f} {cover.nnz}")
 
 
@@ -287,23 +294,23 @@ def bench_nearest(
     report.add()
     report.add("### Nearest facility (all nodes)")
     report.add()
-    threads = engine._thread_count(None)
-    auto = engine._auto_method(graph.shape[0], threads)
-    report.add(f"engine.nearest_source (`method=\"auto\"`) runs `{auto}` here ({threads} threads)")
+    threads = _thread_count(None)
+    auto = _auto_method(graph.shape[0], threads)
+    report.add(f"nearest_source (`method=\"auto\"`) runs `{auto}` here ({threads} threads)")
     report.add()
     report.add(
-        "| facilities | engine.nearest_source | engine, method=\"scipy\" | bare scipy dijkstra "
+        "| facilities | nearest_source | engine, method=\"scipy\" | bare scipy dijkstra "
         "| networkx (1 run) |"
     )
     report.add("|---:|---:|---:|---:|---:|")
     checks = []
     for count in config.facility_counts:
         nodes = rng.choice(graph.shape[0], count, replace=False)
-        sources = engine.Sources.at_nodes(nodes)
+        sources = Sources.at_nodes(nodes)
         timings, results = measure(
             {
-                "engine": lambda s=sources: engine.nearest_source(graph, s),
-                "engine_scipy": lambda s=sources: engine.nearest_source(graph, s, method="scipy"),
+                "engine": lambda s=sources: nearest_source(graph, s),
+                "engine_scipy": lambda s=sources: nearest_source(graph, s, method="scipy"),
                 "scipy": lambda n=nodes: scipy.sparse.csgraph.dijkstra(
                     graph, indices=n, min_only=True
                 ),
@@ -342,13 +349,13 @@ def bench_coverage(
 ) -> None:
     rng = np.random.default_rng(config.seed + 1)
     nodes = rng.choice(graph.shape[0], config.coverage_sources, replace=False)
-    sources = engine.Sources.at_nodes(nodes)
-    engine.bounded_times(graph, engine.Sources.at_nodes(nodes[:2]), LIMIT_S)  # load the JIT cache
+    sources = Sources.at_nodes(nodes)
+    bounded_times(graph, Sources.at_nodes(nodes[:2]), LIMIT_S)  # load the JIT cache
     n_threads = len(os.sched_getaffinity(0))
     timings, results = measure(
         {
-            "engine": lambda: engine.bounded_times(graph, sources, LIMIT_S),
-            "engine_1": lambda: engine.bounded_times(graph, sources, LIMIT_S, n_threads=1),
+            "engine": lambda: bounded_times(graph, sources, LIMIT_S),
+            "engine_1": lambda: bounded_times(graph, sources, LIMIT_S, n_threads=1),
         },
         config.repeats,
     )
@@ -375,8 +382,8 @@ def bench_coverage(
     report.add()
     report.add("| method | time |")
     report.add("|---|---:|")
-    report.add(f"| engine.bounded_times ({n_threads} threads) | {t_engine} |")
-    report.add(f"| engine.bounded_times (1 thread) | {timings['engine_1']} |")
+    report.add(f"| bounded_times ({n_threads} threads) | {t_engine} |")
+    report.add(f"| bounded_times (1 thread) | {timings['engine_1']} |")
     report.add(f"| scipy dijkstra(limit) in chunks of {SCIPY_CHUNK}, to CSR (1 run) | {t_scipy} |")
     report.add(
         f"| networkx cutoff loop, {sample.size} sources (1 run) x {nodes.size // sample.size} "
@@ -408,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
     machine(report)
     t_build_edges, edges = measure_once(lambda: road_grid(config.side, config.seed))
     n_nodes = config.side * config.side
-    t_build, graph = measure_once(lambda: engine.build_graph(*edges, n_nodes))
+    t_build, graph = measure_once(lambda: build_graph(*edges, n_nodes))
     t_nx_build, g = measure_once(lambda: to_networkx(graph))
     report.add(
         f"- Graph: {config.side}x{config.side} perturbed grid, {n_nodes:,} nodes, "
@@ -417,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{SPACING_M:.0f} m, {MISSING_FRACTION:.0%} residential segments missing"
     )
     report.add(
-        f"- Build: edges {t_build_edges.wall:.2f} s, engine.build_graph {t_build.wall:.2f} s, "
+        f"- Build: edges {t_build_edges.wall:.2f} s, build_graph {t_build.wall:.2f} s, "
         f"networkx DiGraph {t_nx_build.wall:.1f} s (not counted below)"
     )
     report.add(

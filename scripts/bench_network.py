@@ -40,9 +40,11 @@ import osmium
 import osmnx as ox
 import scipy.spatial
 
-from accessmap import engine
-from accessmap.facilities import load_facilities
-from accessmap.network import RoadNetwork, SpeedProfile, load_network, way_speeds_kph
+from accessmap.inputs.facilities import load_facilities
+from accessmap.inputs.network import load_network
+from accessmap.routing.engine import Sources, nearest_source
+from accessmap.routing.modes import SpeedProfile, way_speeds_kph
+from accessmap.routing.network import RoadNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "comoros"
@@ -114,7 +116,7 @@ def facility_nodes(network: RoadNetwork, data: Path) -> np.ndarray:
 def check_times(report: Report, network: RoadNetwork, data: Path) -> None:
     """accessmap nearest-facility node times vs networkx on ``to_networkx()``."""
     nodes = facility_nodes(network, data)
-    ours, _ = engine.nearest_source(network.graph_to, engine.Sources.at_nodes(nodes))
+    ours, _ = nearest_source(network.graph_to, Sources.at_nodes(nodes))
     start = time.perf_counter()
     reverse = network.to_networkx().reverse(copy=False)
     theirs = nx.multi_source_dijkstra_path_length(reverse, {int(n) for n in nodes},

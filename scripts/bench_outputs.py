@@ -18,14 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from accessmap import documents, maps
+from accessmap.outputs.maps import COORD_DECIMALS, TOLERANCE_M, write_map
+from accessmap.outputs.report import write_report
 
 BUDGET_MB = 10.0
 
 
 def _timed_map(run: Path, out: Path) -> tuple[float, float]:
     start = time.perf_counter()
-    maps.write_map(run, out, offline=True, overwrite=True)
+    write_map(run, out, offline=True, overwrite=True)
     return time.perf_counter() - start, out.stat().st_size / 1e6
 
 
@@ -34,16 +35,14 @@ def main(run_dir: Path) -> None:
         run = Path(tmp) / "run"
         shutil.copytree(run_dir, run)
         seconds, size = _timed_map(run, run / "map.html")
-        tolerance, decimals = dict(maps.TOLERANCE_M), maps.COORD_DECIMALS
-        maps.TOLERANCE_M.clear()
-        maps.COORD_DECIMALS = 12
+        tolerance, _decimals = dict(TOLERANCE_M), COORD_DECIMALS
+        TOLERANCE_M.clear()
         try:
             base_seconds, base_size = _timed_map(run, run / "map_raw.html")
         finally:
-            maps.TOLERANCE_M.update(tolerance)
-            maps.COORD_DECIMALS = decimals
+            TOLERANCE_M.update(tolerance)
         start = time.perf_counter()
-        documents.write_report(run, overwrite=True)
+        write_report(run, overwrite=True)
         report_s = time.perf_counter() - start
     print(f"map (offline, simplified): {size:.2f} MB in {seconds:.1f} s "
           f"({size / BUDGET_MB:.1%} of the {BUDGET_MB:g} MB budget)")

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from accessmap import siting  # imports OR-Tools before pulp (they must not clash)
-from accessmap.catchments import nearest_facility_times
-from accessmap.facilities import load_facilities
-from accessmap.gaps import underserved_mask
-from accessmap.network import entry_points, load_network
-from accessmap.population import load_population
+from accessmap.analysis.coverage import underserved_mask
+from accessmap.inputs.facilities import load_facilities
+from accessmap.inputs.network import load_network
+from accessmap.inputs.population import load_population
+from accessmap.routing.snapping import entry_points
+from accessmap.routing.travel_times import nearest_facility_times
+from accessmap.siting.candidates import candidate_nodes, coverage_matrix
+from accessmap.siting.models import lazy_greedy, reduce_instance, select_sites
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "comoros"
 THRESHOLD_MIN = 60.0
@@ -54,25 +56,25 @@ def main() -> None:
     print(f"Comoros walk: {network.n_nodes} nodes, {demand.size} underserved demand points")
 
     # --- 5,000 candidates + greedy k=50 -------------------------------------------------
-    many = siting.candidate_nodes(network, access.point_snap, needy, spacing_m=150)
+    many = candidate_nodes(network, access.point_snap, needy, spacing_m=150)
     many = np.random.default_rng(0).choice(many, 5000, replace=False) if many.size > 5000 \
         else many
     print(f"{many.size} candidates, coverage matrix + reduction + lazy greedy k=50:")
-    cover, t_cover = timed("coverage matrix", siting.coverage_matrix, network, many,
+    cover, t_cover = timed("coverage matrix", coverage_matrix, network, many,
                            access.point_snap, demand, threshold_s)
-    inst, t_reduce = timed("reduce instance", siting.reduce_instance, cover.matrix, pop)
-    (_, gains), t_greedy = timed("lazy greedy k=50", siting.lazy_greedy, inst.matrix,
+    inst, t_reduce = timed("reduce instance", reduce_instance, cover.matrix, pop)
+    (_, gains), t_greedy = timed("lazy greedy k=50", lazy_greedy, inst.matrix,
                                  inst.weights, 50)
     total_5000 = t_cover + t_reduce + t_greedy
     print(f"  total {total_5000:.2f} s (target < 20 s); greedy adds {gains.sum():,.0f} people")
 
     # --- exact MCLP k=10 on the default candidates --------------------------------------
-    default = siting.candidate_nodes(network, access.point_snap, needy, spacing_m=1000)
+    default = candidate_nodes(network, access.point_snap, needy, spacing_m=1000)
     print(f"{default.size} candidates (1 km spacing), exact MCLP k=10:")
-    cover10, t_c10 = timed("coverage matrix", siting.coverage_matrix, network, default,
+    cover10, t_c10 = timed("coverage matrix", coverage_matrix, network, default,
                            access.point_snap, demand, threshold_s)
-    inst10, t_r10 = timed("reduce instance", siting.reduce_instance, cover10.matrix, pop)
-    sel, t_s10 = timed("select_sites (greedy + CBC)", siting.select_sites, inst10, 10,
+    inst10, t_r10 = timed("reduce instance", reduce_instance, cover10.matrix, pop)
+    sel, t_s10 = timed("select_sites (greedy + CBC)", select_sites, inst10, 10,
                        method="exact")
     total_exact = t_c10 + t_r10 + t_s10
     print(f"  total {total_exact:.2f} s (target < 60 s); exact {sel.objective:,.0f} vs greedy "
@@ -107,7 +109,7 @@ def main() -> None:
 
 
 def _sub_snap(snap, rows):  # type: ignore[no-untyped-def]
-    from accessmap.network import Snap
+    from accessmap.routing.snapping import Snap
 
     return Snap(snap.segment[rows], snap.fraction[rows], snap.distance_m[rows])
 
@@ -129,8 +131,8 @@ def _spopt_vs_ours(cover, pop) -> None:  # type: ignore[no-untyped-def]
         return float(weights[dense[opened].any(axis=0)].sum())
 
     spopt_obj, t_spopt = timed(f"spopt MCLP k=10 on {cols.size} demand points", spopt_solve)
-    ours, t_ours = timed("ours (reduce + exact) on the same sample", lambda: siting.select_sites(
-        siting.reduce_instance(cover.matrix[:, cols], weights), 10, method="exact"))
+    ours, t_ours = timed("ours (reduce + exact) on the same sample", lambda: select_sites(
+        reduce_instance(cover.matrix[:, cols], weights), 10, method="exact"))
     print(f"  objectives: spopt {spopt_obj:,.1f}, ours {ours.objective:,.1f} "
           f"(equal: {abs(spopt_obj - ours.objective) < 1e-6 * max(1.0, spopt_obj)}); "
           f"ratio spopt/ours {t_spopt / t_ours:.1f}x")

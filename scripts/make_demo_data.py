@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from accessmap._demo import DEFAULT_SEED, make_demo_data
+from accessmap.demo.generator import DEFAULT_SEED, make_demo_data
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -18,12 +18,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from accessmap import circuits, gaps, siting
-from accessmap.catchments import nearest_facility_times
+from accessmap.analysis.coverage import underserved_mask
 from accessmap.demo import demo_data_dir
-from accessmap.facilities import load_facilities
-from accessmap.network import load_network
-from accessmap.population import load_population
+from accessmap.inputs.facilities import load_facilities
+from accessmap.inputs.network import load_network
+from accessmap.inputs.population import load_population
+from accessmap.routing.travel_times import nearest_facility_times
+from accessmap.siting.candidates import (
+    candidate_nodes,
+    coverage_matrix,
+    equity_weights,
+    filter_candidates,
+)
+from accessmap.siting.circuits import CircuitSettings, plan_circuits
+from accessmap.siting.models import (
+    marginal_gain_table,
+    minimum_sites,
+    reduce_instance,
+    select_sites,
+)
+from accessmap.siting.plan import MOBILE_UNIT_STOP, site_kind
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -45,48 +59,48 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                              facilities.geometry.y.to_numpy())
     access = nearest_facility_times(network, px, py, fx, fy)
     threshold_s = args.threshold * 60
-    needy = gaps.underserved_mask(access.time_s, args.threshold)
+    needy = underserved_mask(access.time_s, args.threshold)
     covered_now = float(population.population[~needy].sum())
     print(f"Within {args.threshold:g} min today: {covered_now:,.0f} of "
           f"{population.total:,.0f} people ({covered_now / population.total:.1%})")
 
     # 3. Candidate sites: road junctions near underserved people, about 500 m apart,
     #    never closer than 1 km to an existing facility.
-    candidates = siting.candidate_nodes(network, access.point_snap, needy, spacing_m=500)
-    candidates = siting.filter_candidates(network, candidates, facility_x=fx, facility_y=fy,
+    candidates = candidate_nodes(network, access.point_snap, needy, spacing_m=500)
+    candidates = filter_candidates(network, candidates, facility_x=fx, facility_y=fy,
                                           min_distance_m=1000)
 
     # 4. Coverage matrix: which underserved cells could reach each candidate in time.
     demand = np.flatnonzero(needy & access.point_snap.on_network)
-    cover = siting.coverage_matrix(network, candidates, access.point_snap, demand,
+    cover = coverage_matrix(network, candidates, access.point_snap, demand,
                                    threshold_s)
 
     # 5. Equity weights: the farther people are today, the more they count (up to 3x).
-    weights = siting.equity_weights(population.population[demand], weighting="travel_time",
+    weights = equity_weights(population.population[demand], weighting="travel_time",
                                     time_s=access.time_s[demand], threshold_s=threshold_s)
-    instance = siting.reduce_instance(cover.matrix, weights, population.population[demand])
+    instance = reduce_instance(cover.matrix, weights, population.population[demand])
 
     # 6. The maximal covering model: exact when small enough, greedy otherwise.
-    selection = siting.select_sites(instance, args.sites)
+    selection = select_sites(instance, args.sites)
     print(f"Model: {selection.model}; objective {selection.objective:,.0f}, greedy "
           f"{selection.greedy_objective:,.0f}; notes: {selection.notes or 'none'}")
 
     # 7. The curve for the planning document: coverage after 1, 2, ... new sites.
-    curve = siting.marginal_gain_table(selection.gain_population, covered_before=covered_now,
+    curve = marginal_gain_table(selection.gain_population, covered_before=covered_now,
                                        population_total=population.total)
     print(curve.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
 
     # 8. Fixed clinic or mobile stop?  A site newly serving at least --satellite-min people
     #    is viable as a fixed satellite clinic; the others become mobile-unit stops.
     nodes = cover.candidates[selection.chosen]
-    kinds = [siting.site_kind(p, args.satellite_min) for p in selection.gain_population]
+    kinds = [site_kind(p, args.satellite_min) for p in selection.gain_population]
 
     # 9. How many sites would it take to reach the coverage target at all?
-    target = siting.minimum_sites(instance, args.target * population.total - covered_now)
+    target = minimum_sites(instance, args.target * population.total - covered_now)
     print(target.message)
 
     # 10. Weekly circuits for the mobile stops, on the driving network.
-    mobile = [i for i, kind in enumerate(kinds) if kind == siting.MOBILE_UNIT_STOP]
+    mobile = [i for i, kind in enumerate(kinds) if kind == MOBILE_UNIT_STOP]
     plan = None
     if mobile:
         drive = load_network(network_path, mode="drive")
@@ -96,8 +110,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                               "people": selection.gain_population[mobile]})
         bases = pd.DataFrame({"name": facilities["name"], "lon": facilities.geometry.x,
                               "lat": facilities.geometry.y})
-        plan = circuits.plan_circuits(drive, stops, bases,
-                                      settings=circuits.CircuitSettings(search_time_s=None))
+        plan = plan_circuits(drive, stops, bases,
+                                      settings=CircuitSettings(search_time_s=None))
         print(plan.visits.to_string(index=False))
         if not plan.unserved.empty:
             print(plan.unserved.to_string(index=False))

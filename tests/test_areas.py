@@ -10,7 +10,7 @@ import shapely
 from affine import Affine
 
 from accessmap import InputDataError
-from accessmap.areas import (
+from accessmap.inputs.areas import (
     OUTSIDE,
     PERI_URBAN,
     RURAL,

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from accessmap import maps
-from accessmap._runfolder import RunFolder
+from accessmap.outputs.maps import write_map
+from accessmap.record import RunFolder
 from tests.runfolder_factory import XSS, make_run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +142,7 @@ def _check_map(report: dict[str, Any], expected_labels: list[str]) -> None:
 @pytest.mark.browser
 def test_offline_map_of_a_complete_run_folder(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run")
-    page = maps.write_map(run, offline=True)
+    page = write_map(run, offline=True)
     report = probe(page, tmp_path)
     _check_map(report, ["Travel time", "Isochrone bands", "Coverage by admin area",
                         "Underserved zones", "Facilities: hospital", "Facilities: health_post",
@@ -158,7 +158,7 @@ def test_offline_map_of_a_complete_run_folder(tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_online_map_fails_without_network_but_offline_does_not(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run")
-    page = maps.write_map(run, tmp_path / "online.html", offline=False)
+    page = write_map(run, tmp_path / "online.html", offline=False)
     report = probe(page, tmp_path)
     assert any("failed to load" in e for e in report["errors"]), report["errors"]
 

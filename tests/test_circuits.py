@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accessmap import circuits
-from accessmap._errors import InputDataError
-from accessmap.circuits import CircuitSettings, plan_circuits
-from accessmap.network import RoadNetwork, network_from_graph
+from accessmap.errors import InputDataError
+from accessmap.inputs.network import network_from_graph
+from accessmap.routing.network import RoadNetwork
+from accessmap.siting import circuits
+from accessmap.siting.circuits import CircuitSettings, plan_circuits
 
 STEP = 0.01
 

@@ -16,11 +16,19 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry import LineString, box
 
-from accessmap import _demo
-from accessmap._demo import FILE_NAMES, HIGHWAY_CLASSES, NODATA, make_demo_data
+from accessmap.demo.generator import (
+    FILE_NAMES,
+    HIGHWAY_CLASSES,
+    LAT_MAX,
+    LAT_MIN,
+    LON_MAX,
+    LON_MIN,
+    NODATA,
+    make_demo_data,
+)
 
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
-DISTRICT = box(_demo.LON_MIN, _demo.LAT_MIN, _demo.LON_MAX, _demo.LAT_MAX)
+DISTRICT = box(LON_MIN, LAT_MIN, LON_MAX, LAT_MAX)
 MAX_BYTES = 3 * 1024 * 1024
 
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from accessmap import documents
-from accessmap._errors import OutputError
-from accessmap._runfolder import RunFolder
 from accessmap.cli import main
+from accessmap.errors import OutputError
+from accessmap.outputs.report import planner_writers, write_report
+from accessmap.record import RunFolder
 from tests.runfolder_factory import XSS, make_run_folder
 
 
@@ -29,7 +29,7 @@ def _with_area_tables(run: Path) -> Path:
 
 def test_report_sections_and_numbers(tmp_path: Path) -> None:
     run = _with_area_tables(make_run_folder(tmp_path / "run"))
-    written = documents.write_report(run)
+    written = write_report(run)
     assert {p.name for p in written} >= {"report.html", "report.md", "figure_access_map.png"}
     md = (run / "report.md").read_text(encoding="utf-8")
     for heading in ("## Summary", "## Scenario and data sources", "## Method and speeds",
@@ -50,7 +50,7 @@ def test_report_sections_and_numbers(tmp_path: Path) -> None:
 
 def test_names_are_escaped_in_both_formats(tmp_path: Path) -> None:
     run = _with_area_tables(make_run_folder(tmp_path / "run"))
-    documents.write_report(run)
+    write_report(run)
     for name in ("report.html", "report.md"):
         text = (run / name).read_text(encoding="utf-8")
         assert XSS not in text
@@ -65,7 +65,7 @@ def test_mobile_circuits_one_row_per_unit_and_day(tmp_path: Path) -> None:
                    {"stop": 1, "arrival_min": 30.0, "people": 10.0}]},
         {"day": 2, "drive_min": 10.0, "total_min": 130.0, "stops": []}]}]
     run = make_run_folder(tmp_path / "run", mobile_circuits=circuits)
-    documents.write_report(run)
+    write_report(run)
     md = (run / "report.md").read_text(encoding="utf-8")
     assert "| 1 | &lt;script&gt;alert(1)&lt;/script&gt; | 1 | #2: 21 min, 1,755; #1: 30 min, " \
            "10 | 42 | 162 |" in md
@@ -77,7 +77,7 @@ def test_absent_tables_are_said_not_skipped(tmp_path: Path) -> None:
     data = json.loads((run / "summary.json").read_text())
     data["recommended_sites"] = []
     (run / "summary.json").write_text(json.dumps(data))
-    documents.write_report(run)
+    write_report(run)
     md = (run / "report.md").read_text(encoding="utf-8")
     assert "This run has no admin areas or groups" in md
     assert "No underserved zones in this run." in md
@@ -87,12 +87,12 @@ def test_absent_tables_are_said_not_skipped(tmp_path: Path) -> None:
 
 def test_report_errors(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run")
-    documents.write_report(run)
+    write_report(run)
     with pytest.raises(OutputError, match=r"report\.html already exists; use --overwrite"):
-        documents.write_report(run)
+        write_report(run)
     partial = make_run_folder(tmp_path / "partial", omit=("summary.json",))
     with pytest.raises(OutputError, match=r"incomplete: missing summary\.json"):
-        documents.write_report(partial)
+        write_report(partial)
 
 
 def test_xlsx_needs_the_extra(tmp_path: Path) -> None:
@@ -101,10 +101,10 @@ def test_xlsx_needs_the_extra(tmp_path: Path) -> None:
         import openpyxl  # noqa: F401
     except ImportError:
         with pytest.raises(OutputError, match=r"pip install 'accessmap\[xlsx\]'"):
-            documents.write_report(run, xlsx=True)
+            write_report(run, xlsx=True)
         assert not (run / "report.html").exists()  # checked before anything is written
     else:
-        written = documents.write_report(run, xlsx=True)
+        written = write_report(run, xlsx=True)
         assert (run / "report.xlsx") in written
 
 
@@ -119,7 +119,7 @@ def test_report_command(tmp_path: Path) -> None:
 
 def test_planner_writers_build_from_the_folder(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run")
-    writers = documents.planner_writers(offline=True)
+    writers = planner_writers(offline=True)
     assert list(writers) == ["map.html", "report.html"]
     for name, writer in writers.items():
         writer(run / name)

@@ -14,9 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from accessmap import _kernels, engine
-from accessmap._errors import InputDataError
-from accessmap.engine import Sources
+from accessmap.errors import InputDataError
+from accessmap.routing._kernels import sort_nodes
+from accessmap.routing.engine import (
+    Sources,
+    bounded_times,
+    build_graph,
+    connected_components,
+    nearest_source,
+    reverse,
+)
 
 # Dyadic weights (multiples of 1/4) add up exactly in floating point, so the
 # "time == limit" boundary is the same for every summation order.
@@ -97,7 +104,7 @@ def reference_bounded(case: Case, limit: float) -> list[dict[int, float]]:
 
 
 def graph_of(case: Case) -> scipy.sparse.csr_array:
-    return engine.build_graph(case.tail, case.head, case.weight, case.n_nodes)
+    return build_graph(case.tail, case.head, case.weight, case.n_nodes)
 
 
 def row(matrix: scipy.sparse.csr_array, k: int) -> dict[int, float]:
@@ -117,7 +124,7 @@ METHODS = st.sampled_from([("scipy", 1), ("parallel", 1), ("parallel", 2), ("par
 def check_nearest(case: Case, method: tuple[str, int]) -> None:
     """Times equal networkx's bit for bit; each label is a source achieving its time."""
     name, n_threads = method
-    time, source = engine.nearest_source(
+    time, source = nearest_source(
         graph_of(case), case.sources, method=name, n_threads=n_threads
     )
     ref = reference_times(case)
@@ -152,19 +159,19 @@ def test_nearest_source_parallel_on_a_grid_equals_scipy() -> None:
     head = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
     tail, head = np.concatenate([tail, head]), np.concatenate([head, tail])
     weight = rng.choice([0.0, 0.25, 1.0, 7.5], tail.size)
-    graph = engine.build_graph(tail, head, weight, side * side)
+    graph = build_graph(tail, head, weight, side * side)
     sources = Sources(
         rng.integers(0, 40, 120), rng.integers(0, side * side, 120), rng.random(120) * 5, 40
     )
-    expected, _ = engine.nearest_source(graph, sources, method="scipy")
+    expected, _ = nearest_source(graph, sources, method="scipy")
     for n_threads in (2, 3, 8):
-        time, source = engine.nearest_source(
+        time, source = nearest_source(
             graph, sources, method="parallel", n_threads=n_threads
         )
         np.testing.assert_array_equal(time, expected)
         # every label is a source whose own best time at that node is the minimum
         for k in np.unique(source):
-            own, _ = engine.nearest_source(graph, Sources(
+            own, _ = nearest_source(graph, Sources(
                 np.zeros(np.sum(sources.entry_source == k), np.int64),
                 sources.entry_node[sources.entry_source == k],
                 sources.entry_cost[sources.entry_source == k], 1), method="scipy")
@@ -172,17 +179,17 @@ def test_nearest_source_parallel_on_a_grid_equals_scipy() -> None:
 
 
 def test_nearest_source_bad_method_and_threads() -> None:
-    graph = engine.build_graph(np.array([0]), np.array([1]), np.ones(1), 2)
+    graph = build_graph(np.array([0]), np.array([1]), np.ones(1), 2)
     with pytest.raises(InputDataError, match="method must be one of"):
-        engine.nearest_source(graph, Sources.at_nodes([0]), method="fast")
+        nearest_source(graph, Sources.at_nodes([0]), method="fast")
     with pytest.raises(InputDataError, match="n_threads must be >= 1"):
-        engine.nearest_source(graph, Sources.at_nodes([0]), n_threads=0)
+        nearest_source(graph, Sources.at_nodes([0]), n_threads=0)
 
 
 @settings(deadline=None, max_examples=200)
 @given(cases(), DYADIC, st.sampled_from([1, 2, 3]))
 def test_bounded_times_matches_networkx(case: Case, limit: float, n_threads: int) -> None:
-    cover = engine.bounded_times(graph_of(case), case.sources, limit, n_threads=n_threads)
+    cover = bounded_times(graph_of(case), case.sources, limit, n_threads=n_threads)
     assert cover.shape == (case.sources.n_sources, case.n_nodes)
     for k, expected in enumerate(reference_bounded(case, limit)):
         got = row(cover, k)
@@ -213,7 +220,7 @@ def test_bounded_times_to_targets_is_min_over_entries(
 ) -> None:
     """Targets: min over each target's entries of (node time + cost), within the limit."""
     targets = data.draw(targets_for(case.n_nodes))
-    cover = engine.bounded_times(graph_of(case), case.sources, limit, targets=targets,
+    cover = bounded_times(graph_of(case), case.sources, limit, targets=targets,
                                  n_threads=n_threads)
     assert cover.shape == (case.sources.n_sources, targets.n_sources)
     for k, node_times in enumerate(reference_bounded(case, limit)):
@@ -232,8 +239,8 @@ def test_bounded_times_to_targets_is_min_over_entries(
 @given(cases(REAL), st.floats(0, 3e3))
 def test_bounded_times_agrees_with_nearest_source(case: Case, limit: float) -> None:
     graph = graph_of(case)
-    cover = engine.bounded_times(graph, case.sources, limit)
-    time, _ = engine.nearest_source(graph, case.sources)
+    cover = bounded_times(graph, case.sources, limit)
+    time, _ = nearest_source(graph, case.sources)
     within = np.full(case.n_nodes, np.inf)
     for k in range(case.sources.n_sources):
         for j, t in row(cover, k).items():
@@ -248,7 +255,7 @@ def test_bounded_times_agrees_with_nearest_source(case: Case, limit: float) -> N
 def test_reverse_gives_times_to_sources(case: Case) -> None:
     """Times on the reversed graph equal networkx times on the reversed MultiDiGraph."""
     reversed_case = Case(case.n_nodes, case.head, case.tail, case.weight, case.sources)
-    time, _ = engine.nearest_source(engine.reverse(graph_of(case)), case.sources)
+    time, _ = nearest_source(reverse(graph_of(case)), case.sources)
     ref = reference_times(reversed_case)
     expected = ref.min(axis=0) if case.sources.n_sources else np.full(case.n_nodes, np.inf)
     np.testing.assert_allclose(time, expected, rtol=1e-12)
@@ -257,7 +264,7 @@ def test_reverse_gives_times_to_sources(case: Case) -> None:
 @settings(deadline=None, max_examples=100)
 @given(cases())
 def test_connected_components_match_networkx(case: Case) -> None:
-    labels = engine.connected_components(graph_of(case))
+    labels = connected_components(graph_of(case))
     g = nx.DiGraph()
     g.add_nodes_from(range(case.n_nodes))
     finite = np.isfinite(case.weight)
@@ -275,17 +282,17 @@ def test_connected_components_match_networkx(case: Case) -> None:
 def test_parallel_edges_keep_minimum_not_sum() -> None:
     """The MultiDiGraph trap: scipy coo->csr and nx.to_scipy_sparse_array sum duplicates."""
     tail, head, weight = np.array([0, 0, 0]), np.array([1, 1, 1]), np.array([5.0, 2.0, 7.0])
-    graph = engine.build_graph(tail, head, weight, 2)
+    graph = build_graph(tail, head, weight, 2)
     assert graph.nnz == 1
     assert graph[0, 1] == 2.0
     summed = scipy.sparse.coo_array((weight, (tail, head)), shape=(2, 2)).tocsr()
     assert summed[0, 1] == 14.0  # what the naive construction would have given
-    time, _ = engine.nearest_source(graph, Sources.at_nodes([0]))
+    time, _ = nearest_source(graph, Sources.at_nodes([0]))
     assert time[1] == 2.0
 
 
 def test_graph_is_canonical_float64_int32() -> None:
-    graph = engine.build_graph(np.array([2, 0, 2, 0]), np.array([0, 2, 1, 1]), np.ones(4), 3)
+    graph = build_graph(np.array([2, 0, 2, 0]), np.array([0, 2, 1, 1]), np.ones(4), 3)
     assert graph.dtype == np.float64 and graph.indices.dtype == np.int32
     assert graph.has_canonical_format
     assert graph.indptr.tolist() == [0, 2, 2, 4]
@@ -294,103 +301,103 @@ def test_graph_is_canonical_float64_int32() -> None:
 
 def test_negative_weight_raises() -> None:
     with pytest.raises(InputDataError, match=r"negative .* edge 1 0->2, weight -1\.5"):
-        engine.build_graph(np.array([0, 0]), np.array([1, 2]), np.array([1.0, -1.5]), 3)
+        build_graph(np.array([0, 0]), np.array([1, 2]), np.array([1.0, -1.5]), 3)
     with pytest.raises(ValueError, match="negative"):
-        engine.build_graph(np.array([0]), np.array([1]), np.array([-np.inf]), 2)
+        build_graph(np.array([0]), np.array([1]), np.array([-np.inf]), 2)
 
 
 def test_bad_edges_raise() -> None:
     with pytest.raises(InputDataError, match="same length"):
-        engine.build_graph(np.array([0, 1]), np.array([1]), np.array([1.0]), 2)
+        build_graph(np.array([0, 1]), np.array([1]), np.array([1.0]), 2)
     with pytest.raises(InputDataError, match=r"head node id\(s\) outside \[0, 2\)"):
-        engine.build_graph(np.array([0]), np.array([2]), np.array([1.0]), 2)
+        build_graph(np.array([0]), np.array([2]), np.array([1.0]), 2)
     with pytest.raises(InputDataError, match="integer node ids"):
-        engine.build_graph(np.array([0.0]), np.array([1.0]), np.array([1.0]), 2)
+        build_graph(np.array([0.0]), np.array([1.0]), np.array([1.0]), 2)
 
 
 def test_inf_and_nan_edges_are_dropped() -> None:
-    graph = engine.build_graph(
+    graph = build_graph(
         np.array([0, 1, 1, 2]), np.array([1, 0, 2, 0]), np.array([1.0, np.inf, np.nan, 3.0]), 3
     )
     assert graph.nnz == 2
-    time, source = engine.nearest_source(graph, Sources.at_nodes([1]))
+    time, source = nearest_source(graph, Sources.at_nodes([1]))
     assert time.tolist() == [np.inf, 0.0, np.inf]
     assert source.tolist() == [-1, 0, -1]
 
 
 def test_zero_weight_edges_are_edges() -> None:
     """Explicit zeros are stored and traversed (csgraph treats stored zeros as edges)."""
-    graph = engine.build_graph(
+    graph = build_graph(
         np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([0.0, 0.0, 1.0]), 5
     )
     assert graph.nnz == 3 and np.count_nonzero(graph.data) == 1
-    time, source = engine.nearest_source(graph, Sources.at_nodes([0]))
+    time, source = nearest_source(graph, Sources.at_nodes([0]))
     assert time.tolist() == [0.0, 0.0, 0.0, 1.0, np.inf]
     assert source.tolist() == [0, 0, 0, 0, -1]
-    cover = engine.bounded_times(graph, Sources.at_nodes([0]), 0.0)
+    cover = bounded_times(graph, Sources.at_nodes([0]), 0.0)
     assert cover.nnz == 3 and row(cover, 0) == {0: 0.0, 1: 0.0, 2: 0.0}
-    assert engine.reverse(graph).nnz == 3
-    assert engine.connected_components(graph).tolist() == [0, 0, 0, 0, 1]
+    assert reverse(graph).nnz == 3
+    assert connected_components(graph).tolist() == [0, 0, 0, 0, 1]
 
 
 def test_self_loops_are_dropped() -> None:
-    graph = engine.build_graph(np.array([0, 0]), np.array([0, 1]), np.array([1.0, 2.0]), 2)
+    graph = build_graph(np.array([0, 0]), np.array([0, 1]), np.array([1.0, 2.0]), 2)
     assert graph.nnz == 1
 
 
 def test_multi_entry_source() -> None:
     """A facility mid-segment enters at both ends with different costs."""
-    graph = engine.build_graph(np.array([0, 1, 2]), np.array([1, 2, 3]), np.full(3, 10.0), 4)
+    graph = build_graph(np.array([0, 1, 2]), np.array([1, 2, 3]), np.full(3, 10.0), 4)
     sources = Sources(np.array([0, 0, 1]), np.array([0, 3, 0]), np.array([4.0, 1.0, 0.0]), 2)
-    time, source = engine.nearest_source(graph, sources)
+    time, source = nearest_source(graph, sources)
     assert time.tolist() == [0.0, 10.0, 20.0, 1.0]
     assert source.tolist() == [1, 1, 1, 0]
-    cover = engine.bounded_times(graph, sources, 14.0)
+    cover = bounded_times(graph, sources, 14.0)
     assert row(cover, 0) == {0: 4.0, 1: 14.0, 3: 1.0}
     assert row(cover, 1) == {0: 0.0, 1: 10.0}
 
 
 def test_empty_sources() -> None:
-    graph = engine.build_graph(np.array([0]), np.array([1]), np.array([1.0]), 3)
+    graph = build_graph(np.array([0]), np.array([1]), np.array([1.0]), 3)
     empty = Sources.at_nodes(np.zeros(0, np.int64))
-    time, source = engine.nearest_source(graph, empty)
+    time, source = nearest_source(graph, empty)
     assert np.all(np.isinf(time)) and np.all(source == -1)
-    cover = engine.bounded_times(graph, empty, 5.0)
+    cover = bounded_times(graph, empty, 5.0)
     assert cover.shape == (0, 3) and cover.nnz == 0
     no_entries = Sources(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 2)
-    assert engine.bounded_times(graph, no_entries, 5.0).shape == (2, 3)
-    assert np.all(engine.nearest_source(graph, no_entries)[1] == -1)
+    assert bounded_times(graph, no_entries, 5.0).shape == (2, 3)
+    assert np.all(nearest_source(graph, no_entries)[1] == -1)
 
 
 def test_empty_graph() -> None:
-    graph = engine.build_graph(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0)
+    graph = build_graph(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0)
     assert graph.shape == (0, 0)
-    time, source = engine.nearest_source(graph, Sources.at_nodes([]))
+    time, source = nearest_source(graph, Sources.at_nodes([]))
     assert time.size == 0 and source.size == 0
 
 
 def test_bad_sources_raise() -> None:
-    graph = engine.build_graph(np.array([0]), np.array([1]), np.array([1.0]), 2)
+    graph = build_graph(np.array([0]), np.array([1]), np.array([1.0]), 2)
     with pytest.raises(InputDataError, match="entry_node"):
-        engine.nearest_source(graph, Sources.at_nodes([5]))
+        nearest_source(graph, Sources.at_nodes([5]))
     with pytest.raises(InputDataError, match="entry_source"):
         Sources(np.array([2]), np.array([0]), np.array([0.0]), 2)
     with pytest.raises(InputDataError, match="entry cost"):
         Sources(np.array([0]), np.array([0]), np.array([-1.0]), 1)
     with pytest.raises(InputDataError, match="limit"):
-        engine.bounded_times(graph, Sources.at_nodes([0]), -1.0)
+        bounded_times(graph, Sources.at_nodes([0]), -1.0)
     with pytest.raises(InputDataError, match="limit"):
-        engine.bounded_times(graph, Sources.at_nodes([0]), float("nan"))
+        bounded_times(graph, Sources.at_nodes([0]), float("nan"))
 
 
 def test_bounded_limit_is_inclusive() -> None:
-    graph = engine.build_graph(np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.25]), 3)
-    assert row(engine.bounded_times(graph, Sources.at_nodes([0]), 0.75), 0) == {
+    graph = build_graph(np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.25]), 3)
+    assert row(bounded_times(graph, Sources.at_nodes([0]), 0.75), 0) == {
         0: 0.0,
         1: 0.5,
         2: 0.75,
     }
-    assert row(engine.bounded_times(graph, Sources.at_nodes([0]), 0.7), 0) == {0: 0.0, 1: 0.5}
+    assert row(bounded_times(graph, Sources.at_nodes([0]), 0.7), 0) == {0: 0.0, 1: 0.5}
 
 
 def test_bounded_times_many_sources_threads_agree() -> None:
@@ -399,10 +406,10 @@ def test_bounded_times_many_sources_threads_agree() -> None:
     n = 2_000
     tail = rng.integers(0, n, 8 * n)
     head = rng.integers(0, n, 8 * n)
-    graph = engine.build_graph(tail, head, rng.uniform(0, 10, 8 * n), n)
+    graph = build_graph(tail, head, rng.uniform(0, 10, 8 * n), n)
     sources = Sources.at_nodes(rng.integers(0, n, 300))
-    one = engine.bounded_times(graph, sources, 12.0, n_threads=1)
-    two = engine.bounded_times(graph, sources, 12.0, n_threads=2)
+    one = bounded_times(graph, sources, 12.0, n_threads=1)
+    two = bounded_times(graph, sources, 12.0, n_threads=2)
     assert one.nnz > 0 and np.diff(one.indptr).max() > 1000  # radix-sorted rows
     for k in range(300):
         assert np.all(np.diff(one.indices[one.indptr[k] : one.indptr[k + 1]]) > 0)
@@ -422,7 +429,7 @@ def test_sort_nodes(bits: int, size: int) -> None:
     """Output rows are radix-sorted (1 to 3 passes) or insertion-sorted."""
     nodes = np.random.default_rng(size + bits).integers(0, 2**bits, size).astype(np.int32)
     got = nodes.copy()
-    _kernels.sort_nodes(got, np.empty(size, np.int32), bits)
+    sort_nodes(got, np.empty(size, np.int32), bits)
     np.testing.assert_array_equal(got, np.sort(nodes))
 
 
@@ -434,17 +441,17 @@ def test_sort_nodes(bits: int, size: int) -> None:
 @pytest.mark.parametrize("mode", ["drive", "walk"])
 def test_parallel_nearest_source_on_comoros_equals_scipy(comoros_dir: Path, mode: str) -> None:
     """Real roads (islands, ferries, one-way streets): both methods agree bit for bit."""
-    from accessmap.network import load_network
+    from accessmap.inputs.network import load_network
 
     network = load_network(comoros_dir / "comores-latest.osm.pbf", mode=mode)
     graph = network.graph_to
     rng = np.random.default_rng(3)
     sources = Sources.at_nodes(rng.choice(graph.shape[0], 60, replace=False))
-    expected, _ = engine.nearest_source(graph, sources, method="scipy")
-    time, source = engine.nearest_source(graph, sources, method="parallel", n_threads=2)
+    expected, _ = nearest_source(graph, sources, method="scipy")
+    time, source = nearest_source(graph, sources, method="parallel", n_threads=2)
     np.testing.assert_array_equal(time, expected)
     assert np.isinf(time).any() and np.isfinite(time).mean() > 0.9  # islands without sources
     # the label is right: the time from that source alone is the time found
     for k in rng.choice(np.unique(source[source >= 0]), 5, replace=False):
-        own, _ = engine.nearest_source(graph, Sources.at_nodes([sources.entry_node[k]]))
+        own, _ = nearest_source(graph, Sources.at_nodes([sources.entry_node[k]]))
         np.testing.assert_array_equal(own[source == k], time[source == k])

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accessmap.areas import PERI_URBAN, RURAL, URBAN
-from accessmap.equity import (
+from accessmap.analysis.equity import (
     coverage_gaps,
     rural_underserved_share,
     travel_time_inequality,
     weighted_gini,
 )
+from accessmap.inputs.areas import PERI_URBAN, RURAL, URBAN
 
 
 def pairwise_gini(x: np.ndarray, w: np.ndarray) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from accessmap import InputDataError, InputFileError
-from accessmap.facilities import load_facilities
+from accessmap.inputs.facilities import load_facilities
 
 
 def write_points(path: Path, rows: list[dict[str, object]]) -> Path:

@@ -8,14 +8,10 @@ import pandas as pd
 import pytest
 import scipy.sparse
 
-from accessmap.catchments import (
-    catchment_table,
-    facility_point_times,
-    nearest_facility_times,
-    step_decay,
-    two_step_fca,
-)
-from accessmap.network import RoadNetwork, network_from_graph
+from accessmap.analysis.catchments import catchment_table, step_decay, two_step_fca
+from accessmap.inputs.network import network_from_graph
+from accessmap.routing.network import RoadNetwork
+from accessmap.routing.travel_times import facility_point_times, nearest_facility_times
 
 KM = 1 / 111.32  # degrees of longitude per km on the equator (about)
 WALK_KM_S = 720.0  # 5 km/h

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 import shapely
 
-from accessmap.catchments import NO_ROUTE, OFF_NETWORK, REACHED
-from accessmap.gaps import (
-    REST_ZONE,
+from accessmap.analysis.coverage import (
     coverage_by,
     coverage_table,
     label_weights,
     underserved_mask,
-    underserved_zones,
     unreachable_summary,
 )
+from accessmap.analysis.zones import REST_ZONE, underserved_zones
+from accessmap.routing.travel_times import NO_ROUTE, OFF_NETWORK, REACHED
 from tests.test_surface import grid_population
 
 

@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import LineString
 
-from accessmap import maps
-from accessmap._errors import OutputError
-from accessmap._runfolder import RunFolder, escape, time_classes
 from accessmap.cli import main
-from accessmap.network import network_from_graph
+from accessmap.errors import OutputError
+from accessmap.inputs.network import network_from_graph
+from accessmap.outputs.maps import roads_layer, share_column, write_map
+from accessmap.outputs.style import COVERAGE_COLOURS, escape, time_classes
+from accessmap.record import RunFolder
 from tests.runfolder_factory import XSS, make_run_folder, summary
 
 
@@ -43,7 +44,7 @@ def test_time_classes_follow_the_thresholds() -> None:
 
 
 def test_map_has_every_layer_legend_and_panel(run_dir: Path) -> None:
-    text = maps.write_map(run_dir).read_text(encoding="utf-8")
+    text = write_map(run_dir).read_text(encoding="utf-8")
     for name in ("Travel time to nearest facility", "Isochrone bands", "Underserved zones",
                  "Facilities: hospital (1)", "Facilities: health_post (1)",
                  "Recommended satellite clinics", "Recommended mobile-unit stops",
@@ -60,7 +61,7 @@ def test_map_has_every_layer_legend_and_panel(run_dir: Path) -> None:
 
 
 def test_names_are_escaped_never_markup(run_dir: Path) -> None:
-    text = maps.write_map(run_dir).read_text(encoding="utf-8")
+    text = write_map(run_dir).read_text(encoding="utf-8")
     assert XSS not in text
     assert "`${x}`" not in text
     assert "Test district & <friends>" not in text
@@ -70,8 +71,8 @@ def test_names_are_escaped_never_markup(run_dir: Path) -> None:
 
 
 def test_offline_map_needs_no_url(run_dir: Path, tmp_path: Path) -> None:
-    offline = maps.write_map(run_dir, tmp_path / "off.html", offline=True).read_text("utf-8")
-    online = maps.write_map(run_dir, tmp_path / "on.html").read_text("utf-8")
+    offline = write_map(run_dir, tmp_path / "off.html", offline=True).read_text("utf-8")
+    online = write_map(run_dir, tmp_path / "on.html").read_text("utf-8")
     pattern = re.compile(r"""(?:src|href)\s*=\s*["']?https?://""", re.I)
     assert not pattern.search(offline)
     assert "Leaflet 1.9.4" in offline and "fullscreen" in offline.lower()
@@ -82,7 +83,7 @@ def test_offline_map_needs_no_url(run_dir: Path, tmp_path: Path) -> None:
 def test_absent_layers_are_named_and_skipped(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run", omit=("mobile_routes", "travel_time.tif",
                                                   "admin_areas"))
-    text = maps.write_map(run).read_text(encoding="utf-8")
+    text = write_map(run).read_text(encoding="utf-8")
     assert "Not shown" in text
     assert "mobile routes (not in this run)" in text
     assert "no travel_time.tif" in text
@@ -92,35 +93,35 @@ def test_absent_layers_are_named_and_skipped(tmp_path: Path) -> None:
 
 
 def test_admin_areas_are_a_choropleth_of_the_siting_threshold(run_dir: Path) -> None:
-    text = maps.write_map(run_dir).read_text(encoding="utf-8")
+    text = write_map(run_dir).read_text(encoding="utf-8")
     assert "within 60 min: 100%" in text  # West: 8 of 8
     assert "within 60 min: 12%" in text  # East: 1 of 8
-    assert maps.COVERAGE_COLOURS[-1] in text and maps.COVERAGE_COLOURS[0] in text
+    assert COVERAGE_COLOURS[-1] in text and COVERAGE_COLOURS[0] in text
     run = RunFolder(run_dir)
-    assert maps.share_column(run.layer("admin_areas"), 60) == "share_60min"
-    assert maps.share_column(run.layer("admin_areas"), 30) is None
+    assert share_column(run.layer("admin_areas"), 60) == "share_60min"
+    assert share_column(run.layer("admin_areas"), 30) is None
 
 
 def test_run_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="does not exist"):
-        maps.write_map(tmp_path / "nowhere")
+        write_map(tmp_path / "nowhere")
     partial = make_run_folder(tmp_path / "partial", omit=("layers.gpkg",))
     with pytest.raises(OutputError, match=r"incomplete: missing layers\.gpkg"):
-        maps.write_map(partial)
+        write_map(partial)
     other = make_run_folder(tmp_path / "other")
     data = summary()
     data["run"]["accessmap_version"] = "9.9.0"
     (other / "summary.json").write_text(json.dumps(data))
     with pytest.raises(OutputError, match=r"made by accessmap 9\.9\.0"):
-        maps.write_map(other)
+        write_map(other)
     (other / "summary.json").write_text("{not json")
     with pytest.raises(OutputError, match="not readable JSON"):
-        maps.write_map(other)
+        write_map(other)
     done = make_run_folder(tmp_path / "done")
-    maps.write_map(done)
+    write_map(done)
     with pytest.raises(OutputError, match="already exists; use --overwrite"):
-        maps.write_map(done)
-    assert maps.write_map(done, overwrite=True).is_file()
+        write_map(done)
+    assert write_map(done, overwrite=True).is_file()
 
 
 def test_map_command(run_dir: Path, tmp_path: Path) -> None:
@@ -142,7 +143,7 @@ def test_long_lines_are_simplified(tmp_path: Path) -> None:
     wiggle = LineString(np.column_stack([x, -12.02 + 1e-6 * np.sin(np.arange(x.size))]))
     gpd.GeoDataFrame({"highway": ["primary"]}, geometry=[wiggle], crs="EPSG:4326").to_file(
         run / "layers.gpkg", layer="roads", driver="GPKG", engine="pyogrio")
-    text = maps.write_map(run).read_text(encoding="utf-8")
+    text = write_map(run).read_text(encoding="utf-8")
     assert len(text) < 200_000  # 20,000 raw vertices would take > 600 kB
     assert "Roads (context)" in text
 
@@ -158,11 +159,11 @@ def _grid_network() -> object:
 
 def test_roads_layer_merges_per_class_and_drops_minor_roads_of_big_networks() -> None:
     network = _grid_network()
-    roads = maps.roads_layer(network)
+    roads = roads_layer(network)
     assert sorted(roads["highway"]) == ["primary", "residential"]
     primary = roads.loc[roads["highway"] == "primary"].geometry.iloc[0]
     assert primary.coords[0] == pytest.approx((44.0, -12.0))
     assert primary.coords[-1] == pytest.approx((44.02, -12.0))
     assert roads.crs.to_epsg() == 4326
-    major = maps.roads_layer(network, max_segments=1)
+    major = roads_layer(network, max_segments=1)
     assert major["highway"].tolist() == ["primary"]

@@ -16,23 +16,15 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from accessmap import engine
-from accessmap._errors import ConfigError, InputDataError, InputFileError, NetworkError
-from accessmap.catchments import OFF_NETWORK, REACHED, nearest_facility_times
+from accessmap.analysis.components import component_report
 from accessmap.config import scenario_from_dict
-from accessmap.network import (
-    RoadNetwork,
-    SpeedProfile,
-    component_report,
-    entry_costs,
-    entry_points,
-    load_network,
-    network_from_graph,
-    parse_duration_s,
-    parse_speed_kph,
-    snap_points,
-    way_speeds_kph,
-)
+from accessmap.errors import ConfigError, InputDataError, InputFileError, NetworkError
+from accessmap.inputs.network import load_network, network_from_graph
+from accessmap.routing.engine import Sources, nearest_source
+from accessmap.routing.modes import SpeedProfile, parse_duration_s, parse_speed_kph, way_speeds_kph
+from accessmap.routing.network import RoadNetwork
+from accessmap.routing.snapping import entry_costs, entry_points, snap_points
+from accessmap.routing.travel_times import OFF_NETWORK, REACHED, nearest_facility_times
 from tests.conftest import write_osm
 
 KM = 1000 / 111_319.490793  # degrees of longitude per km on the equator (WGS84)
@@ -60,8 +52,8 @@ def load(path: Path, mode: str = "walk", **overrides: object) -> RoadNetwork:
 def times_between(net: RoadNetwork, a_osm: int, b_osm: int) -> tuple[float, float]:
     """Shortest time a->b and b->a (by OSM node id) over the network."""
     index = {int(o): i for i, o in enumerate(net.node_osm_id)}
-    dist = engine.nearest_source(net.graph_from, engine.Sources.at_nodes([index[a_osm]]))[0]
-    back = engine.nearest_source(net.graph_from, engine.Sources.at_nodes([index[b_osm]]))[0]
+    dist = nearest_source(net.graph_from, Sources.at_nodes([index[a_osm]]))[0]
+    back = nearest_source(net.graph_from, Sources.at_nodes([index[b_osm]]))[0]
     return float(dist[index[b_osm]]), float(back[index[a_osm]])
 
 
@@ -134,9 +126,9 @@ def test_times_to_facility_differ_from_times_from_it_on_a_oneway(tmp_path: Path)
     ])
     net = load(path, "drive", surface_factors={})
     index = {int(o): i for i, o in enumerate(net.node_osm_id)}
-    facility = engine.Sources.at_nodes([index[2]])
-    to_b = engine.nearest_source(net.graph_to, facility)[0][index[1]]
-    from_b = engine.nearest_source(net.graph_from, facility)[0][index[1]]
+    facility = Sources.at_nodes([index[2]])
+    to_b = nearest_source(net.graph_to, facility)[0][index[1]]
+    from_b = nearest_source(net.graph_from, facility)[0][index[1]]
     assert to_b == pytest.approx(60, rel=REL)
     assert from_b == pytest.approx(480, rel=REL)
 
@@ -308,7 +300,7 @@ def test_to_networkx_round_trips_through_osmnx(tmp_path: Path) -> None:
         min(d["travel_time"] for d in graph.get_edge_data(a, b).values())
         for a, b in itertools.pairwise(route)
     )
-    ours = engine.nearest_source(net.graph_from, engine.Sources.at_nodes([src]))[0][dst]
+    ours = nearest_source(net.graph_from, Sources.at_nodes([src]))[0][dst]
     assert osmnx_time == pytest.approx(ours)
     back = network_from_graph(graph, mode="drive", use_travel_time=True)
     np.testing.assert_allclose(np.sort(back.seg_time_fwd_s),
@@ -407,7 +399,7 @@ def test_second_load_uses_the_cache_and_says_so(
     first = load_network(path, mode="drive", cache_dir=cache)
     files = list(cache.iterdir())
     assert len(files) == 1 and files[0].suffix == ".npz"  # no temporary file left
-    with caplog.at_level(logging.INFO, logger="accessmap.network"):
+    with caplog.at_level(logging.INFO, logger="accessmap.inputs.network"):
         second = load_network(path, mode="drive", cache_dir=cache)
     assert "parsing skipped" in caplog.text
     for name in ("node_x", "seg_u", "seg_time_fwd_s", "seg_highway"):
@@ -434,12 +426,12 @@ def test_unusable_cache_is_ignored_with_a_warning(
             arrays = {k: data[k] for k in data.files}
         arrays["key"] = np.asarray("older-version")
         np.savez(target, **arrays)
-    with caplog.at_level(logging.WARNING, logger="accessmap.network"):
+    with caplog.at_level(logging.WARNING, logger="accessmap.inputs.network"):
         again = load_network(path, mode="walk", cache_dir=cache)
     assert "ignoring unusable network cache" in caplog.text
     np.testing.assert_array_equal(again.seg_time_fwd_s, good.seg_time_fwd_s)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="accessmap.network"):
+    with caplog.at_level(logging.INFO, logger="accessmap.inputs.network"):
         load_network(path, mode="walk", cache_dir=cache)
     assert "parsing skipped" in caplog.text  # the rebuild replaced the bad cache
 
@@ -544,8 +536,8 @@ def test_comoros_networks_build_and_cache(comoros_dir: Path, tmp_path: Path) -> 
 
 def test_pipeline_summary_reports_network_pieces() -> None:
     from accessmap import pipeline
-    from accessmap.catchments import NO_ROUTE
     from accessmap.demo import demo_scenario
+    from accessmap.routing.travel_times import NO_ROUTE
 
     result = pipeline.run(demo_scenario(), write=False)
     pieces = result.summary["network_components"]
@@ -611,7 +603,7 @@ def brute_force_snap(net: RoadNetwork, x: np.ndarray, y: np.ndarray
 @pytest.fixture
 def snap_paths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count points settled by the exact fallback of ``snap_points`` (one entry per call)."""
-    import accessmap.network as network_module
+    import accessmap.routing.snapping as network_module
 
     calls: list[int] = []
     original = network_module._snap_exhaustive
@@ -723,7 +715,7 @@ def test_snap_exact_with_ties_overlaps_and_zero_length_segments(
 
 def test_nodes_are_numbered_along_a_z_order_curve() -> None:
     """A 4 x 4 grid given row by row comes out in Z order; ties keep their input order."""
-    from accessmap.network import _spatial_order
+    from accessmap.inputs.network import _spatial_order
 
     col, row = np.meshgrid(np.arange(4.0), np.arange(4.0))
     order = _spatial_order(col.ravel() * 100, row.ravel() * 100)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from accessmap import ConfigError, InputDataError, OutputError
-from accessmap.catchments import NO_ROUTE, OFF_NETWORK, REACHED
 from accessmap.config import Scenario
 from accessmap.pipeline import run
+from accessmap.routing.travel_times import NO_ROUTE, OFF_NETWORK, REACHED
 
 
 def tiny_scenario(world: dict[str, Path], **changes: object) -> Scenario:

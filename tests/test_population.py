@@ -13,7 +13,7 @@ import shapely
 from affine import Affine
 
 from accessmap import InputDataError, InputFileError
-from accessmap.population import aggregate_sum, counts_on_grid, load_population
+from accessmap.inputs.population import aggregate_sum, counts_on_grid, load_population
 
 CELL = 0.01
 ORIGIN = Affine(CELL, 0.0, 45.0, 0.0, -CELL, -11.0)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyogrio
 
-from accessmap import report
-from accessmap._runfolder import time_classes
+from accessmap.outputs.style import time_classes
+from accessmap.record import write_layers
 from tests.runfolder_factory import THRESHOLDS, layers
 
 
@@ -23,7 +23,7 @@ def _styles(path: Path) -> dict[str, str]:
 
 def test_every_layer_gets_a_valid_default_style(tmp_path: Path) -> None:
     path = tmp_path / "layers.gpkg"
-    report.write_layers(path, layers())
+    write_layers(path, layers())
     styles = _styles(path)
     assert set(styles) == set(layers())
     for qml in styles.values():
@@ -36,7 +36,7 @@ def test_every_layer_gets_a_valid_default_style(tmp_path: Path) -> None:
 
 def test_band_and_site_styles_use_the_map_classes(tmp_path: Path) -> None:
     path = tmp_path / "layers.gpkg"
-    report.write_layers(path, layers())
+    write_layers(path, layers())
     styles = _styles(path)
     bands = ET.fromstring(styles["isochrone_bands"].split("'SYSTEM'>", 1)[1])
     values = [c.get("value") for c in bands.iter("category")]
@@ -53,5 +53,5 @@ def test_band_and_site_styles_use_the_map_classes(tmp_path: Path) -> None:
 
 def test_styles_can_be_left_out(tmp_path: Path) -> None:
     path = tmp_path / "layers.gpkg"
-    report.write_layers(path, {"facilities": layers()["facilities"]}, styles=False)
+    write_layers(path, {"facilities": layers()["facilities"]}, styles=False)
     assert "layer_styles" not in set(pyogrio.list_layers(path)[:, 0])

@@ -19,12 +19,37 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from accessmap import _siting_models, siting
-from accessmap._errors import InputDataError, InputFileError
-from accessmap.catchments import nearest_facility_times
 from accessmap.config import Scenario
-from accessmap.network import RoadNetwork, network_from_graph, snap_points
-from accessmap.population import Population
+from accessmap.errors import InputDataError, InputFileError
+from accessmap.inputs.network import network_from_graph
+from accessmap.inputs.population import Population
+from accessmap.routing.network import RoadNetwork
+from accessmap.routing.snapping import snap_points
+from accessmap.routing.travel_times import nearest_facility_times
+from accessmap.siting import models as _siting_models
+from accessmap.siting.candidates import (
+    candidate_nodes,
+    candidates_from_points,
+    coverage_matrix,
+    equity_weights,
+    filter_candidates,
+    point_groups,
+)
+from accessmap.siting.models import (
+    covered_weight,
+    lazy_greedy,
+    marginal_gain_table,
+    minimum_sites,
+    reduce_instance,
+    select_sites,
+)
+from accessmap.siting.plan import (
+    MOBILE_UNIT_STOP,
+    SATELLITE_CLINIC,
+    SitingOptions,
+    recommend_sites,
+    site_kind,
+)
 
 STEP = 0.01  # degrees between nodes (about 1.1 km at the equator)
 
@@ -51,7 +76,7 @@ def cover_for(net: RoadNetwork, cand_osm: list[int], lons: list[float],
     x, y = net.project(np.array(lons), np.zeros(len(lons)))
     snap = snap_points(net, x, y)
     cands = np.array([node_index(net, c) for c in cand_osm])
-    cover = siting.coverage_matrix(net, cands, snap, np.arange(len(lons)), threshold_s)
+    cover = coverage_matrix(net, cands, snap, np.arange(len(lons)), threshold_s)
     return cover.matrix.toarray()
 
 
@@ -70,9 +95,9 @@ def test_candidate_thinning_keeps_the_smallest_osm_id_per_cell() -> None:
     x, y = net.project(45.0 + STEP * np.arange(5), np.zeros(5))
     snap = snap_points(net, x, y)
     needy = np.ones(5, dtype=bool)
-    one_cell = siting.candidate_nodes(net, snap, needy, spacing_m=1e7)
+    one_cell = candidate_nodes(net, snap, needy, spacing_m=1e7)
     assert net.node_osm_id[one_cell].tolist() == [10]
-    every_node = siting.candidate_nodes(net, snap, needy, spacing_m=10.0)
+    every_node = candidate_nodes(net, snap, needy, spacing_m=10.0)
     assert sorted(net.node_osm_id[every_node].tolist()) == sorted(ids)
 
 
@@ -120,7 +145,7 @@ def brute_force(matrix: np.ndarray, weights: np.ndarray, k: int) -> float:
 
 def test_reduce_merges_identical_columns_and_drops_uncovered() -> None:
     m = matrix_of([[0, 1, 3], [1, 3]], 5)  # cols 1 and 3 have the same set; 2, 4 uncovered
-    red = siting.reduce_instance(m, np.array([1.0, 2.0, 4.0, 8.0, 16.0]))
+    red = reduce_instance(m, np.array([1.0, 2.0, 4.0, 8.0, 16.0]))
     assert red.weights.tolist() == [1.0, 10.0]
     assert red.matrix.toarray().tolist() == [[True, True], [False, True]]
     assert red.group.tolist() == [0, 1, -1, 1, -1]
@@ -130,7 +155,7 @@ def test_greedy_is_not_optimal_here_but_exact_is() -> None:
     # classic trap: the big middle set looks best first, the two halves are optimal
     m = matrix_of([[0, 1, 2, 3], [0, 1, 4], [2, 3, 5]], 6)
     w = np.array([1.0, 1.0, 1.0, 1.0, 1.5, 1.5])
-    sel = siting.select_sites(siting.reduce_instance(m, w), 2, method="exact")
+    sel = select_sites(reduce_instance(m, w), 2, method="exact")
     assert sel.model == "exact" and sel.solver_status == "optimal"
     assert sel.objective == pytest.approx(7.0)
     assert sel.greedy_objective == pytest.approx(5.5)
@@ -146,7 +171,7 @@ def test_exact_equals_spopt_mclp() -> None:
     rng = np.random.default_rng(7)
     dense = rng.random((12, 40)) < 0.2
     w = rng.integers(1, 100, 40).astype(float)
-    sel = siting.select_sites(siting.reduce_instance(scipy.sparse.csr_array(dense), w), 3,
+    sel = select_sites(reduce_instance(scipy.sparse.csr_array(dense), w), 3,
                               method="exact")
     cost = np.where(dense.T, 0.0, 10.0)  # spopt: demand x facilities
     model = MCLP.from_cost_matrix(cost, w, service_radius=1.0, p_facilities=3)
@@ -165,16 +190,16 @@ def test_greedy_never_beats_exact_and_equals_it_for_one_site(
     rng = np.random.default_rng(seed)
     dense = rng.random((n_cand, n_dem)) < 0.4
     w = rng.random(n_dem) * 100
-    inst = siting.reduce_instance(scipy.sparse.csr_array(dense), w)
-    chosen, _ = siting.lazy_greedy(inst.matrix, inst.weights, k)
-    greedy = siting.covered_weight(inst.matrix, inst.weights, chosen)
+    inst = reduce_instance(scipy.sparse.csr_array(dense), w)
+    chosen, _ = lazy_greedy(inst.matrix, inst.weights, k)
+    greedy = covered_weight(inst.matrix, inst.weights, chosen)
     optimum = brute_force(dense, w, k)
     assert greedy <= optimum + 1e-9
     assert greedy >= (1 - 1 / np.e) * optimum - 1e-9
     if k == 1:
         assert greedy == pytest.approx(optimum)
     if dense.any():
-        sel = siting.select_sites(inst, k, method="exact")
+        sel = select_sites(inst, k, method="exact")
         assert sel.objective == pytest.approx(optimum)
         assert sel.greedy_objective <= sel.objective + 1e-9
 
@@ -183,7 +208,7 @@ def test_lazy_greedy_matches_plain_greedy() -> None:
     rng = np.random.default_rng(3)
     dense = rng.random((30, 200)) < 0.1
     w = rng.random(200)
-    chosen, gains = siting.lazy_greedy(scipy.sparse.csr_array(dense), w, 8)
+    chosen, gains = lazy_greedy(scipy.sparse.csr_array(dense), w, 8)
     remaining, plain = w.copy(), []
     for _ in range(8):
         g = dense.astype(float) @ remaining
@@ -197,26 +222,26 @@ def test_lazy_greedy_matches_plain_greedy() -> None:
 def test_greedy_equals_exact_for_disjoint_sets() -> None:
     m = matrix_of([[0], [1, 2], [3], [4, 5, 6]], 7)  # disjoint: greedy provably optimal
     w = np.array([5.0, 1.0, 1.0, 4.0, 1.0, 1.0, 1.0])
-    sel = siting.select_sites(siting.reduce_instance(m, w), 2, method="exact")
+    sel = select_sites(reduce_instance(m, w), 2, method="exact")
     assert sel.gap == pytest.approx(0.0)
     assert sel.objective == sel.greedy_objective == pytest.approx(5.0 + 4.0)
 
 
 def test_k_above_candidates_is_explained() -> None:
     m = matrix_of([[0], [1]], 2)
-    sel = siting.select_sites(siting.reduce_instance(m, np.array([1.0, 2.0])), 5)
+    sel = select_sites(reduce_instance(m, np.array([1.0, 2.0])), 5)
     assert "only 2 candidates" in sel.notes[0]
     assert sel.chosen.tolist() == [1, 0]  # ranked by gain
 
 
 def test_no_candidates_is_a_clear_error() -> None:
-    empty = siting.reduce_instance(scipy.sparse.csr_array((0, 3), dtype=bool), np.ones(3))
+    empty = reduce_instance(scipy.sparse.csr_array((0, 3), dtype=bool), np.ones(3))
     with pytest.raises(InputDataError, match="no candidate sites"):
-        siting.select_sites(empty, 2)
+        select_sites(empty, 2)
     with pytest.raises(InputDataError, match="whole number >= 0"):
-        siting.select_sites(empty, -1)
+        select_sites(empty, -1)
     with pytest.raises(InputDataError, match="solver 'gurobi' is unknown"):
-        siting.select_sites(empty, 1, solver="gurobi")
+        select_sites(empty, 1, solver="gurobi")
 
 
 class _FakeBackend:
@@ -238,7 +263,7 @@ def test_missing_solver_falls_back_to_greedy(monkeypatch: pytest.MonkeyPatch,
                         lambda *a: _FakeBackend(available=False))
     m = matrix_of([[0, 1], [1, 2]], 3)
     with caplog.at_level(logging.WARNING):
-        sel = siting.select_sites(siting.reduce_instance(m, np.ones(3)), 1, method="exact")
+        sel = select_sites(reduce_instance(m, np.ones(3)), 1, method="exact")
     assert sel.model == "greedy" and sel.gap is None
     assert "not available" in sel.solver_status
     assert "fell back to the greedy" in sel.notes[0]
@@ -249,7 +274,7 @@ def test_solver_timeout_falls_back_to_greedy(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(_siting_models, "_pulp_solver",
                         lambda *a: _FakeBackend(available=True, sleep_s=0.06))
     m = matrix_of([[0, 1], [1, 2]], 3)
-    sel = siting.select_sites(siting.reduce_instance(m, np.ones(3)), 1, method="exact",
+    sel = select_sites(reduce_instance(m, np.ones(3)), 1, method="exact",
                               time_limit_s=0.05)
     assert sel.model == "greedy"
     assert "time limit of 0.05 s reached" in sel.solver_status
@@ -258,7 +283,7 @@ def test_solver_timeout_falls_back_to_greedy(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_auto_uses_greedy_above_the_size_limit() -> None:
     m = matrix_of([[0], [1], [2]], 3)
-    sel = siting.select_sites(siting.reduce_instance(m, np.ones(3)), 1,
+    sel = select_sites(reduce_instance(m, np.ones(3)), 1,
                               exact_max_candidates=2)
     assert sel.model == "greedy" and "exceed exact_max_candidates=2" in sel.notes[0]
 
@@ -266,20 +291,20 @@ def test_auto_uses_greedy_above_the_size_limit() -> None:
 def test_minimum_sites_by_hand() -> None:
     m = matrix_of([[0, 1, 2, 3], [0, 1, 4], [2, 3, 5], [6]], 7)
     pop = np.array([1.0, 1.0, 1.0, 1.0, 1.5, 1.5, 0.5])
-    inst = siting.reduce_instance(m, pop)
-    res = siting.minimum_sites(inst, 7.0)  # needs sites 1 and 2 (greedy would take 3)
+    inst = reduce_instance(m, pop)
+    res = minimum_sites(inst, 7.0)  # needs sites 1 and 2 (greedy would take 3)
     assert res.feasible and res.n_sites == 2 and res.model == "exact"
     assert sorted(res.chosen.tolist()) == [1, 2]
-    greedy = siting.minimum_sites(inst, 7.0, method="greedy")
+    greedy = minimum_sites(inst, 7.0, method="greedy")
     assert greedy.n_sites == 3
-    none = siting.minimum_sites(inst, 8.0)
+    none = minimum_sites(inst, 8.0)
     assert not none.feasible and none.n_sites is None
     assert none.reachable_population == pytest.approx(7.5)
     assert "no set of candidate sites reaches the target" in none.message
 
 
 def test_marginal_gain_table_by_hand() -> None:
-    table = siting.marginal_gain_table(np.array([30.0, 10.0]), covered_before=20.0,
+    table = marginal_gain_table(np.array([30.0, 10.0]), covered_before=20.0,
                                        population_total=100.0)
     assert table["cumulative_added"].tolist() == [30.0, 40.0]
     assert table["covered_population"].tolist() == [50.0, 60.0]
@@ -290,37 +315,37 @@ def test_marginal_gain_table_by_hand() -> None:
 
 
 def test_travel_time_weights_formula() -> None:
-    w = siting.equity_weights(np.array([10.0, 10.0, 10.0]), weighting="travel_time",
+    w = equity_weights(np.array([10.0, 10.0, 10.0]), weighting="travel_time",
                               time_s=np.array([5400.0, 18000.0, np.inf]), threshold_s=3600.0,
                               time_cap=3.0)
     assert w.tolist() == pytest.approx([15.0, 30.0, 30.0])
 
 
 def test_group_weights_and_errors() -> None:
-    w = siting.equity_weights(np.array([10.0, 10.0, 10.0]), weighting="group",
+    w = equity_weights(np.array([10.0, 10.0, 10.0]), weighting="group",
                               groups=np.array(["1", "5", None], dtype=object),
                               group_weights={"1": 2.0})
     assert w.tolist() == [20.0, 10.0, 10.0]
     with pytest.raises(InputDataError, match="weighting 'wealth' is unknown"):
-        siting.equity_weights(np.ones(1), weighting="wealth")
+        equity_weights(np.ones(1), weighting="wealth")
     with pytest.raises(InputDataError, match="needs group polygons"):
-        siting.equity_weights(np.ones(1), weighting="group")
+        equity_weights(np.ones(1), weighting="group")
     with pytest.raises(InputDataError, match="needs current travel times"):
-        siting.equity_weights(np.ones(1), weighting="travel_time")
+        equity_weights(np.ones(1), weighting="travel_time")
 
 
 def test_point_groups_from_polygons() -> None:
     polys = gpd.GeoDataFrame({"q": [1, 5]}, geometry=[box(0, 0, 1, 1), box(2, 0, 3, 1)],
                              crs="EPSG:4326")
-    got = siting.point_groups(np.array([0.5, 2.5, 9.0]), np.array([0.5, 0.5, 0.5]), polys, "q")
+    got = point_groups(np.array([0.5, 2.5, 9.0]), np.array([0.5, 0.5, 0.5]), polys, "q")
     assert got.tolist() == ["1", "5", None]
     with pytest.raises(InputDataError, match="no column 'wealth'"):
-        siting.point_groups(np.zeros(1), np.zeros(1), polys, "wealth")
+        point_groups(np.zeros(1), np.zeros(1), polys, "wealth")
 
 
 def test_site_kind_rule() -> None:
-    assert siting.site_kind(5000.0, 5000.0) == siting.SATELLITE_CLINIC
-    assert siting.site_kind(4999.9, 5000.0) == siting.MOBILE_UNIT_STOP
+    assert site_kind(5000.0, 5000.0) == SATELLITE_CLINIC
+    assert site_kind(4999.9, 5000.0) == MOBILE_UNIT_STOP
 
 
 # --------------------------------------------------------------------------- candidates
@@ -334,7 +359,7 @@ def test_filter_candidates_exclusions_and_facility_distance() -> None:
                                           lon[node_index(net, 3)] + 0.001, 0.001)],
                             crs="EPSG:4326")
     fx, fy = net.project(np.array([45.0]), np.array([0.0]))
-    kept = siting.filter_candidates(net, nodes, exclusions=zone, facility_x=fx, facility_y=fy,
+    kept = filter_candidates(net, nodes, exclusions=zone, facility_x=fx, facility_y=fy,
                                     min_distance_m=1500)
     assert sorted(net.node_osm_id[kept].tolist()) == [2, 4]  # 0,1 near facility; 3 excluded
 
@@ -345,11 +370,11 @@ def test_candidates_from_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
     gpd.GeoDataFrame(geometry=[Point(45.0201, 0.0001), Point(60.0, 10.0)],
                      crs="EPSG:4326").to_file(path)
     with caplog.at_level(logging.WARNING):
-        nodes = siting.candidates_from_points(net, path)
+        nodes = candidates_from_points(net, path)
     assert net.node_osm_id[nodes].tolist() == [2]
     assert "farther than" in caplog.text and "rows 2" in caplog.text
     with pytest.raises(InputFileError, match="does not exist"):
-        siting.candidates_from_points(net, tmp_path / "missing.gpkg")
+        candidates_from_points(net, tmp_path / "missing.gpkg")
 
 
 # --------------------------------------------------------------------------- stage
@@ -381,13 +406,13 @@ def test_recommend_sites_end_to_end(tmp_path: Path) -> None:
                      crs="EPSG:4326").to_file(zone)
     scenario = Scenario(new_sites=1, thresholds_min=(15.0,), candidate_spacing_m=10.0,
                         satellite_min_population=150.0)
-    plan = siting.recommend_sites(scenario, net, pop, fac, access,
-                                  options=siting.SitingOptions(exclusions=zone, mobile=False))
+    plan = recommend_sites(scenario, net, pop, fac, access,
+                                  options=SitingOptions(exclusions=zone, mobile=False))
     # node 6 excluded; node 5 covers nodes 5 and 6 (200 people): the best site
     site = plan.sites.iloc[0]
     assert net.node_osm_id[site["node"]] == 5
     assert site["added_population"] == pytest.approx(200.0)
-    assert site["kind"] == siting.SATELLITE_CLINIC
+    assert site["kind"] == SATELLITE_CLINIC
     assert site["nearest_facility"] == "F0"
     assert site["nearest_facility_time_min"] == pytest.approx(50.0)
     assert site["cumulative_share"] == pytest.approx(250 / 350)
@@ -406,11 +431,11 @@ def test_recommend_sites_target_and_empty_candidates() -> None:
     people = [(45.0, 50.0), (45.0 + 3 * STEP, 100.0), (45.0 + 6 * STEP, 100.0)]
     pop, fac, access = tiny_run(net, people, [45.0])
     scenario = Scenario(new_sites=2, thresholds_min=(15.0,), candidate_spacing_m=10.0)
-    plan = siting.recommend_sites(scenario, net, pop, fac, access,
-                                  options=siting.SitingOptions(coverage_target=0.9,
+    plan = recommend_sites(scenario, net, pop, fac, access,
+                                  options=SitingOptions(coverage_target=0.9,
                                                                mobile=False))
     assert plan.target is not None and plan.target["sites_needed"] == 2
-    far = siting.recommend_sites(scenario, net, pop, fac, access, options=siting.SitingOptions(
+    far = recommend_sites(scenario, net, pop, fac, access, options=SitingOptions(
         min_distance_from_facility_m=1e6, mobile=False))
     assert far.sites.empty
     assert "no candidate sites" in far.info["notes"][0]
@@ -419,12 +444,12 @@ def test_recommend_sites_target_and_empty_candidates() -> None:
 
 def test_options_validation() -> None:
     with pytest.raises(InputDataError, match="unknown siting option"):
-        siting.SitingOptions.from_mapping({"weigthing": "group"})
+        SitingOptions.from_mapping({"weigthing": "group"})
     with pytest.raises(InputDataError, match="coverage_target 90"):
-        siting.SitingOptions(coverage_target=90)
+        SitingOptions(coverage_target=90)
     with pytest.raises(InputDataError, match="needs a candidates file"):
-        siting.SitingOptions(candidate_source="file")
-    assert siting.SitingOptions(candidates="c.gpkg").candidate_source == "both"
+        SitingOptions(candidate_source="file")
+    assert SitingOptions(candidates="c.gpkg").candidate_source == "both"
 
 
 # --------------------------------------------------------------------------- Comoros
@@ -456,7 +481,7 @@ def test_comoros_exact_vs_greedy_and_mobile_circuits(comoros_dir: Path, tmp_path
         after[60.0], rel=1e-3)
     west, south, east, north = result.network.bounds_lonlat()
     assert all(west <= s["lon"] <= east and south <= s["lat"] <= north for s in sites)
-    mobile = [s["rank"] for s in sites if s["kind"] == siting.MOBILE_UNIT_STOP]
+    mobile = [s["rank"] for s in sites if s["kind"] == MOBILE_UNIT_STOP]
     visited = [stop["stop"] for unit in result.summary["mobile_circuits"]
                for day in unit["days"] for stop in day["stops"]]
     unserved = result.siting.circuits.unserved["stop"].tolist() if mobile else []

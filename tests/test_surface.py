@@ -13,8 +13,8 @@ import shapely.geometry
 from affine import Affine
 
 from accessmap._raster import cell_area_km2, label_polygons, polygon_mapping
-from accessmap.population import Population
-from accessmap.surface import isochrone_bands, travel_time_grid, write_travel_time
+from accessmap.analysis.surface import isochrone_bands, travel_time_grid, write_travel_time
+from accessmap.inputs.population import Population
 
 # 0.01 degree cells near the equator: about 1.11 km x 1.11 km
 TRANSFORM = Affine(0.01, 0.0, 40.0, 0.0, -0.01, 0.015)

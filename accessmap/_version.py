@@ -1,0 +1,3 @@
+"""The accessmap version (its own module, so no submodule imports the package root)."""
+
+__version__ = "0.2.0"

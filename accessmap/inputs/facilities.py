@@ -1,0 +1,220 @@
+"""Facility lists -> validated WGS84 points with an id, a name and a type.
+
+Reads GeoJSON, GeoPackage, Shapefile (anything pyogrio reads) or CSV with longitude and
+latitude columns.  Polygons (hospital grounds mapped as areas) become a point inside them.
+Rows can be left out by column value (``exclude={"amenity": ("pharmacy",)}``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from accessmap.errors import InputDataError, InputFileError
+
+logger = logging.getLogger(__name__)
+
+
+_LON_COLUMNS = ("lon", "longitude", "lng", "x")
+
+
+_LAT_COLUMNS = ("lat", "latitude", "y")
+
+
+_NAME_COLUMNS = ("name", "facility_name", "nom")
+
+
+_TYPE_COLUMNS = ("type", "facility_type", "amenity", "healthcare")
+
+
+_NOT_A_TYPE = {"", "yes", "no", "nan", "none"}
+
+
+def read_vector(path: str | os.PathLike[str], *, what: str) -> gpd.GeoDataFrame:
+    """Read a vector file into a GeoDataFrame in EPSG:4326.
+
+    Parameters
+    ----------
+    path
+        Any format pyogrio reads; CSV files need longitude/latitude columns.
+    what
+        What the file is, for messages (``"facilities"``, ``"boundaries"``).
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or unreadable.
+    InputDataError
+        It has no CRS (and is not CSV) or its coordinates are not plausible.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{what} file {path} does not exist; check the path")
+    if path.suffix.lower() == ".csv":
+        return _read_csv_points(path, what)
+    try:
+        frame = gpd.read_file(path)
+    except Exception as err:
+        raise InputFileError(f"{what} file {path} cannot be read as a vector file ({err})") \
+            from None
+    if frame.crs is None:
+        raise InputDataError(
+            f"{what} file {path} has no coordinate reference system; save it with one "
+            "(e.g. EPSG:4326) in QGIS"
+        )
+    return frame.to_crs("EPSG:4326")
+
+
+def _read_csv_points(path: Path, what: str) -> gpd.GeoDataFrame:
+    try:
+        table = pd.read_csv(path)
+    except Exception as err:
+        raise InputFileError(f"{what} file {path} cannot be read as CSV ({err})") from None
+    lower = {c.lower(): c for c in table.columns}
+    lon_col = next((lower[c] for c in _LON_COLUMNS if c in lower), None)
+    lat_col = next((lower[c] for c in _LAT_COLUMNS if c in lower), None)
+    if lon_col is None or lat_col is None:
+        raise InputDataError(
+            f"{what} file {path}: no longitude/latitude columns found (looked for "
+            f"{'/'.join(_LON_COLUMNS)} and {'/'.join(_LAT_COLUMNS)})"
+        )
+    lon = pd.to_numeric(table[lon_col], errors="coerce")
+    lat = pd.to_numeric(table[lat_col], errors="coerce")
+    bad_lat = np.flatnonzero((lat.abs() > 90).to_numpy())
+    if bad_lat.size:
+        row = int(bad_lat[0])
+        raise InputDataError(
+            f"{path} row {row + 2}: latitude {lat.iloc[row]} is out of range; "
+            f"are the {lon_col}/{lat_col} columns swapped?"
+        )
+    geometry = gpd.points_from_xy(lon, lat)
+    return gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
+
+
+def load_facilities(
+    path: str | os.PathLike[str],
+    *,
+    exclude: Mapping[str, Sequence[str]] | None = None,
+) -> gpd.GeoDataFrame:
+    """Load health facilities as points with ``facility_id``, ``name`` and ``type``.
+
+    Parameters
+    ----------
+    path
+        Facility file (GeoJSON, GeoPackage, Shapefile, CSV with lon/lat).
+    exclude
+        Rows to leave out: column -> values, e.g. ``{"amenity": ["pharmacy"]}``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per facility used, in EPSG:4326, with the input's columns kept and
+        ``facility_id`` (0..n-1), ``name``, ``type`` and ``capacity`` (NaN if unknown).
+        ``attrs["dropped"]`` lists rows left out for lack of geometry, with their reason.
+
+    Raises
+    ------
+    InputDataError
+        No usable facility remains, an exclusion names a missing column, or coordinates
+        are out of range.
+    """
+    path = Path(path)
+    frame = read_vector(path, what="facilities")
+    frame = _apply_exclusions(frame, exclude or {}, path)
+    frame, dropped = _usable_points(frame, path)
+    if frame.empty:
+        raise InputDataError(
+            f"facilities file {path}: no facility with a usable point geometry remains"
+            + (f" after excluding {dict(exclude)}" if exclude else "")
+            + "; check the file's geometries and the exclusions"
+        )
+    _check_ranges(frame, path)
+    frame = frame.reset_index(drop=True)
+    frame["facility_id"] = np.arange(len(frame))
+    frame["type"] = _facility_types(frame)
+    frame["name"] = [
+        str(n) if isinstance(n, str) and n.strip() else f"unnamed {kind} #{i}"
+        for i, (n, kind) in enumerate(
+            zip(_first_column(frame, _NAME_COLUMNS, default=""), frame["type"], strict=True))
+    ]
+    capacity = frame["capacity"] if "capacity" in frame else pd.Series(np.nan, index=frame.index)
+    frame["capacity"] = pd.to_numeric(capacity, errors="coerce")
+    frame.attrs["dropped"] = dropped
+    logger.info("loaded %d facilities from %s (%d rows without usable geometry)",
+                len(frame), path.name, len(dropped))
+    return frame
+
+
+def _apply_exclusions(
+    frame: gpd.GeoDataFrame, exclude: Mapping[str, Sequence[str]], path: Path
+) -> gpd.GeoDataFrame:
+    keep = np.ones(len(frame), dtype=bool)
+    for column, values in exclude.items():
+        if column not in frame.columns:
+            raise InputDataError(
+                f"facilities file {path} has no column {column!r} to exclude by; columns: "
+                + ", ".join(str(c) for c in frame.columns if c != "geometry")
+            )
+        hit = frame[column].astype(str).isin([str(v) for v in values]).to_numpy()
+        logger.info("excluding %d facilities where %s is one of %s", hit.sum(), column,
+                    list(values))
+        keep &= ~hit
+    return frame.loc[keep]
+
+
+def _usable_points(
+    frame: gpd.GeoDataFrame, path: Path
+) -> tuple[gpd.GeoDataFrame, list[dict[str, object]]]:
+    geometry = frame.geometry
+    empty = (geometry.isna() | geometry.is_empty).to_numpy()
+    dropped = [
+        {"row": int(i) + 1, "reason": "no geometry"} for i in np.flatnonzero(empty)
+    ]
+    frame = frame.loc[~empty].copy()
+    not_point = frame.geometry.geom_type != "Point"
+    if not_point.any():
+        frame.loc[not_point, "geometry"] = frame.loc[not_point].geometry.representative_point()
+    lon = frame.geometry.x.to_numpy()
+    bad = ~np.isfinite(lon) | ~np.isfinite(frame.geometry.y.to_numpy())
+    dropped += [{"row": int(i) + 1, "reason": "coordinates are not numbers"}
+                for i in np.flatnonzero(bad)]
+    for item in dropped:
+        logger.warning("facilities file %s row %s left out: %s", path.name, item["row"],
+                       item["reason"])
+    return frame.loc[~bad], dropped
+
+
+def _check_ranges(frame: gpd.GeoDataFrame, path: Path) -> None:
+    lat = frame.geometry.y.to_numpy()
+    lon = frame.geometry.x.to_numpy()
+    bad = np.flatnonzero((np.abs(lat) > 90) | (np.abs(lon) > 180))
+    if bad.size:
+        row = int(bad[0])
+        raise InputDataError(
+            f"facilities file {path} row {row + 1}: coordinates ({lon[row]}, {lat[row]}) are "
+            "outside longitude/latitude ranges; are the columns swapped or is the CRS wrong?"
+        )
+
+
+def _facility_types(frame: pd.DataFrame) -> list[str]:
+    """Per row, the first meaningful value of the type columns (OSM ``yes`` is not a type)."""
+    columns = [c for c in _TYPE_COLUMNS if c in frame.columns]
+    types = []
+    for values in zip(*(frame[c] for c in columns), strict=True) if columns else []:
+        found = [str(v) for v in values if str(v).strip().lower() not in _NOT_A_TYPE
+                 and not pd.isna(v)]
+        types.append(found[0] if found else "health facility")
+    return types or ["health facility"] * len(frame)
+
+
+def _first_column(frame: pd.DataFrame, names: Sequence[str], *, default: str) -> pd.Series:
+    for name in names:
+        if name in frame.columns:
+            return frame[name]
+    return pd.Series(default, index=frame.index)

@@ -1,0 +1,239 @@
+"""Reading OpenStreetMap files and networkx graphs into segment rows (private).
+
+:func:`collect_ways` streams an ``.osm.pbf`` / ``.osm`` / ``.osm.bz2`` / ``.osm.gz``
+file with pyosmium and keeps one row per consecutive node pair of every usable way;
+:func:`rows_from_graph` does the same for an osmnx-style graph.  ``network`` turns the
+rows into a :class:`~accessmap.network.RoadNetwork`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from array import array
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from accessmap.errors import InputDataError
+from accessmap.routing.modes import SpeedProfile, ferry_usable, way_speeds_kph
+
+logger = logging.getLogger(__name__)
+
+
+Progress = Callable[[int], None]
+
+
+#: Threads decoding PBF blocks while :func:`collect_ways` reads the ways.
+_DECODING_THREADS = 1
+
+
+@dataclass
+class WayRows:
+    """Segments collected from OSM ways (or graph edges) before node ids are indexed.
+
+    ``length_m`` is filled only when the source gives lengths (graph edges); otherwise
+    lengths are measured between the projected node positions.  Numeric columns, node
+    locations included, are typed arrays (``array('q')``/``array('d')``): compact while
+    collecting (no Python object per node), and turned into numpy arrays without a
+    per-item conversion.
+    """
+
+    a: array[int] = field(default_factory=lambda: array("q"))
+    b: array[int] = field(default_factory=lambda: array("q"))
+    fwd_kph: array[float] = field(default_factory=lambda: array("d"))
+    bwd_kph: array[float] = field(default_factory=lambda: array("d"))
+    way_index: array[int] = field(default_factory=lambda: array("q"))
+    highway: list[str] = field(default_factory=list)
+    length_m: array[float] = field(default_factory=lambda: array("d"))
+    node_ref: array[int] = field(default_factory=lambda: array("q"))
+    node_lon: array[float] = field(default_factory=lambda: array("d"))
+    node_lat: array[float] = field(default_factory=lambda: array("d"))
+    ferries: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+    def locations(self, refs: NDArray[np.int64]) -> tuple[NDArray[np.float64],
+                                                          NDArray[np.float64]]:
+        """Longitude and latitude of each of ``refs`` (each must have been recorded).
+
+        A node recorded more than once (shared by ways) takes its last record.
+        """
+        known = np.frombuffer(self.node_ref, dtype=np.int64)
+        order = np.argsort(known, kind="stable")
+        last = order[np.searchsorted(known, refs, side="right", sorter=order) - 1]
+        return (np.frombuffer(self.node_lon, dtype=np.float64)[last].copy(),
+                np.frombuffer(self.node_lat, dtype=np.float64)[last].copy())
+
+
+def _way_speeds(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[float, float] | None:
+    """Speeds of a highway way; ferries get (1, 1) as a marker (timed later)."""
+    if tags.get("route") == "ferry" and "highway" not in tags:
+        return (1.0, 1.0) if ferry_usable(tags) else None
+    speeds = way_speeds_kph(tags, profile)
+    if speeds is None or (speeds[0] == 0 and speeds[1] == 0):
+        return None
+    return speeds
+
+
+def collect_ways(
+    path: Path, profile: SpeedProfile, *, progress: Progress | None = None
+) -> WayRows:
+    """Read highway and ferry ways with node locations from an OSM PBF/XML file.
+
+    Parameters
+    ----------
+    path
+        OSM file; pyosmium picks the format from the suffix.
+    profile
+        Speeds and rules of the travel mode.
+    progress
+        Called with the number of usable ways read so far, every 10,000 ways.
+
+    Raises
+    ------
+    RuntimeError
+        pyosmium cannot read the file (the caller turns this into a clear message).
+    """
+    import osmium
+    import osmium.io
+
+    rows = WayRows()
+    # One decoding thread keeps ahead of this Python loop (no slower than libosmium's
+    # default of one per core on Comoros), and each extra decoding thread's malloc arena
+    # kept ~17 MB more resident after the parse in about half of the runs.
+    processor = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY,
+                             thread_pool=osmium.io.ThreadPool(_DECODING_THREADS))
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway", "route"))
+    )
+    way_type = osmium.osm.Way
+    n_ways = 0
+    for way in processor:
+        if not isinstance(way, way_type):
+            continue
+        tags = way.tags  # looked up key by key: no dict of every tag of every way
+        speeds = _way_speeds(tags, profile)  # type: ignore[arg-type]  # TagList reads like a Mapping
+        if speeds is None:
+            continue
+        refs, n_located = _way_refs(way.nodes, rows)
+        if n_located < 2:
+            continue
+        highway = tags.get("highway")
+        if highway is None:
+            rows.ferries.append((n_ways, dict(way.tags)))
+            highway = "ferry"
+        _add_way(rows, refs, speeds, n_ways, highway)
+        n_ways += 1
+        if progress is not None and n_ways % 10_000 == 0:
+            progress(n_ways)
+    logger.info("read %d usable ways (%d segments) for %s from %s",
+                n_ways, len(rows.a), profile.mode, path.name)
+    return rows
+
+
+def _way_refs(nodes: Any, rows: WayRows) -> tuple[list[int], int]:
+    """Node ids of a way with a location, repeats in a row dropped; records locations.
+
+    Returns the ids and the number of located nodes (repeats included).
+    """
+    refs: list[int] = []
+    previous = None
+    n_located = 0
+    add_ref, add_lon, add_lat = rows.node_ref.append, rows.node_lon.append, rows.node_lat.append
+    for node in nodes:
+        location = node.location
+        if not location.valid():
+            continue
+        n_located += 1
+        ref = node.ref
+        add_ref(ref)
+        add_lon(location.lon)
+        add_lat(location.lat)
+        if ref != previous:
+            refs.append(ref)
+            previous = ref
+    return refs, n_located
+
+
+def _add_way(
+    rows: WayRows, refs: list[int], speeds: tuple[float, float], index: int, highway: str
+) -> None:
+    """Append the segments between consecutive (distinct) ``refs`` of one way."""
+    n = len(refs) - 1
+    if n < 1:
+        return
+    rows.a.extend(refs[:-1])
+    rows.b.extend(refs[1:])
+    rows.fwd_kph.extend(itertools.repeat(speeds[0], n))
+    rows.bwd_kph.extend(itertools.repeat(speeds[1], n))
+    rows.way_index.extend(itertools.repeat(index, n))
+    rows.highway.extend(itertools.repeat(highway, n))
+
+
+def _edge_highway(data: dict[str, Any]) -> str:
+    """First highway class of an edge (osmnx may store a list, GraphML its repr)."""
+    highway = data.get("highway", "road")
+    if isinstance(highway, list | tuple):
+        highway = highway[0] if highway else "road"
+    highway = str(highway)
+    if highway.startswith("["):
+        highway = highway.strip("[]").split(",")[0].strip("'\" ")
+    return highway
+
+
+def _edge_length(data: dict[str, Any], u: Any, v: Any, source: str) -> float:
+    try:
+        length = float(data["length"])
+    except KeyError:
+        raise InputDataError(
+            f"{source}: edge {u}->{v} has no 'length' attribute; add lengths in metres "
+            "(osmnx: ox.distance.add_edge_lengths) or give the OSM extract instead"
+        ) from None
+    except (TypeError, ValueError):
+        raise InputDataError(
+            f"{source}: edge {u}->{v} has length {data['length']!r}, not a number of metres"
+        ) from None
+    if not (np.isfinite(length) and length >= 0):
+        raise InputDataError(f"{source}: edge {u}->{v} has negative or infinite length")
+    return length
+
+
+def rows_from_graph(
+    graph: Any, index: dict[Any, int], profile: SpeedProfile, source: str, *,
+    use_travel_time: bool,
+) -> WayRows:
+    """Turn the edges of a networkx graph into rows (one directed segment per edge).
+
+    In walk mode (and for undirected graphs) every edge is usable both ways.  With
+    ``use_travel_time`` the edge's ``travel_time`` (s) is kept instead of the profile's
+    speed.
+    """
+    rows = WayRows()
+    both_ways = profile.mode == "walk" or not graph.is_directed()
+    for u, v, data in graph.edges(data=True):
+        length = _edge_length(data, u, v, source)
+        # edges are already directed: their own oneway flags must not block them again
+        tags = {k: str(val) for k, val in data.items()
+                if isinstance(val, str) and k not in ("oneway", "junction")}
+        tags["highway"] = highway = _edge_highway(data)
+        if use_travel_time and "travel_time" in data:
+            seconds = float(data["travel_time"])
+            kph = length / seconds * 3.6 if seconds > 0 else np.inf
+            speeds: tuple[float, float] | None = (kph, kph)
+        else:
+            speeds = way_speeds_kph(tags, profile)
+        if speeds is None or speeds[0] == 0:
+            continue
+        rows.a.append(index[u])
+        rows.b.append(index[v])
+        rows.fwd_kph.append(speeds[0])
+        rows.bwd_kph.append(speeds[0] if both_ways else 0.0)
+        rows.way_index.append(len(rows.a))
+        rows.highway.append(highway)
+        rows.length_m.append(length)
+    return rows

@@ -1,0 +1,437 @@
+"""Population rasters -> demand points (populated cell centres with their population).
+
+Only the study area is read (a window), nodata and negative cells are excluded (WorldPop
+uses -99999), and optional aggregation to coarser cells sums populations so that the
+total is preserved exactly: never nearest-neighbour resampling, which loses people.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import rasterio
+import rasterio.errors
+import rasterio.features
+import rasterio.transform
+import rasterio.warp
+import rasterio.windows
+import shapely
+from affine import Affine
+from numpy.typing import NDArray
+
+from accessmap.errors import InputDataError, InputFileError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """Demand points on a regular grid.
+
+    ``row``/``col`` index the grid described by ``transform``, ``shape`` and ``crs``, so
+    that per-point results (travel times) can be written back as a raster.
+    """
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    population: NDArray[np.float64]
+    row: NDArray[np.int64]
+    col: NDArray[np.int64]
+    transform: Affine
+    shape: tuple[int, int]
+    crs: str
+    source: str
+    excluded_nodata_cells: int = 0
+
+    @property
+    def total(self) -> float:
+        """Total population of the demand points."""
+        return float(self.population.sum())
+
+    @property
+    def size(self) -> int:
+        """Number of demand points."""
+        return int(self.population.size)
+
+    def to_grid(self, values: NDArray[np.float64], *, fill: float = np.nan) -> NDArray[
+        np.float64
+    ]:
+        """Write one value per demand point into a grid of ``shape`` (others ``fill``)."""
+        grid = np.full(self.shape, fill, dtype=np.float64)
+        grid[self.row, self.col] = values
+        return grid
+
+
+#: File endings read as rasters; anything else is read as a vector file.
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc", ".nc")
+
+
+#: Grid cell used for polygon / point population files: 3 arc-seconds (WorldPop's).
+DEFAULT_VECTOR_CELL_DEG = 1 / 1200
+
+
+#: Column names tried, in order, when no population column is named.
+POPULATION_COLUMNS = ("population", "pop", "total_population", "people")
+
+
+def load_population(
+    path: str | os.PathLike[str],
+    *,
+    bounds_lonlat: tuple[float, float, float, float] | None = None,
+    aggregate: int = 1,
+    population_column: str | None = None,
+    cell_size_deg: float = DEFAULT_VECTOR_CELL_DEG,
+) -> Population:
+    """Read population (raster, census polygons or points) into demand points.
+
+    Rasters (``RASTER_SUFFIXES``) are read as they are; vector files go through
+    :func:`population_from_vector`, which puts their people on a regular EPSG:4326 grid,
+    so every :class:`Population` has a grid (``to_grid`` and the travel-time raster
+    work the same way for every input).
+
+    Parameters
+    ----------
+    path
+        Population raster (people per cell, e.g. WorldPop, GHSL, HRSL) or a vector file
+        (polygons or points) with a population column.
+    bounds_lonlat
+        (west, south, east, north) in degrees: read only this window / these features.
+    aggregate
+        Sum over ``aggregate x aggregate`` blocks of cells first (total preserved).
+    population_column
+        Vector files only: the column with people per feature (default: the first of
+        ``POPULATION_COLUMNS`` present).
+    cell_size_deg
+        Vector files only: grid cell size in degrees.
+
+    Returns
+    -------
+    Population
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or unreadable.
+    InputDataError
+        No CRS, no overlap with ``bounds_lonlat``, no populated cell, a missing
+        population column or a negative population.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"population file {path} does not exist; check the path")
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        return _load_raster(path, bounds_lonlat, aggregate)
+    return population_from_vector(path, population_column=population_column,
+                                  bounds_lonlat=bounds_lonlat, aggregate=aggregate,
+                                  cell_size_deg=cell_size_deg)
+
+
+def _load_raster(
+    path: Path,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+    aggregate: int,
+) -> Population:
+    dataset = _open_raster(path, "population")
+    with dataset:
+        window = _window(dataset, bounds_lonlat, path)
+        values = dataset.read(1, window=window, masked=True)
+        transform = dataset.window_transform(window)
+        crs = dataset.crs.to_string()
+    data, nodata_cells = _clean_counts(values, path)
+    return _population_from_grid(data, transform, crs, path, aggregate, nodata_cells)
+
+
+def _open_raster(path: Path, what: str) -> rasterio.DatasetReader:
+    try:
+        dataset = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as err:
+        raise InputFileError(f"{what} file {path} cannot be read as a raster ({err})") \
+            from None
+    if dataset.crs is None:
+        dataset.close()
+        raise InputDataError(
+            f"{what} file {path} has no coordinate reference system; assign one "
+            "(WorldPop rasters are EPSG:4326), e.g. with gdal_edit.py -a_srs EPSG:4326"
+        )
+    return dataset
+
+
+def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.floating], int]:
+    """People per cell with nodata, non-finite and negative cells set to 0 (and counted).
+
+    Works in place on the raster's own buffer (no float64 copies of the whole window).
+    """
+    data = np.ma.getdata(values)
+    drop = np.ma.getmaskarray(values) | ~np.isfinite(data)
+    invalid = int(drop.sum())
+    with np.errstate(invalid="ignore"):
+        np.logical_or(drop, data < 0, out=drop)
+    negative = int(drop.sum()) - invalid
+    if negative:
+        logger.warning("%s: %d cells with negative population treated as nodata",
+                       path.name, negative)
+    data[drop] = 0
+    return data, invalid + negative
+
+
+def _population_from_grid(
+    data: NDArray[np.floating], transform: Affine, crs: str, path: Path, aggregate: int,
+    nodata_cells: int,
+) -> Population:
+    if aggregate > 1:
+        data, transform = aggregate_sum(data, transform, aggregate)
+    rows, cols = np.nonzero(data > 0)
+    if rows.size == 0:
+        raise InputDataError(
+            f"population file {path}: no populated cell in the study area (all nodata or "
+            "zero); check that the raster covers the road network"
+        )
+    lon, lat = _cell_centres_lonlat(transform, rows, cols, crs)
+    population = Population(
+        lon=lon, lat=lat, population=data[rows, cols].astype(np.float64),
+        row=rows.astype(np.int64),
+        col=cols.astype(np.int64), transform=transform, shape=data.shape, crs=crs,
+        source=str(path), excluded_nodata_cells=nodata_cells,
+    )
+    logger.info("population: %d populated cells, total %.0f people (%s)", population.size,
+                population.total, path.name)
+    return population
+
+
+def _window(
+    dataset: rasterio.DatasetReader,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+    path: Path,
+) -> rasterio.windows.Window:
+    full = rasterio.windows.Window(0, 0, dataset.width, dataset.height)
+    if bounds_lonlat is None:
+        return full
+    west, south, east, north = rasterio.warp.transform_bounds(
+        "EPSG:4326", dataset.crs, *bounds_lonlat
+    )
+    window = rasterio.windows.from_bounds(west, south, east, north, dataset.transform)
+    col0, row0 = np.floor(window.col_off), np.floor(window.row_off)
+    window = rasterio.windows.Window(
+        int(col0), int(row0), int(np.ceil(window.col_off + window.width) - col0),
+        int(np.ceil(window.row_off + window.height) - row0),
+    )
+    try:
+        window = window.intersection(full)
+    except rasterio.errors.WindowError:
+        raise InputDataError(
+            f"population file {path} does not overlap the road network (network bounds "
+            f"{tuple(round(b, 3) for b in bounds_lonlat)}); are they for the same place?"
+        ) from None
+    return window
+
+
+def aggregate_sum(
+    data: NDArray[np.floating], transform: Affine, factor: int
+) -> tuple[NDArray[np.float64], Affine]:
+    """Sum ``factor x factor`` blocks of a grid; the total is preserved exactly.
+
+    Edge blocks that are cut by the grid's border are padded with zeros.
+
+    Examples
+    --------
+    >>> grid, _ = aggregate_sum(np.ones((3, 3)), Affine.identity(), 2)
+    >>> grid.tolist()
+    [[4.0, 2.0], [2.0, 1.0]]
+    """
+    rows = -(-data.shape[0] // factor) * factor
+    cols = -(-data.shape[1] // factor) * factor
+    padded = np.zeros((rows, cols), dtype=np.float64)
+    padded[: data.shape[0], : data.shape[1]] = data
+    blocks = padded.reshape(rows // factor, factor, cols // factor, factor).sum(axis=(1, 3))
+    return blocks, transform * Affine.scale(factor, factor)
+
+
+def _cell_centres_lonlat(
+    transform: Affine, rows: NDArray[np.int64], cols: NDArray[np.int64], crs: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    x, y = rasterio.transform.xy(transform, rows, cols, offset="center")
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if pyproj.CRS.from_user_input(crs).equals(pyproj.CRS.from_epsg(4326)):
+        return x, y
+    lon, lat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return np.asarray(lon, float), np.asarray(lat, float)
+
+
+def population_from_vector(
+    path: str | os.PathLike[str],
+    *,
+    population_column: str | None = None,
+    bounds_lonlat: tuple[float, float, float, float] | None = None,
+    aggregate: int = 1,
+    cell_size_deg: float = DEFAULT_VECTOR_CELL_DEG,
+) -> Population:
+    """Put census polygons or population points onto a regular EPSG:4326 grid.
+
+    A polygon's people are spread evenly over the grid cells whose centres fall inside
+    it (areal weighting: no settlement layer is assumed); a polygon too small to hold a
+    cell centre puts all its people in the cell of its representative point.  A point
+    adds its people to the cell containing it.  The grid starts at a multiple of
+    ``cell_size_deg`` and covers every feature, so the total is preserved to rounding.
+
+    Raises
+    ------
+    InputDataError
+        The population column is missing, a value is negative, or no feature lies in
+        ``bounds_lonlat``.
+    """
+    from accessmap.inputs.facilities import read_vector
+
+    path = Path(path)
+    frame = read_vector(path, what="population")
+    people = _population_values(frame, path, population_column)
+    keep = people > 0
+    keep &= frame.geometry.notna().to_numpy() & ~frame.geometry.is_empty.to_numpy()
+    if bounds_lonlat is not None:
+        west, south, east, north = bounds_lonlat
+        inside = frame.geometry.intersects(shapely.box(west, south, east, north)).to_numpy()
+        if keep.any() and not (keep & inside).any():
+            raise InputDataError(
+                f"population file {path} does not overlap the road network (network bounds "
+                f"{tuple(round(b, 3) for b in bounds_lonlat)}); are they for the same place?"
+            )
+        keep &= inside
+    if not keep.any():
+        raise InputDataError(f"population file {path}: no feature with people > 0")
+    geoms, people = frame.geometry.to_numpy()[keep], people[keep]
+    transform, shape = _grid_around(geoms, cell_size_deg)
+    data = _spread(geoms, people, transform, shape)
+    return _population_from_grid(data, transform, "EPSG:4326", path, aggregate, 0)
+
+
+def _population_values(
+    frame: pd.DataFrame, path: Path, column: str | None
+) -> NDArray[np.float64]:
+    names = [column] if column else [c for c in POPULATION_COLUMNS if c in frame.columns]
+    if not names or names[0] not in frame.columns:
+        wanted = column or " / ".join(POPULATION_COLUMNS)
+        raise InputDataError(
+            f"population file {path} has no population column {wanted!r}; columns are "
+            f"{', '.join(map(str, frame.columns.drop('geometry')))}; name the column "
+            "holding people per feature (population_column)"
+        )
+    values = pd.to_numeric(frame[names[0]], errors="coerce").to_numpy(dtype=np.float64)
+    negative = np.flatnonzero(values < 0)
+    if negative.size:
+        row = int(negative[0])
+        raise InputDataError(
+            f"population file {path} row {row + 1}: {names[0]} is {values[row]:g}; "
+            f"populations must be >= 0 ({negative.size} negative row(s)); fix the data"
+        )
+    missing = int(np.isnan(values).sum())
+    if missing:
+        logger.warning("%s: %d features without a population value count as 0", path.name,
+                       missing)
+    return np.asarray(np.nan_to_num(values, nan=0.0), dtype=np.float64)
+
+
+def _grid_around(geoms: NDArray[np.object_], cell: float) -> tuple[Affine, tuple[int, int]]:
+    west, south, east, north = shapely.total_bounds(geoms)
+    x0 = np.floor(west / cell) * cell
+    y0 = np.ceil(north / cell) * cell
+    cols = max(1, int(np.ceil((east - x0) / cell)) + 1)
+    rows = max(1, int(np.ceil((y0 - south) / cell)) + 1)
+    return Affine(cell, 0.0, x0, 0.0, -cell, y0), (rows, cols)
+
+
+def _spread(
+    geoms: NDArray[np.object_], people: NDArray[np.float64], transform: Affine,
+    shape: tuple[int, int],
+) -> NDArray[np.float64]:
+    data = np.zeros(shape, dtype=np.float64)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    owner = np.zeros(shape, dtype=np.int32)
+    if polygonal.any():
+        idx = np.flatnonzero(polygonal)
+        owner = rasterio.features.rasterize(
+            ((g, i + 1) for g, i in zip(geoms[idx], idx, strict=True)), out_shape=shape,
+            transform=transform, fill=0, dtype="int32", all_touched=False,
+        )
+    cells = np.bincount(owner.ravel(), minlength=geoms.size + 1)[1:]
+    spread = polygonal & (cells > 0)
+    per_cell = np.zeros(geoms.size + 1)
+    per_cell[1:][spread] = people[spread] / cells[spread]
+    data += per_cell[owner]
+    at_point = ~spread
+    if at_point.any():
+        points = shapely.point_on_surface(geoms[at_point])
+        rows, cols = rasterio.transform.rowcol(transform, shapely.get_x(points),
+                                               shapely.get_y(points))
+        np.add.at(data, (np.clip(rows, 0, shape[0] - 1), np.clip(cols, 0, shape[1] - 1)),
+                  people[at_point])
+    return data
+
+
+def counts_on_grid(
+    path: str | os.PathLike[str], population: Population, *, aggregate: int = 1
+) -> NDArray[np.float64]:
+    """Read a count raster on the population grid (e.g. under-5s) per demand point.
+
+    The raster must share the population raster's CRS, cell size and cell alignment
+    (its extent may differ; cells outside it count 0).  It is read over the same window
+    and aggregated the same way (``aggregate``), so counts are summed, never resampled.
+    People of the group living in cells without population are not demand points; their
+    number is logged.
+
+    Raises
+    ------
+    InputDataError
+        No CRS, or the raster is on another grid.  Counts are not resampled silently:
+        any resampling moves people between cells and changes the group's total; use
+        ``gdalwarp -r sum`` onto the population grid.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"group raster {path} does not exist; check the path")
+    fine = population.transform * Affine.scale(1 / aggregate, 1 / aggregate)
+    with _open_raster(path, "group raster") as dataset:
+        offset = _grid_offset(dataset, fine, population.crs, path)
+        window = rasterio.windows.Window(offset[1], offset[0], population.shape[1] * aggregate,
+                                         population.shape[0] * aggregate)
+        values = dataset.read(1, window=window, masked=True, boundless=True)
+    data, _ = _clean_counts(values, path)
+    if aggregate > 1:
+        data, _ = aggregate_sum(data, fine, aggregate)
+    data = data[: population.shape[0], : population.shape[1]]
+    counts = data[population.row, population.col].astype(np.float64)
+    lost = float(data.sum(dtype=np.float64) - counts.sum())
+    if lost > 0:
+        logger.warning("%s: %.0f group members live in cells without population and are "
+                       "left out", path.name, lost)
+    return counts
+
+
+def _grid_offset(
+    dataset: rasterio.DatasetReader, fine: Affine, crs: str, path: Path
+) -> tuple[int, int]:
+    """(row, col) of the population grid origin in ``dataset``; raises if not aligned."""
+    own = dataset.transform
+    same_crs = pyproj.CRS.from_user_input(dataset.crs.to_string()).equals(
+        pyproj.CRS.from_user_input(crs))
+    col = (fine.c - own.c) / own.a
+    row = (fine.f - own.f) / own.e
+    tol = 1e-6
+    aligned = (
+        same_crs and abs(own.a - fine.a) <= tol * abs(fine.a)
+        and abs(own.e - fine.e) <= tol * abs(fine.e) and own.b == fine.b == 0
+        and abs(col - round(col)) < 1e-3 and abs(row - round(row)) < 1e-3
+    )
+    if not aligned:
+        raise InputDataError(
+            f"group raster {path} is on another grid than the population (CRS "
+            f"{dataset.crs} vs {crs}, cell {own.a:g} x {-own.e:g} vs {fine.a:g} x "
+            f"{-fine.e:g}); counts are not resampled silently (resampling moves people "
+            "between cells): warp it onto the population grid with gdalwarp -r sum, or "
+            "use the same source product"
+        )
+    return round(row), round(col)

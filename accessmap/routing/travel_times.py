@@ -1,0 +1,225 @@
+"""Travel time from every demand point to its nearest facility, over the network.
+
+A trip is: walk off-road from the home to the nearest point of the nearest usable road
+segment, travel along the network, then from the road to the facility.  Searches run
+from the facilities over the reversed graph (:attr:`RoadNetwork.graph_to`), so one-way
+streets count in the direction people actually travel.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+from numpy.typing import NDArray
+
+from accessmap.routing.engine import Sources, bounded_times, nearest_source
+from accessmap.routing.network import RoadNetwork
+from accessmap.routing.snapping import Snap, entry_costs, entry_points, snap_points
+
+logger = logging.getLogger(__name__)
+
+
+#: Status codes of a demand point.
+REACHED, OFF_NETWORK, NO_ROUTE = 0, 1, 2
+
+
+STATUS_NAMES = {REACHED: "reached", OFF_NETWORK: "off_network", NO_ROUTE: "no_route"}
+
+
+@dataclass(frozen=True, eq=False)
+class Access:
+    """Nearest-facility travel times.
+
+    Attributes
+    ----------
+    time_s
+        Per demand point, seconds to the nearest facility (``inf`` when none is reachable).
+    facility
+        Per demand point, the index of that facility (-1 when none).
+    status
+        Per demand point: ``REACHED``, ``OFF_NETWORK`` (farther than the maximum snap
+        distance from any road) or ``NO_ROUTE`` (on a road piece with no facility).
+    point_snap, facility_snap
+        Where demand points and facilities meet the network.
+    node_time_s, node_facility
+        The same per network node.
+    """
+
+    time_s: NDArray[np.float64]
+    facility: NDArray[np.int64]
+    status: NDArray[np.int8]
+    point_snap: Snap
+    facility_snap: Snap
+    node_time_s: NDArray[np.float64]
+    node_facility: NDArray[np.int64]
+
+
+def facility_sources(network: RoadNetwork, snap: Snap) -> Sources:
+    """Return facilities as weighted graph entries for searches over ``graph_to``."""
+    point, node, cost = entry_points(network, snap, towards_network=False)
+    return Sources(
+        entry_source=point.astype(np.int64), entry_node=node.astype(np.int64),
+        entry_cost=cost.astype(np.float64), n_sources=int(snap.segment.size),
+    )
+
+
+def nearest_facility_times(
+    network: RoadNetwork,
+    point_x: NDArray[np.float64],
+    point_y: NDArray[np.float64],
+    facility_x: NDArray[np.float64],
+    facility_y: NDArray[np.float64],
+    *,
+    point_snap: Snap | None = None,
+) -> Access:
+    """Compute every demand point's travel time to its nearest facility.
+
+    Parameters
+    ----------
+    network
+        The routable network of the travel mode.
+    point_x, point_y
+        Demand points in the network CRS (metres).
+    facility_x, facility_y
+        Facilities in the network CRS (metres).
+    point_snap
+        Precomputed snap of the demand points (saves time when called repeatedly).
+
+    Returns
+    -------
+    Access
+    """
+    point_snap = point_snap or snap_points(network, point_x, point_y)
+    facility_snap = snap_points(network, facility_x, facility_y)
+    node_time, node_facility = nearest_source(
+        network.graph_to, facility_sources(network, facility_snap)
+    )
+    time_s, facility = _point_times(network, point_snap, node_time, node_facility)
+    _same_segment_trips(network, point_snap, facility_snap, time_s, facility)
+    status = np.full(time_s.size, REACHED, dtype=np.int8)
+    status[~np.isfinite(time_s)] = NO_ROUTE
+    status[~point_snap.on_network] = OFF_NETWORK
+    logger.info(
+        "travel times: %d points reached, %d off-network, %d with no route to a facility",
+        int((status == REACHED).sum()), int((status == OFF_NETWORK).sum()),
+        int((status == NO_ROUTE).sum()),
+    )
+    return Access(time_s, facility, status, point_snap, facility_snap, node_time, node_facility)
+
+
+def _point_times(
+    network: RoadNetwork,
+    snap: Snap,
+    node_time: NDArray[np.float64],
+    node_facility: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Best of the two segment ends for every snapped point (ties: the ``seg_u`` end)."""
+    n = snap.segment.size
+    point, cost_u, cost_v = entry_costs(network, snap, towards_network=True)
+    seg = snap.segment[point]
+    node_u, node_v = network.seg_u[seg], network.seg_v[seg]
+    total_u = cost_u + node_time[node_u]
+    total_v = cost_v + node_time[node_v]
+    use_u = total_u <= total_v
+    best = np.where(use_u, total_u, total_v)
+    node = np.where(use_u, node_u, node_v)
+    reached = np.isfinite(best)
+    time_s = np.full(n, np.inf)
+    facility = np.full(n, -1, dtype=np.int64)
+    time_s[point[reached]] = best[reached]
+    facility[point[reached]] = node_facility[node[reached]]
+    return time_s, facility
+
+
+def _same_segment_trips(
+    network: RoadNetwork,
+    point_snap: Snap,
+    facility_snap: Snap,
+    time_s: NDArray[np.float64],
+    facility: NDArray[np.int64],
+) -> None:
+    """Shorten trips where a home and a facility sit on the same segment (in place).
+
+    Going along the segment straight from the home's snap point to the facility's may
+    beat leaving through either end.
+    """
+    fac = pd.DataFrame({"segment": facility_snap.segment, "f_frac": facility_snap.fraction,
+                        "facility": np.arange(facility_snap.segment.size),
+                        "f_off": network.profile.offroad_seconds(facility_snap.distance_m)})
+    fac = fac[fac["segment"] >= 0]
+    if fac.empty:
+        return
+    near = np.flatnonzero(np.isin(point_snap.segment, fac["segment"].to_numpy()))
+    pts = pd.DataFrame({"segment": point_snap.segment[near],
+                        "p_frac": point_snap.fraction[near], "point": near,
+                        "p_off": network.profile.offroad_seconds(point_snap.distance_m[near])})
+    pairs = pts.merge(fac, on="segment")
+    if pairs.empty:
+        return
+    seg = pairs["segment"].to_numpy()
+    delta = pairs["f_frac"].to_numpy() - pairs["p_frac"].to_numpy()
+    along = np.where(delta >= 0, network.seg_time_fwd_s[seg], network.seg_time_bwd_s[seg])
+    with np.errstate(invalid="ignore"):
+        leg = np.where(delta == 0, 0.0, np.abs(delta) * along)
+    total = pairs["p_off"].to_numpy() + leg + pairs["f_off"].to_numpy()
+    points = pairs["point"].to_numpy()
+    better = total < time_s[points]
+    for p, t, f in zip(points[better], total[better], pairs["facility"].to_numpy()[better],
+                       strict=True):
+        if t < time_s[p]:
+            time_s[p] = t
+            facility[p] = f
+
+
+def source_point_times(
+    network: RoadNetwork,
+    sources: Sources,
+    point_snap: Snap,
+    demand: NDArray[np.int64],
+    limit_s: float,
+) -> scipy.sparse.csr_array:
+    """Travel time from demand points to each source (facility or candidate) within a limit.
+
+    One bounded search per source over :attr:`RoadNetwork.graph_to`; each demand point
+    is reached through either end of its segment (its off-road leg and part segment
+    added), all inside the engine's compiled pass.
+
+    Parameters
+    ----------
+    network
+        Road network.
+    sources
+        Destinations as graph entries (e.g. :func:`facility_sources`, or
+        ``Sources.at_nodes(candidate_nodes)``).
+    point_snap
+        Snap of all demand points.
+    demand
+        Indices of the demand points to keep (columns of the result, in this order).
+    limit_s
+        Largest total time kept (network time plus the point's entry cost).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(sources.n_sources, demand.size)``; the best time over the point's two
+        entries.  Zero times are stored: read through ``.indptr``/``.indices``/``.data``.
+    """
+    sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
+               point_snap.distance_m[demand])
+    point, node, cost = entry_points(network, sub, towards_network=True)
+    targets = Sources(entry_source=point, entry_node=node, entry_cost=cost,
+                             n_sources=int(demand.size))
+    return bounded_times(network.graph_to, sources, float(limit_s), targets=targets)
+
+
+def facility_point_times(
+    network: RoadNetwork, access: Access, limit_s: float
+) -> scipy.sparse.csr_array:
+    """Facility x demand point travel times within ``limit_s`` (sparse, zeros stored)."""
+    demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
+    return source_point_times(network, facility_sources(network, access.facility_snap),
+                              access.point_snap, demand, limit_s)
