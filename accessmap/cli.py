@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import click
 
 from accessmap._version import __version__
-from accessmap.errors import AccessmapError
+from accessmap.errors import AccessmapError, AccessmapWarning
 
 DEFAULT_DEMO_OUT = Path("maps/demo")
 
@@ -30,12 +31,18 @@ def _configure_logging(verbose: int, quiet: int) -> None:
 
 
 def _library_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn accessmap errors into a one-line ClickException (exit code 1)."""
+    """Turn accessmap errors into a one-line ClickException (exit code 1).
+
+    Data-quality warnings are already logged by the library (shown unless ``-q``), so
+    their Python warning copies, meant for notebooks, are not printed a second time.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AccessmapWarning)
+                return func(*args, **kwargs)
         except AccessmapError as err:
             raise click.ClickException(str(err)) from None
 
@@ -137,7 +144,7 @@ def demo(out: Path | None, overwrite: bool, mode: str, offline: bool) -> None:
 def _run_and_report(scenario: Any, *, overwrite: bool, offline: bool = False) -> None:
     from accessmap.pipeline import run as run_pipeline
 
-    result = run_pipeline(scenario, overwrite=overwrite, progress=lambda s: _say(f"{s} ..."),
+    result = run_pipeline(scenario, overwrite=overwrite, progress=_progress_printer(),
                           offline=offline)
     summary = result.summary
     _say(f"population {summary['population_total']:,.0f}; "
@@ -146,6 +153,27 @@ def _run_and_report(scenario: Any, *, overwrite: bool, offline: bool = False) ->
         _say(f"within {now['threshold_min']:g} min: {now['share']:.1%} now, "
              f"{after['share']:.1%} with {len(summary['recommended_sites'])} new sites")
     _say(f"outputs written to {result.out_dir}")
+
+
+def _progress_printer() -> Callable[[Any], None]:
+    """Show the run's progress on stderr: a bar on a terminal, one line per stage else."""
+    terminal = sys.stderr.isatty()
+    seen: set[str] = set()
+
+    def show(event: Any) -> None:
+        if terminal:
+            filled = int(event.fraction * 30)
+            bar = "#" * filled + "-" * (30 - filled)
+            end = "\n" if event.stage == "done" else ""
+            click.echo(f"\raccessmap: [{bar}] {event.fraction:4.0%} {event.stage:<13}"
+                       f"{event.message[:30]:<30}", err=True, nl=False)
+            if end:
+                click.echo("", err=True)
+        elif event.stage not in seen and event.stage != "done":
+            seen.add(event.stage)
+            _say(f"{event.stage} ...")
+
+    return show
 
 
 run_dir_argument = click.argument(

@@ -1,4 +1,4 @@
-"""Scenario settings: one frozen, validated :class:`Scenario` per run, loadable from TOML.
+"""Scenario settings: nested frozen sections that mirror the scenario file's tables.
 
 A scenario file looks like this (every key optional; paths relative to the file)::
 
@@ -43,89 +43,173 @@ A scenario file looks like this (every key optional; paths relative to the file)
 
     [output]
     out = "maps/comoros"
+
+Each table is a frozen dataclass (:class:`Inputs`, :class:`Analysis`,
+:class:`FacilitySettings`, :class:`Speeds`, :class:`Siting`, :class:`Output`) and
+:class:`Scenario` holds one of each.  One path validates every source: a TOML file
+(:func:`load_scenario`), command-line options (:meth:`Scenario.replace`) and Python
+arguments all end in the sections' ``__post_init__``, which checks each value against the
+field's type and range and raises :class:`~accessmap.errors.ConfigError` naming the key.
+:func:`scenario_schema` turns the same types into a JSON Schema.
+
+This module imports no numpy, scipy or geopandas, so reading settings is instant.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from accessmap.errors import ConfigError
 from accessmap.routing.modes import MODES, SpeedProfile
 
-_SECTIONS: dict[str, tuple[str, ...]] = {
-    "inputs": (
-        "network", "population", "population_column", "facilities", "boundaries",
-        "boundary_name_column", "admin_level", "groups", "group_column",
-    ),
-    "analysis": ("mode", "thresholds_min", "aggregate", "catchment_threshold_min",
-                 "min_zone_population"),
-    "facilities": ("exclude",),
-    "siting": ("new_sites", "threshold_min", "satellite_min_population",
-               "candidate_spacing_m"),  # other [siting] keys go to siting_options
-    "output": ("out",),
-}
-_SITING_PATH_OPTIONS = ("candidates", "exclusions")
-_PATH_FIELDS = ("network", "population", "facilities", "boundaries", "groups", "out")
-_PROFILE_FIELDS = ("ferry_kph", "ferry_wait_min", "offroad_kph", "detour_factor", "max_snap_m",
-                   "default_kph")
+__all__ = [
+    "Analysis", "FacilitySettings", "Inputs", "Output", "Scenario", "Siting", "Speeds",
+    "load_scenario", "parse_exclusions", "parse_thresholds", "scenario_from_dict",
+    "scenario_schema",
+]
+
+SECTION_NAMES = ("inputs", "analysis", "facilities", "speeds", "siting", "output")
+CANDIDATE_SOURCES = ("underserved", "file", "both")
+WEIGHTINGS = ("population", "travel_time", "group")
+SITING_METHODS = ("auto", "exact", "greedy")
+SOLVERS = ("cbc", "highs")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_value(where: str, value: Any, hint: Any) -> Any:
+    """Return ``value`` converted to the field type ``hint``, or raise ``ConfigError``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _check_value(where, value, inner)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} is {value!r}; give true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} is {value!r}; give a whole number")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} is {value!r}; give a number")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} is {value!r}; give a finite number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} is {value!r}; give a text value")
+        return value
+    if hint is Path:
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{where} is {value!r}; give a file path")
+        return Path(value)
+    if origin is tuple:
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            raise ConfigError(f"{where} is {value!r}; give a list, e.g. [30, 60]")
+        return tuple(_check_value(f"{where}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} must be a table (key = value)")
+        inner = args[1] if args else Any
+        if typing.get_origin(inner) is tuple and args:  # one value or a list of them
+            return {str(k): _check_value(f"{where}.{k}", [v] if isinstance(v, str) else v,
+                                         inner) for k, v in value.items()}
+        return {str(k): v if inner is Any else _check_value(f"{where}.{k}", v, inner)
+                for k, v in value.items()}
+    return value
+
+
+class _Section:
+    """Base of the settings sections: type-checks every field on creation."""
+
+    name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            where = f"{self.name}.{item.name}" if self.name else item.name
+            value = _check_value(where, getattr(self, item.name), hints[item.name])
+            object.__setattr__(self, item.name, value)
+        self._check()
+
+    def _check(self) -> None:
+        """Range checks of the section (the types are already right)."""
+
+    def _positive(self, *names: str, unit: str = "") -> None:
+        for name in names:
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{self.name}.{name} is {value!r}; it must be a positive "
+                                  f"number{unit}")
+
+    def _at_least(self, name: str, low: float) -> None:
+        value = getattr(self, name)
+        if value is not None and value < low:
+            raise ConfigError(f"{self.name}.{name} is {value!r}; it must be >= {low:g}")
+
+    def _one_of(self, name: str, allowed: Sequence[str]) -> None:
+        value = getattr(self, name)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{self.name}.{name} {value!r} is unknown; use one of "
+                              + ", ".join(allowed))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the section as JSON-ready values (``None`` values left out)."""
+        out: dict[str, Any] = {}
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = _json_value(getattr(self, item.name))
+            if value is not None:
+                out[item.name] = value
+        return out
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- sections
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """Everything one run needs; validated on creation.
+class Inputs(_Section):
+    """``[inputs]``: the files a run reads.
 
     Parameters
     ----------
     network, population, facilities
-        Input files: OSM extract or GraphML; population GeoTIFF; facility points.
+        OSM extract (.osm.pbf, .osm, .osm.bz2) or GraphML; population raster (GeoTIFF)
+        or census polygons/points; facility points (GeoJSON, GeoPackage, CSV with lon/lat).
     population_column
         Population column of census polygons or points (raster files need none).
     boundaries, boundary_name_column, admin_level
         Optional admin areas: a polygon file and the column naming each area, or the OSM
         extract itself with the ``admin_level`` of its boundary relations (e.g. 4).
     groups, group_column
-        Optional polygons carrying a group attribute (e.g. wealth quintile).
-    mode : {"walk", "drive"}
-        Travel mode.
-    thresholds_min
-        Travel-time thresholds in minutes, increasing.
-    aggregate
-        Sum population over ``aggregate x aggregate`` cells before the analysis.
-    catchment_threshold_min
-        Threshold of facility catchments and 2SFCA; defaults to the siting threshold.
-    min_zone_population
-        Underserved zones with fewer people are gathered into one "other" row.
-    exclude
-        Facility rows to leave out: column -> values (e.g. ``{"amenity": ("pharmacy",)}``).
-    speeds_kph, surface_factors, profile_options
-        Overrides merged into the default :class:`~accessmap.network.SpeedProfile`.
-    new_sites
-        Number of new sites to recommend (0 for none).
-    site_threshold_min
-        Threshold the new sites should bring people within; defaults to the middle
-        threshold.
-    satellite_min_population
-        A recommended site that newly serves at least this many people within the
-        threshold is a ``satellite_clinic``; otherwise a ``mobile_unit_stop``.
-    candidate_spacing_m
-        Minimum spacing of candidate sites.
-    siting_options
-        Further ``[siting]`` keys (candidate and exclusion files, weighting, solver,
-        coverage target, mobile-unit settings), validated by
-        :class:`accessmap.siting.SitingOptions`; see ``docs/siting.md``.
-    out
-        Output folder.
-    title
-        Shown on the map and in the report.
-    synthetic
-        Label every output as made from synthetic data.
+        Optional polygons carrying a group attribute (e.g. wealth quintile), or a raster
+        of a target population.
     """
 
+    name: ClassVar[str] = "inputs"
     network: Path | None = None
     population: Path | None = None
     facilities: Path | None = None
@@ -135,100 +219,366 @@ class Scenario:
     admin_level: int | None = None
     groups: Path | None = None
     group_column: str | None = None
+
+    def _check(self) -> None:
+        if self.admin_level is not None and not 1 <= self.admin_level <= 12:
+            raise ConfigError(f"inputs.admin_level {self.admin_level!r} must be a whole "
+                              "number 1-12")
+
+
+@dataclass(frozen=True)
+class Analysis(_Section):
+    """``[analysis]``: travel mode, thresholds and the analysis' own settings.
+
+    Parameters
+    ----------
+    mode : {"walk", "drive"}
+        Travel mode.
+    thresholds_min
+        Travel-time thresholds in minutes (sorted on creation).
+    aggregate
+        Sum population over ``aggregate x aggregate`` cells before the analysis.
+    catchment_threshold_min
+        Threshold of facility catchments and 2SFCA; defaults to the siting threshold.
+    min_zone_population
+        Underserved zones with fewer people are gathered into one "other" row.
+    """
+
+    name: ClassVar[str] = "analysis"
     mode: str = "walk"
     thresholds_min: tuple[float, ...] = (30.0, 60.0, 120.0)
     aggregate: int = 1
     catchment_threshold_min: float | None = None
     min_zone_population: float = 100.0
+
+    def _check(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"analysis.mode {self.mode!r} is unknown; use one of "
+                              + ", ".join(MODES))
+        if not self.thresholds_min:
+            raise ConfigError("analysis.thresholds_min: give at least one travel-time "
+                              "threshold in minutes")
+        for value in self.thresholds_min:
+            if not value > 0:
+                raise ConfigError(f"threshold {value!r} is not a positive number of "
+                                  "minutes; use e.g. --thresholds 30,60,120")
+        object.__setattr__(self, "thresholds_min", tuple(sorted(self.thresholds_min)))
+        self._at_least("aggregate", 1)
+        self._positive("catchment_threshold_min", unit=" of minutes")
+        self._at_least("min_zone_population", 0)
+
+
+@dataclass(frozen=True)
+class FacilitySettings(_Section):
+    """``[facilities]``: which facility rows count.
+
+    Parameters
+    ----------
+    exclude
+        Rows to leave out: column -> values (e.g. ``{"amenity": ("pharmacy",)}``).
+    """
+
+    name: ClassVar[str] = "facilities"
     exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    speeds_kph: Mapping[str, float] = field(default_factory=dict)
+
+
+#: ``[speeds]`` keys that are profile settings rather than highway classes.
+PROFILE_KEYS = ("default_kph", "offroad_kph", "detour_factor", "max_snap_m", "ferry_kph",
+                "ferry_wait_min")
+
+
+@dataclass(frozen=True)
+class Speeds(_Section):
+    """``[speeds]``: overrides merged into the travel mode's default speed profile.
+
+    Parameters
+    ----------
+    kph
+        Speed (km/h) per OSM highway class (the table's plain keys, e.g. ``track = 10``).
+    surface_factors
+        ``[speeds.surface_factors]``: speed factor per surface (0-1].
+    default_kph, offroad_kph, detour_factor, max_snap_m, ferry_kph, ferry_wait_min
+        Profile settings (see :class:`~accessmap.routing.modes.SpeedProfile`); ``None``
+        keeps the mode's default.
+    """
+
+    name: ClassVar[str] = "speeds"
+    kph: Mapping[str, float] = field(default_factory=dict)
     surface_factors: Mapping[str, float] = field(default_factory=dict)
-    profile_options: Mapping[str, float] = field(default_factory=dict)
+    default_kph: float | None = None
+    offroad_kph: float | None = None
+    detour_factor: float | None = None
+    max_snap_m: float | None = None
+    ferry_kph: float | None = None
+    ferry_wait_min: float | None = None
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> Speeds:
+        """Build from the scenario file's ``[speeds]`` table (classes and settings mixed)."""
+        values: dict[str, Any] = {"kph": {}}
+        for key, value in table.items():
+            if key == "surface_factors":
+                if not isinstance(value, Mapping):
+                    raise ConfigError("[speeds.surface_factors] must be a table of surface = "
+                                      "factor, e.g. unpaved = 0.7")
+                values["surface_factors"] = value
+            elif key in PROFILE_KEYS:
+                values[key] = value
+            elif key == "kph" and isinstance(value, Mapping):
+                values["kph"].update(value)
+            else:
+                values["kph"][key] = value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``[speeds]`` table as written in a scenario file."""
+        out = super().to_dict()
+        return {**out.pop("kph", {}), **out}
+
+    def profile(self, mode: str) -> SpeedProfile:
+        """Return the speed profile of ``mode`` with these overrides applied."""
+        options = {k: getattr(self, k) for k in PROFILE_KEYS if getattr(self, k) is not None}
+        return SpeedProfile.default(mode, speeds_kph=dict(self.kph),
+                                    surface_factors=dict(self.surface_factors), **options)
+
+
+@dataclass(frozen=True)
+class Siting(_Section):
+    """``[siting]``: new sites, the models that choose them and mobile-unit circuits.
+
+    Parameters
+    ----------
+    new_sites
+        Number of new sites to recommend (0 for none).
+    threshold_min
+        Threshold the new sites should bring people within; ``None``: the middle
+        travel-time threshold (see :attr:`Scenario.siting_threshold_min`).
+    satellite_min_population
+        A recommended site that newly serves at least this many people within the
+        threshold is a ``satellite_clinic``; otherwise a ``mobile_unit_stop``.
+    candidate_spacing_m
+        Minimum spacing of candidate sites.
+    candidates, candidate_source : {"underserved", "file", "both"}
+        File of planner-proposed candidate points, and where candidates come from
+        (``both`` when a file is given, else ``underserved``).
+    exclusions
+        Polygons where no new site may go.
+    min_distance_from_facility_m
+        Minimum straight-line distance of a new site from existing facilities.
+    weighting : {"population", "travel_time", "group"}
+        Equity weighting of demand; ``group_weights`` and ``travel_time_cap`` tune it.
+    method : {"auto", "exact", "greedy"}
+        Model choice; ``exact_max_candidates``, ``solver`` ({"cbc", "highs"}) and
+        ``solver_time_limit_s`` tune the exact MCLP.
+    coverage_target
+        Share of the population to have within the threshold; when set, the fewest new
+        sites reaching it are computed (LSCP).
+    mobile, mobile_days, mobile_workday_h, mobile_service_min, mobile_search_s
+        Weekly circuits for mobile-unit stops (over the drive network).
+    """
+
+    name: ClassVar[str] = "siting"
     new_sites: int = 5
-    site_threshold_min: float | None = None
+    threshold_min: float | None = None
     satellite_min_population: float = 5000.0
     candidate_spacing_m: float = 1000.0
-    siting_options: Mapping[str, Any] = field(default_factory=dict)
+    candidates: Path | None = None
+    candidate_source: str | None = None
+    exclusions: Path | None = None
+    min_distance_from_facility_m: float = 0.0
+    weighting: str = "population"
+    group_weights: Mapping[str, float] | None = None
+    travel_time_cap: float = 3.0
+    method: str = "auto"
+    exact_max_candidates: int = 2000
+    solver: str = "cbc"
+    solver_time_limit_s: float = 60.0
+    coverage_target: float | None = None
+    mobile: bool = True
+    mobile_days: int = 5
+    mobile_workday_h: float = 8.0
+    mobile_service_min: float = 120.0
+    mobile_search_s: float = 2.0
+
+    def _check(self) -> None:
+        self._at_least("new_sites", 0)
+        self._positive("threshold_min", unit=" of minutes")
+        self._at_least("satellite_min_population", 0)
+        self._positive("candidate_spacing_m", unit=" of metres")
+        source = self.candidate_source or ("both" if self.candidates else "underserved")
+        object.__setattr__(self, "candidate_source", source)
+        self._one_of("candidate_source", CANDIDATE_SOURCES)
+        if source != "underserved" and self.candidates is None:
+            raise ConfigError(f"siting.candidate_source {source!r} needs a candidates file "
+                              "(siting.candidates)")
+        self._one_of("weighting", WEIGHTINGS)
+        self._one_of("method", SITING_METHODS)
+        self._one_of("solver", SOLVERS)
+        self._at_least("min_distance_from_facility_m", 0)
+        self._positive("travel_time_cap", "solver_time_limit_s", "mobile_workday_h")
+        self._at_least("exact_max_candidates", 1)
+        self._at_least("mobile_service_min", 0)
+        self._at_least("mobile_search_s", 0)
+        if not 1 <= self.mobile_days <= 7:
+            raise ConfigError(f"siting.mobile_days is {self.mobile_days}; give 1-7 days a week")
+        if self.coverage_target is not None and not 0 < self.coverage_target <= 1:
+            raise ConfigError(f"siting.coverage_target {self.coverage_target!r} must be a "
+                              "share between 0 and 1 (e.g. 0.9 for 90%)")
+
+
+@dataclass(frozen=True)
+class Output(_Section):
+    """``[output]``: where the run folder goes."""
+
+    name: ClassVar[str] = "output"
     out: Path = Path("maps/run")
+
+
+#: Section attribute of :class:`Scenario` -> its class.
+SECTIONS: dict[str, type[_Section]] = {
+    "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
+    "siting": Siting, "output": Output,
+}
+#: Path-valued keys, by section (resolved relative to a scenario file's folder).
+PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                            if "Path" in str(f.type))
+             for section, cls in SECTIONS.items()}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything one run needs, one frozen section per table of the scenario file.
+
+    Parameters
+    ----------
+    title
+        Shown on the map and in the report.
+    synthetic
+        Label every output as made from synthetic data.
+    inputs, analysis, facilities, speeds, siting, output
+        The sections; each defaults to its own defaults.  Plain mappings are accepted
+        and validated like a scenario file's tables.
+
+    Examples
+    --------
+    >>> s = Scenario(analysis={"mode": "drive"}, siting={"new_sites": 3})
+    >>> s.analysis.mode, s.siting.new_sites, s.siting_threshold_min
+    ('drive', 3, 60.0)
+    >>> s.replace(new_sites=0).siting.new_sites
+    0
+    """
+
     title: str = "accessmap run"
     synthetic: bool = False
+    inputs: Inputs = field(default_factory=Inputs)
+    analysis: Analysis = field(default_factory=Analysis)
+    facilities: FacilitySettings = field(default_factory=FacilitySettings)
+    speeds: Speeds = field(default_factory=Speeds)
+    siting: Siting = field(default_factory=Siting)
+    output: Output = field(default_factory=Output)
 
     def __post_init__(self) -> None:
-        for name in _PATH_FIELDS:
+        if not isinstance(self.title, str):
+            raise ConfigError(f"title is {self.title!r}; give a text value")
+        if not isinstance(self.synthetic, bool):
+            raise ConfigError(f"synthetic is {self.synthetic!r}; give true or false")
+        for name, cls in SECTIONS.items():
             value = getattr(self, name)
-            if value is not None and not isinstance(value, Path):
-                object.__setattr__(self, name, Path(value))
-        if self.mode not in MODES:
-            raise ConfigError(f"mode {self.mode!r} is unknown; use one of {', '.join(MODES)}")
-        thresholds = tuple(self.thresholds_min)
-        if not thresholds:
-            raise ConfigError("thresholds: give at least one travel-time threshold in minutes")
-        for value in thresholds:
-            if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-                raise ConfigError(
-                    f"threshold {value!r} is not a positive number of minutes; "
-                    "use e.g. --thresholds 30,60,120"
-                )
-        object.__setattr__(self, "thresholds_min", tuple(sorted(float(t) for t in thresholds)))
-        if self.site_threshold_min is not None and not self.site_threshold_min > 0:
-            raise ConfigError(
-                f"siting threshold {self.site_threshold_min!r} must be a positive number of "
-                "minutes"
-            )
-        if not isinstance(self.new_sites, int) or self.new_sites < 0:
-            raise ConfigError(f"new sites {self.new_sites!r} must be a whole number >= 0")
-        if not isinstance(self.aggregate, int) or self.aggregate < 1:
-            raise ConfigError(f"aggregate {self.aggregate!r} must be a whole number >= 1")
-        if self.admin_level is not None and (
-            not isinstance(self.admin_level, int) or not 1 <= self.admin_level <= 12
-        ):
-            raise ConfigError(f"admin_level {self.admin_level!r} must be a whole number 1-12")
-        if self.catchment_threshold_min is not None and not self.catchment_threshold_min > 0:
-            raise ConfigError("catchment_threshold_min must be a positive number of minutes")
-        if self.min_zone_population < 0:
-            raise ConfigError("min_zone_population must be >= 0")
-        if self.satellite_min_population < 0:
-            raise ConfigError("satellite_min_population must be >= 0")
-        if not self.candidate_spacing_m > 0:
-            raise ConfigError("candidate_spacing_m must be a positive number of metres")
-        object.__setattr__(
-            self, "exclude", {str(k): tuple(str(v) for v in vals)
-                              for k, vals in self.exclude.items()}
-        )
+            if isinstance(value, Mapping):
+                value = _section_from_table(name, value, source="scenario")
+            if not isinstance(value, cls):
+                raise ConfigError(f"[{name}] must be a table or a {cls.__name__}")
+            object.__setattr__(self, name, value)
         self.speed_profile()  # validates speeds now, not half-way through a run
 
     @property
     def siting_threshold_min(self) -> float:
-        """Threshold used for site selection (explicit, or the middle threshold)."""
-        if self.site_threshold_min is not None:
-            return float(self.site_threshold_min)
-        return self.thresholds_min[len(self.thresholds_min) // 2]
+        """Threshold of site selection and underserved zones: ``[siting] threshold_min``,
+        or the middle travel-time threshold."""
+        if self.siting.threshold_min is not None:
+            return float(self.siting.threshold_min)
+        thresholds = self.analysis.thresholds_min
+        return thresholds[len(thresholds) // 2]
+
+    @property
+    def catchment_threshold_min(self) -> float:
+        """Threshold of catchments and 2SFCA (defaults to the siting threshold)."""
+        return float(self.analysis.catchment_threshold_min or self.siting_threshold_min)
 
     def speed_profile(self) -> SpeedProfile:
-        """Return the speed profile for this scenario's mode with its overrides."""
-        return SpeedProfile.default(
-            self.mode, speeds_kph=dict(self.speeds_kph),
-            surface_factors=dict(self.surface_factors), **dict(self.profile_options),
-        )
-
-    def replace(self, **changes: Any) -> Scenario:
-        """Return a copy with ``changes`` applied (``None`` values are ignored)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """Return the speed profile of this scenario's mode with its overrides."""
+        return self.speeds.profile(self.analysis.mode)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the resolved settings as JSON-ready values."""
-        out: dict[str, Any] = {}
-        for item in dataclasses.fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, Path):
-                value = str(value)
-            elif isinstance(value, Mapping):
-                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[item.name] = value
-        out["siting_threshold_min"] = self.siting_threshold_min
+        """Return the scenario as the nested, JSON-ready tables of a scenario file."""
+        out: dict[str, Any] = {"title": self.title, "synthetic": self.synthetic}
+        for name in SECTIONS:
+            out[name] = getattr(self, name).to_dict()
         return out
+
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return a copy with nested ``changes`` (``{"analysis": {"mode": "drive"}}``)
+        merged in, validated like a scenario file (paths relative to the current folder).
+        """
+        merged = self.to_dict()
+        for key, value in changes.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        return scenario_from_dict(merged, source="settings")
+
+    def replace(self, **changes: Any) -> Scenario:
+        """Return a copy with keys changed by their plain names (``None`` values ignored).
+
+        Each name is a key of one section (``mode``, ``new_sites``, ``out``, ...) or
+        ``title``/``synthetic``; the command-line options map onto them this way.
+
+        Raises
+        ------
+        ConfigError
+            A name that is no setting.
+        """
+        nested: dict[str, Any] = {}
+        for key, value in changes.items():
+            if value is None:
+                continue
+            section = _KEY_SECTION.get(key)
+            if section is None:
+                raise ConfigError(f"unknown setting {key!r}; known: "
+                                  + ", ".join(sorted(_KEY_SECTION)))
+            if section == "":
+                nested[key] = value
+            else:
+                nested.setdefault(section, {})[key] = _json_value(value)
+        return self.with_changes(nested)
+
+
+#: Plain key name -> its section ("" for top-level keys); every key name is unique.
+_KEY_SECTION: dict[str, str] = {"title": "", "synthetic": ""}
+for _section, _cls in SECTIONS.items():
+    for _field in dataclasses.fields(_cls):  # type: ignore[arg-type]
+        if _field.name != "kph":
+            _KEY_SECTION[_field.name] = _section
+_KEY_SECTION["speeds_kph"] = "speeds"
+
+
+def _section_from_table(name: str, table: Mapping[str, Any], *, source: str) -> _Section:
+    cls = SECTIONS[name]
+    if name == "speeds":
+        table = dict(table)
+        if "speeds_kph" in table:
+            table.update(table.pop("speeds_kph"))
+        return Speeds.from_table(table)
+    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = [k for k in table if k not in known]
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {name}.{unknown[0]}; known: "
+                          + ", ".join(known))
+    return cls(**table)
+
+
+# --------------------------------------------------------------------------- loading
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -256,91 +606,50 @@ def load_scenario(path: str | Path) -> Scenario:
 def scenario_from_dict(
     data: Mapping[str, Any], *, base_dir: Path = Path("."), source: str = "scenario"
 ) -> Scenario:
-    """Build a :class:`Scenario` from the nested mapping of a scenario file."""
-    values: dict[str, Any] = {}
+    """Build a :class:`Scenario` from the nested tables of a scenario file.
+
+    Parameters
+    ----------
+    data
+        ``{"title": ..., "inputs": {...}, "analysis": {...}, ...}``.
+    base_dir
+        Folder that relative paths are relative to.
+    source
+        Named in error messages (the file's path).
+
+    Raises
+    ------
+    ConfigError
+        Unknown section or key, or a value of the wrong type or out of range.
+    """
+    top: dict[str, Any] = {}
     for key, value in data.items():
         if key in ("title", "synthetic"):
-            values[key] = value
-        elif key == "speeds":
-            values.update(_speed_values(value, source))
-        elif key in _SECTIONS:
+            top[key] = value
+        elif key in SECTIONS:
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: [{key}] must be a table")
-            for inner, inner_value in value.items():
-                if key == "siting" and inner not in _SECTIONS[key]:
-                    values.setdefault("siting_options", {})[inner] = inner_value
-                    continue
-                if inner not in _SECTIONS[key]:
-                    known = ", ".join(_SECTIONS[key])
-                    raise ConfigError(f"{source}: unknown key {key}.{inner}; known: {known}")
-                values[_field_name(key, inner)] = inner_value
+            table = dict(value)
+            for path_key in PATH_KEYS[key]:
+                if table.get(path_key) is not None and isinstance(table[path_key], str | Path):
+                    table[path_key] = _resolve(base_dir, table[path_key])
+            try:
+                top[key] = _section_from_table(key, table, source=source)
+            except ConfigError as err:
+                message = str(err)
+                raise ConfigError(message if message.startswith(source)
+                                  else f"{source}: {message}") from None
         else:
             raise ConfigError(
                 f"{source}: unknown section or key {key!r}; known: title, synthetic, "
-                + ", ".join([*_SECTIONS, "speeds"])
+                + ", ".join(SECTIONS)
             )
-    for name in _PATH_FIELDS:
-        if values.get(name) is not None:
-            values[name] = _resolve(base_dir, values[name])
-    for name in _SITING_PATH_OPTIONS:
-        if values.get("siting_options", {}).get(name) is not None:
-            values["siting_options"][name] = _resolve(base_dir, values["siting_options"][name])
-    if "thresholds_min" in values:
-        values["thresholds_min"] = _as_tuple(values["thresholds_min"], source)
-    if "exclude" in values:
-        values["exclude"] = _exclusions(values["exclude"], source)
-    return Scenario(**values)
+    return Scenario(**top)
 
 
-def _field_name(section: str, key: str) -> str:
-    if section == "siting" and key == "threshold_min":
-        return "site_threshold_min"
-    return key
-
-
-def _speed_values(table: Any, source: str) -> dict[str, Any]:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{source}: [speeds] must be a table of highway class = km/h")
-    speeds: dict[str, float] = {}
-    options: dict[str, float] = {}
-    factors: dict[str, float] = {}
-    for key, value in table.items():
-        if key == "surface_factors":
-            if not isinstance(value, Mapping):
-                raise ConfigError(
-                    f"{source}: [speeds.surface_factors] must be a table of surface = factor, "
-                    "e.g. unpaved = 0.7"
-                )
-            factors = dict(value)
-        elif key in _PROFILE_FIELDS:
-            options[key] = value
-        else:
-            speeds[key] = value
-    return {"speeds_kph": speeds, "surface_factors": factors, "profile_options": options}
-
-
-def _resolve(base_dir: Path, value: Any) -> Path:
+def _resolve(base_dir: Path, value: str | Path) -> Path:
     path = Path(str(value)).expanduser()
     return path if path.is_absolute() else base_dir / path
-
-
-def _as_tuple(value: Any, source: str) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise ConfigError(f"{source}: thresholds_min must be a list of minutes, e.g. [30, 60]")
-    return tuple(value)
-
-
-def _exclusions(value: Any, source: str) -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(
-            f'{source}: facilities.exclude must be a table, e.g. exclude = {{ amenity = '
-            '["pharmacy"] }'
-        )
-    out = {}
-    for column, values in value.items():
-        vals = [values] if isinstance(values, str) else list(values)
-        out[str(column)] = tuple(str(v) for v in vals)
-    return out
 
 
 def parse_exclusions(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -380,7 +689,73 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
             raise ConfigError(
                 f"--thresholds: {part.strip()!r} is not a number of minutes; use e.g. 30,60,120"
             ) from None
-        if not value > 0:
+        if not (value > 0 and math.isfinite(value)):
             raise ConfigError(f"--thresholds: {part.strip()} must be a positive number of minutes")
         out.append(value)
     return tuple(out)
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def _type_schema(hint: Any) -> dict[str, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        (inner,) = [a for a in args if a is not type(None)]
+        return _type_schema(inner)
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    if hint in simple:
+        return {"type": simple[hint]}
+    if hint is Path:
+        return {"type": "string", "description": "a file path"}
+    if origin is tuple:
+        return {"type": "array", "items": _type_schema(args[0]), "minItems": 1}
+    if origin in (Mapping, dict):
+        inner = _type_schema(args[1]) if args else {}
+        if typing.get_origin(args[1]) is tuple:
+            inner = {"anyOf": [inner, inner["items"]]}
+        return {"type": "object", "additionalProperties": inner}
+    return {}
+
+
+def _section_schema(cls: type[_Section]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+        prop = _type_schema(hints[item.name])
+        if item.default is not dataclasses.MISSING and item.default is not None:
+            prop["default"] = _json_value(item.default)
+        allowed = {("analysis", "mode"): list(MODES),
+                   ("siting", "candidate_source"): list(CANDIDATE_SOURCES),
+                   ("siting", "weighting"): list(WEIGHTINGS),
+                   ("siting", "method"): list(SITING_METHODS),
+                   ("siting", "solver"): list(SOLVERS)}.get((cls.name, item.name))
+        if allowed:
+            prop["enum"] = allowed
+        properties[item.name] = prop
+    if cls is Speeds:
+        kph = properties.pop("kph")
+        return {"type": "object", "properties": properties,
+                "additionalProperties": kph["additionalProperties"],
+                "description": "km/h per OSM highway class, plus the profile settings"}
+    return {"type": "object", "properties": properties, "additionalProperties": False,
+            "description": (cls.__doc__ or "").strip().splitlines()[0]}
+
+
+def scenario_schema() -> dict[str, Any]:
+    """Return the JSON Schema of a scenario (the tables of a scenario file).
+
+    The same types validate TOML files, command-line options and Python arguments; a
+    service accepts scenarios checked against this schema.
+    """
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "accessmap scenario",
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "default": "accessmap run"},
+            "synthetic": {"type": "boolean", "default": False},
+            **{name: _section_schema(cls) for name, cls in SECTIONS.items()},
+        },
+        "additionalProperties": False,
+    }

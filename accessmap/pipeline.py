@@ -1,7 +1,19 @@
-"""One run: the stages in order, their timings, and the run record.
+"""One run: load every input once, run the pure stages in order, write the run record.
 
-``run(scenario)`` loads the inputs, computes travel times and coverage, recommends new
-sites and writes the output folder.  The CLI is a thin layer over this function.
+``run(scenario)`` is the only orchestrator and the only place that reads inputs or writes
+outputs.  The stages it calls are functions from data to data (they take arrays, frames and
+their own settings section and never open a file):
+
+1. inputs: road network, population, facilities, admin areas, groups, siting files;
+2. travel times: :func:`~accessmap.routing.travel_times.nearest_facility_times`;
+3. coverage: coverage tables, by area and group, bands, zones, catchments, 2SFCA, equity;
+4. siting: :func:`~accessmap.siting.plan.recommend_sites` (and mobile circuits);
+5. outputs: the run record, written atomically with the map and the report.
+
+Every long stage gets a tick from :class:`~accessmap.progress.RunProgress`, so a listener
+sees the run's fraction done rise from 0 to 1, and a :class:`~accessmap.progress.CancelToken`
+stops the run between chunks with :class:`~accessmap.errors.Cancelled` (no output folder
+is left behind: the run folder is staged and moved into place only when complete).
 """
 
 from __future__ import annotations
@@ -9,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,26 +31,73 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from accessmap._version import __version__
+from accessmap.analysis.catchments import facility_catchments
 from accessmap.analysis.components import component_report
-from accessmap.analysis.coverage import coverage_records, coverage_table, unreachable_summary
-from accessmap.analysis.stage import CoverageAnalysis, analyse
+from accessmap.analysis.coverage import (
+    coverage_by,
+    coverage_by_groups,
+    coverage_table,
+    label_weights,
+)
+from accessmap.analysis.equity import equity_summary
+from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
+from accessmap.analysis.surface import isochrone_bands
+from accessmap.analysis.zones import underserved_zones
 from accessmap.config import Scenario
-from accessmap.errors import ConfigError, NetworkError
-from accessmap.inputs.facilities import load_facilities
+from accessmap.errors import ConfigError, DataQualityWarning, NetworkError
+from accessmap.inputs.areas import (
+    assign_areas,
+    group_labels,
+    load_admin_areas,
+    settlement_classes,
+)
+from accessmap.inputs.facilities import load_facilities, read_vector
 from accessmap.inputs.network import file_sha256, load_network
-from accessmap.inputs.population import Population, load_population
+from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
+from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
-from accessmap.outputs.report import planner_writers
-from accessmap.record import check_output_folder, write_csv, write_json, write_layers, write_outputs
+from accessmap.progress import CancelToken, Progress, RunProgress, Tick
+from accessmap.record import (
+    InputFile,
+    RunRecord,
+    build_record,
+    check_output_folder,
+    write_run_folder,
+)
+from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork
-from accessmap.routing.travel_times import STATUS_NAMES, Access, nearest_facility_times
-from accessmap.siting.plan import SitingPlan, options_from_scenario, recommend_sites
+from accessmap.routing.travel_times import Access, nearest_facility_times
+from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
+
+__all__ = ["STAGE_WEIGHTS", "RunInputs", "RunResult", "run"]
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
+#: Relative cost of each stage (measured on the Comoros runs), for the progress fraction.
+STAGE_WEIGHTS = {"network": 3.0, "population": 1.0, "facilities": 0.5, "areas": 1.0,
+                 "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "siting": 3.0,
+                 "outputs": 5.0}
+
+
+@dataclass(frozen=True, eq=False)
+class RunInputs:
+    """Every input of a run, read once by :func:`load_inputs`.
+
+    ``admin_areas`` and ``area_labels`` are ``None`` without boundaries; ``groupings``
+    maps a grouping name to the people of each group at each demand point.
+    """
+
+    network: RoadNetwork
+    population: Population
+    facilities: gpd.GeoDataFrame
+    admin_areas: gpd.GeoDataFrame | None
+    area_labels: NDArray[np.object_] | None
+    groupings: dict[str, dict[str, NDArray[np.float64]]]
+    candidates: gpd.GeoDataFrame | None = None
+    exclusions: gpd.GeoDataFrame | None = None
+    group_polygons: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -59,33 +119,13 @@ class RunResult:
     analysis: CoverageAnalysis | None = None
 
 
-@contextmanager
-def _stage(name: str, timings: dict[str, float], progress: Progress | None) -> Iterator[None]:
-    if progress:
-        progress(name)
-    start = time.perf_counter()
-    yield
-    timings[name] = round(time.perf_counter() - start, 3)
-    logger.info("stage %s took %.2f s", name, timings[name])
-
-
-def _require_inputs(scenario: Scenario) -> None:
-    missing = [name for name in ("network", "population", "facilities")
-               if getattr(scenario, name) is None]
-    if missing:
-        raise ConfigError(
-            "missing input(s): " + ", ".join(missing)
-            + "; give them in the scenario file [inputs] or as --network/--population/"
-            "--facilities"
-        )
-
-
 def run(
     scenario: Scenario,
     *,
     overwrite: bool = False,
     write: bool = True,
     progress: Progress | None = None,
+    cancel: CancelToken | None = None,
     offline: bool = False,
 ) -> RunResult:
     """Run the whole analysis for ``scenario`` and write its output folder.
@@ -99,7 +139,10 @@ def run(
     write
         Write the output folder (``False`` computes only).
     progress
-        Called with each stage's name as it starts.
+        Called with a :class:`~accessmap.progress.ProgressEvent` as the run advances;
+        the fraction rises monotonically and ends at 1.
+    cancel
+        Set it (from another thread) to stop the run at the next check.
     offline
         Inline the map's JavaScript/CSS so ``map.html`` opens with no internet.
 
@@ -111,47 +154,114 @@ def run(
     ------
     AccessmapError
         Any input or setting problem, with a message naming the file and the fix.
+    Cancelled
+        ``cancel`` was set; nothing was written.
     """
     _require_inputs(scenario)
-    assert scenario.network and scenario.population and scenario.facilities
-    options_from_scenario(scenario)  # unknown [siting] keys fail before any work
     if write:
-        check_output_folder(scenario.out, overwrite=overwrite)
+        check_output_folder(scenario.output.out, overwrite=overwrite)
+    reporter = RunProgress(progress, token=cancel, weights=STAGE_WEIGHTS)
     timings: dict[str, float] = {}
-    with _stage("network", timings, progress):
-        network = load_network(scenario.network, profile=scenario.speed_profile())
-    with _stage("population", timings, progress):
-        population = load_population(
-            scenario.population, bounds_lonlat=_padded_bounds(network),
-            aggregate=scenario.aggregate, population_column=scenario.population_column,
-        )
-    with _stage("facilities", timings, progress):
-        facilities = load_facilities(scenario.facilities, exclude=scenario.exclude)
-    with _stage("travel_times", timings, progress):
-        px, py = network.project(population.lon, population.lat)
-        fx, fy = network.project(facilities.geometry.x.to_numpy(),
-                                 facilities.geometry.y.to_numpy(),
-                                 what=f"facilities file {scenario.facilities}")
-        access = nearest_facility_times(network, px, py, fx, fy)
-        _check_facilities_snapped(access, facilities, scenario)
-    with _stage("coverage", timings, progress):
-        coverage = coverage_table(access.time_s, population.population,
-                                       scenario.thresholds_min)
-    with _stage("analysis", timings, progress):
-        coverage_analysis = analyse(scenario, network, population, facilities, access)
-    with _stage("siting", timings, progress):
-        plan = recommend_sites(scenario, network, population, facilities, access)
-        sites, coverage_new = plan.sites, plan.coverage_with_new_sites
-    summary = _summary(scenario, network, population, facilities, access, coverage, sites,
-                       coverage_new, timings)
-    result = RunResult(scenario, network, population, facilities, access, coverage, sites,
-                       coverage_new, summary, timings, analysis=coverage_analysis, siting=plan)
-    summary.update(plan.summary_items())
-    summary.update(coverage_analysis.summary())
+    stage = functools.partial(_stage, timings=timings, reporter=reporter)
+    inputs = load_inputs(scenario, stage=stage)
+    with stage("travel_times") as tick:
+        access = _travel_times(scenario, inputs, tick)
+    with stage("coverage"):
+        coverage = coverage_table(access.time_s, inputs.population.population,
+                                  scenario.analysis.thresholds_min)
+    with stage("analysis") as tick:
+        coverage_analysis = analyse(scenario, inputs, access, tick=tick)
+    with stage("siting") as tick:
+        plan = recommend_sites(scenario.siting, _siting_data(scenario, inputs, access),
+                               tick=tick)
+    network, population, facilities = inputs.network, inputs.population, inputs.facilities
+    record = _record(scenario, inputs, access, coverage, coverage_analysis, plan, timings,
+                     roads=write)
+    result = RunResult(scenario, network, population, facilities, access, coverage,
+                       plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
+                       timings, analysis=coverage_analysis, siting=plan)
     if write:
-        with _stage("outputs", timings, progress):
-            result.out_dir = _write(result, overwrite=overwrite, offline=offline)
+        with stage("outputs"):
+            result.out_dir = write_run_folder(record, scenario.output.out, overwrite=overwrite,
+                                              extra_writers=planner_writers(offline=offline))
+    reporter.finish()
     return result
+
+
+@contextmanager
+def _stage(name: str, *, timings: dict[str, float], reporter: RunProgress) -> Iterator[Tick]:
+    tick = reporter.stage(name)
+    start = time.perf_counter()
+    yield tick
+    tick(1.0, "done")
+    timings[name] = round(time.perf_counter() - start, 3)
+    logger.info("stage %s took %.2f s", name, timings[name])
+
+
+Stage = Callable[[str], Any]  # _stage with the run's timings and reporter bound
+
+
+def _require_inputs(scenario: Scenario) -> None:
+    missing = [name for name in ("network", "population", "facilities")
+               if getattr(scenario.inputs, name) is None]
+    if missing:
+        raise ConfigError(
+            "missing input(s): " + ", ".join(missing)
+            + "; give them in the scenario file [inputs] or as --network/--population/"
+            "--facilities"
+        )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
+    """Read every input of ``scenario`` once (network, population, facilities, areas,
+    groups and the siting files).
+
+    Parameters
+    ----------
+    scenario
+        The run's settings; ``scenario.inputs`` names the files.
+    stage
+        Context manager factory timing each step (the pipeline's); ``None`` for none.
+
+    Raises
+    ------
+    AccessmapError
+        A file is missing, unreadable or unusable (the message names it and the fix).
+    """
+    stage = stage or _untimed
+    paths = scenario.inputs
+    assert paths.network and paths.population and paths.facilities  # _require_inputs
+    with stage("network") as tick:
+        network = load_network(paths.network, profile=scenario.speed_profile(), tick=tick)
+    with stage("population"):
+        population = load_population(
+            paths.population, bounds_lonlat=_padded_bounds(network),
+            aggregate=scenario.analysis.aggregate, population_column=paths.population_column,
+        )
+    with stage("facilities"):
+        facilities = load_facilities(paths.facilities, exclude=scenario.facilities.exclude)
+    with stage("areas"):
+        admin, labels = _admin_areas(scenario, population)
+        groupings = _group_weights(scenario, population)
+        siting = scenario.siting
+        candidates = (read_vector(siting.candidates, what="candidates")
+                      if siting.candidates is not None else None)
+        exclusions = (read_vector(siting.exclusions, what="exclusion areas")
+                      if siting.exclusions is not None else None)
+        polygons = None
+        if siting.weighting == "group" and paths.groups is not None \
+                and paths.groups.suffix.lower() not in RASTER_SUFFIXES:
+            polygons = read_vector(paths.groups, what="groups")
+    return RunInputs(network, population, facilities, admin, labels, groupings,
+                     candidates=candidates, exclusions=exclusions, group_polygons=polygons)
+
+
+@contextmanager
+def _untimed(name: str) -> Iterator[Tick]:
+    yield lambda fraction, message="": None
 
 
 def _padded_bounds(network: RoadNetwork) -> tuple[float, float, float, float]:
@@ -160,105 +270,154 @@ def _padded_bounds(network: RoadNetwork) -> tuple[float, float, float, float]:
     return west - pad, south - pad, east + pad, north + pad
 
 
+def _admin_areas(
+    scenario: Scenario, population: Population
+) -> tuple[gpd.GeoDataFrame | None, NDArray[np.object_] | None]:
+    paths = scenario.inputs
+    if paths.boundaries is None:
+        return None, None
+    polygons = load_admin_areas(paths.boundaries, admin_level=paths.admin_level,
+                                name_column=paths.boundary_name_column)
+    return polygons, assign_areas(polygons, population)
+
+
+def _group_weights(
+    scenario: Scenario, population: Population
+) -> dict[str, dict[str, NDArray[np.float64]]]:
+    path, column = scenario.inputs.groups, scenario.inputs.group_column
+    if path is None:
+        return {}
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        counts = counts_on_grid(path, population, aggregate=scenario.analysis.aggregate)
+        return {path.stem: {path.stem: counts}}
+    if not column:
+        raise ConfigError(
+            f"groups file {path} is given without group_column; set [inputs] group_column "
+            "to the attribute holding each polygon's group (e.g. wealth_quintile)"
+        )
+    labels = group_labels(path, column, population)
+    return {column: label_weights(labels, population.population)}
+
+
+def _drive_network(scenario: Scenario) -> Callable[[], RoadNetwork]:
+    """Load, on first call, the drive network of mobile circuits in a walking run.
+
+    The run's ``[speeds]`` class speeds are walking speeds and do not apply to vehicles;
+    its other profile settings (snap distance, ferries, surface factors) do.
+    """
+    assert scenario.inputs.network is not None
+    path, speeds = scenario.inputs.network, scenario.speeds
+    options = {k: getattr(speeds, k) for k in ("max_snap_m", "ferry_kph", "ferry_wait_min")
+               if getattr(speeds, k) is not None}
+    profile = SpeedProfile.default("drive", surface_factors=dict(speeds.surface_factors),
+                                   **options)
+    return functools.cache(lambda: load_network(path, profile=profile))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
+    network, population, facilities = inputs.network, inputs.population, inputs.facilities
+    px, py = network.project(population.lon, population.lat)
+    fx, fy = network.project(facilities.geometry.x.to_numpy(),
+                             facilities.geometry.y.to_numpy(),
+                             what=f"facilities file {scenario.inputs.facilities}")
+    tick(0.1, "nearest facility")
+    access = nearest_facility_times(network, px, py, fx, fy)
+    _check_facilities_snapped(access, facilities, scenario)
+    return access
+
+
 def _check_facilities_snapped(
     access: Access, facilities: gpd.GeoDataFrame, scenario: Scenario
 ) -> None:
     snapped = access.facility_snap.on_network
     if not snapped.any():
         raise NetworkError(
-            f"no facility in {scenario.facilities} is within "
+            f"no facility in {scenario.inputs.facilities} is within "
             f"{scenario.speed_profile().max_snap_m:.0f} m of a usable road in "
-            f"{scenario.network}; does the extract cover the facilities?"
+            f"{scenario.inputs.network}; does the extract cover the facilities?"
         )
     for name in facilities.loc[~snapped, "name"]:
-        logger.warning("facility %r is farther than the snap distance from any road; "
-                       "it cannot be reached", name)
+        message = (f"facility {name!r} is farther than the snap distance from any road; "
+                   "it cannot be reached")
+        logger.warning(message)
+        warnings.warn(message, DataQualityWarning, stacklevel=4)
 
 
-def _summary(
+def analyse(scenario: Scenario, inputs: RunInputs, access: Access, *,
+            tick: Tick | None = None) -> CoverageAnalysis:
+    """The coverage analysis of one run: by area and group, bands, zones, catchments,
+    2SFCA and equity (every step a pure function of the loaded inputs)."""
+    tick = tick or (lambda fraction, message="": None)
+    thresholds = scenario.analysis.thresholds_min
+    population = inputs.population
+    pop, time_s = population.population, access.time_s
+    under_min = scenario.siting_threshold_min
+    catch_min = scenario.catchment_threshold_min
+    tick(0.0, "areas and groups")
+    admin, by_area = inputs.admin_areas, None
+    if admin is not None and inputs.area_labels is not None:
+        by_area = coverage_by(label_weights(inputs.area_labels, pop), time_s, access.status,
+                              thresholds, key="area")
+        admin = admin.merge(by_area, left_on="area_name", right_on="area", how="left").drop(
+            columns="area")
+    settlement = settlement_classes(population)
+    by_group = coverage_by_groups({SETTLEMENT: label_weights(settlement, pop),
+                                   **inputs.groupings}, time_s, access.status, thresholds)
+    tick(0.2, "surface and bands")
+    bands = isochrone_bands(population, time_s, thresholds)
+    tick(0.4, "underserved zones")
+    zones = underserved_zones(population, time_s, under_min,
+                              min_population=scenario.analysis.min_zone_population)
+    tick(0.6, "catchments")
+    table, accessibility, unit = facility_catchments(
+        inputs.network, population, inputs.facilities, access, thresholds, catch_min)
+    return CoverageAnalysis(
+        population=population, time_s=time_s, thresholds_min=thresholds,
+        underserved_threshold_min=under_min, catchment_threshold_min=catch_min,
+        admin_areas=admin, by_area=by_area, by_group=by_group, settlement=settlement,
+        bands=bands, zones=zones, catchments=table, accessibility=accessibility,
+        supply_unit=unit,
+        equity=equity_summary(by_group, settlement, time_s, pop, thresholds, under_min),
+    )
+
+
+def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> SitingData:
+    return SitingData(
+        network=inputs.network, population=inputs.population, facilities=inputs.facilities,
+        access=access, thresholds_min=scenario.analysis.thresholds_min,
+        threshold_min=scenario.siting_threshold_min, candidates=inputs.candidates,
+        exclusions=inputs.exclusions, groups=inputs.group_polygons,
+        group_column=scenario.inputs.group_column, drive_network=_drive_network(scenario),
+    )
+
+
+# --------------------------------------------------------------------------- record
+
+
+def _record(
     scenario: Scenario,
-    network: RoadNetwork,
-    population: Population,
-    facilities: gpd.GeoDataFrame,
+    inputs: RunInputs,
     access: Access,
     coverage: pd.DataFrame,
-    sites: gpd.GeoDataFrame,
-    coverage_new: pd.DataFrame,
+    analysis: CoverageAnalysis,
+    plan: SitingPlan,
     timings: dict[str, float],
-) -> dict[str, Any]:
-    unreachable = unreachable_summary(access.status, population.population)
-    return {
-        "title": scenario.title,
-        "synthetic_data": scenario.synthetic,
-        "population_total": round(population.total, 1),
-        "coverage": coverage_records(coverage),
-        "unreachable_population": unreachable["total"],
-        "unreachable_detail": unreachable,
-        "facilities_used": len(facilities),
-        "facilities_unsnapped": [
-            str(n) for n in facilities.loc[~access.facility_snap.on_network, "name"]
-        ],
-        "facilities_dropped": list(facilities.attrs.get("dropped", [])),
-        "recommended_sites": [],  # filled from SitingPlan.summary_items()
-        "siting_threshold_min": scenario.siting_threshold_min,
-        "coverage_with_new_sites": coverage_records(coverage_new),
-        "network": network.summary(),
-        "network_components": component_report(network, access, population.population),
-        "run": {
-            "accessmap_version": __version__,
-            "inputs": {
-                name: {"path": str(path), "sha256": file_sha256(path)}
+    *,
+    roads: bool,
+) -> RunRecord:
+    """The run record (``roads``: build the context roads layer, only needed to write)."""
+    network = inputs.network
+    return build_record(
+        title=scenario.title, synthetic=scenario.synthetic, settings=scenario.to_dict(),
+        inputs={name: InputFile(path=str(path), sha256=file_sha256(path))
                 for name in ("network", "population", "facilities")
-                if (path := getattr(scenario, name)) is not None
-            },
-            "settings": scenario.to_dict(),
-        },
-        "timings_s": timings,
-    }
-
-
-def _write(result: RunResult, *, overwrite: bool, offline: bool = False) -> Path:
-    scenario = result.scenario
-    time_min = result.access.time_s / 60
-    cells = gpd.GeoDataFrame(
-        {
-            "population": result.population.population,
-            "time_min": np.where(np.isfinite(time_min), time_min, np.nan),
-            "status": [STATUS_NAMES[int(s)] for s in result.access.status],
-            "nearest_facility": result.access.facility,
-        },
-        geometry=gpd.points_from_xy(result.population.lon, result.population.lat),
-        crs="EPSG:4326",
+                if (path := getattr(scenario.inputs, name)) is not None},
+        siting_threshold_min=scenario.siting_threshold_min, network=network.summary(),
+        components=component_report(network, access, inputs.population.population),
+        population=inputs.population, facilities=inputs.facilities, access=access,
+        coverage=coverage, analysis=analysis, siting=plan,
+        roads=roads_layer(network) if roads else None, timings_s=timings,
     )
-    facilities = result.facilities
-    writers: dict[str, Callable[[Path], None]] = {
-        "summary.json": lambda p: write_json(p, result.summary),
-        "coverage.csv": lambda p: write_csv(p, _coverage_csv(result)),
-        "sites.csv": lambda p: write_csv(
-            p, pd.DataFrame(result.summary["recommended_sites"])),
-        **{name: functools.partial(_write_table, table=table)
-           for name, table in (result.siting.tables() if result.siting else {}).items()},
-        "layers.gpkg": lambda p: write_layers(p, {
-            "facilities": facilities[["facility_id", "name", "type", "capacity", "geometry"]],
-            "demand_points": cells,
-            "recommended_sites": result.sites,
-            **(result.siting.layers() if result.siting else {}),
-            "roads": roads_layer(result.network),
-            **(result.analysis.layers() if result.analysis else {}),
-        }),
-        **(result.analysis.writers() if result.analysis else {}),
-        **planner_writers(offline=offline),  # after the data files: reads them
-    }
-    return write_outputs(scenario.out, writers, overwrite=overwrite)
-
-
-def _write_table(path: Path, *, table: pd.DataFrame) -> None:
-    write_csv(path, table)
-
-
-def _coverage_csv(result: RunResult) -> pd.DataFrame:
-    now = result.coverage.assign(scenario="current")
-    after = result.coverage_with_new_sites.assign(scenario="with_new_sites")
-    return pd.concat([now, after], ignore_index=True)[
-        ["scenario", "threshold_min", "population", "share"]
-    ]

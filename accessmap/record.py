@@ -1,26 +1,29 @@
-"""Read a finished run folder, and the classes and escaping shared by map, figures, report.
+"""The run record: every file, layer, column and summary key of a run folder, declared once.
 
-The planner outputs (``map.html``, the figures, ``report.html``/``report.md``) are built
-FROM A RUN FOLDER (``summary.json``, ``layers.gpkg``, ``travel_time.tif``, CSV tables), so
-they can be regenerated without recomputing and look the same whether the pipeline or
-``accessmap map``/``accessmap report`` made them.  Every optional layer may be absent;
-callers draw what is there and say what is not.
+A run folder holds ``summary.json`` (the :class:`Summary`, with its
+:data:`RECORD_VERSION` in ``run.record_version`` and a JSON Schema shipped as
+``accessmap/schemas/summary.schema.json``), CSV tables, ``layers.gpkg`` and
+``travel_time.tif``; the planner outputs (map, figures, report) are built from it.
+
+* :func:`build_record` turns a run's in-memory results into a :class:`RunRecord`;
+* :func:`write_run_folder` writes a record atomically (data files first, then the extra
+  writers, such as the map and report, which read the staged folder);
+* :class:`RunFolder` reads one back, checking its record version and schema.
+
+This module sits between the stages and the outputs: it may import inputs, routing,
+analysis and siting, never :mod:`accessmap.outputs` or the pipeline.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,10 +31,332 @@ import pandas as pd
 from affine import Affine
 from numpy.typing import NDArray
 
+from accessmap._files import (
+    check_output_folder,
+    check_target,
+    json_ready,
+    staged_folder,
+    write_csv,
+    write_json,
+    write_layers,
+)
+from accessmap._raster import write_cog
 from accessmap._version import __version__
-from accessmap.errors import OutputError
+from accessmap.analysis.coverage import coverage_records, label_weights, unreachable_summary
+from accessmap.analysis.zones import REST_ZONE
+from accessmap.config import Scenario, scenario_from_dict
+from accessmap.errors import ConfigError, OutputError
+from accessmap.routing.travel_times import STATUS_NAMES
+from accessmap.schemas import SchemaError, shipped_schema, validate
+from accessmap.schemas import summary as spec
+from accessmap.schemas.names import (
+    COLUMNS,
+    CURRENT,
+    FILES,
+    LAYERS,
+    WITH_NEW_SITES,
+    Columns,
+    RunFiles,
+    RunLayers,
+)
+from accessmap.schemas.summary import (
+    RECORD_VERSION,
+    CoverageRow,
+    InputFile,
+    RunInfo,
+    Summary,
+    from_json,
+    summary_schema,
+    to_json,
+    write_summary_schema,
+)
+
+if TYPE_CHECKING:
+    from accessmap.analysis.results import CoverageAnalysis
+    from accessmap.inputs.population import Population
+    from accessmap.routing.travel_times import Access
+    from accessmap.siting.plan import SitingPlan
+
+__all__ = [
+    "COLUMNS", "CURRENT", "FILES", "LAYERS", "RECORD_VERSION", "WITH_NEW_SITES", "Columns",
+    "CoverageRow", "InputFile", "RunFiles",
+    "RunFolder", "RunInfo", "RunLayers", "RunRecord", "Summary", "Surface", "apply_affine",
+    "build_record", "check_output_folder", "check_target", "coverage_csv", "demand_points",
+    "json_ready", "staged_folder", "summary_schema", "write_csv", "write_json", "write_layers",
+    "write_run_folder", "write_summary_schema",
+]
 
 logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- the record
+
+
+@dataclass
+class Surface:
+    """The travel-time raster: minutes (NaN nodata), grid transform and CRS."""
+
+    minutes: NDArray[np.floating[Any]]
+    transform: Affine
+    crs: str
+    no_route: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), bool))
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Return (west, south, east, north) in the raster CRS."""
+        height, width = self.minutes.shape
+        x0, y0 = apply_affine(self.transform, 0.0, 0.0)
+        x1, y1 = apply_affine(self.transform, float(width), float(height))
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+@dataclass
+class RunRecord:
+    """Everything a run folder holds, in memory.
+
+    Attributes
+    ----------
+    summary
+        ``summary.json``.
+    tables
+        CSV file name (:data:`FILES`) -> table.
+    layers
+        Layer name (:data:`LAYERS`) -> layer; ``None`` or empty layers are not written.
+    travel_time
+        Minutes to the nearest facility on the population grid (``travel_time.tif``).
+    """
+
+    summary: Summary
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    layers: dict[str, gpd.GeoDataFrame | None] = field(default_factory=dict)
+    travel_time: Surface | None = None
+
+
+def build_record(
+    *,
+    title: str,
+    synthetic: bool,
+    settings: Mapping[str, Any],
+    inputs: Mapping[str, InputFile],
+    siting_threshold_min: float,
+    network: Mapping[str, Any],
+    components: Mapping[str, Any],
+    population: Population,
+    facilities: gpd.GeoDataFrame,
+    access: Access,
+    coverage: pd.DataFrame,
+    analysis: CoverageAnalysis,
+    siting: SitingPlan,
+    roads: gpd.GeoDataFrame | None,
+    timings_s: Mapping[str, float],
+) -> RunRecord:
+    """Gather a run's results into its record.
+
+    Parameters
+    ----------
+    title, synthetic, settings
+        The scenario's title, synthetic-data flag and resolved settings (JSON-ready).
+    inputs
+        Role (``network``, ``population``, ...) -> path and sha256 of each input file.
+    siting_threshold_min
+        Threshold new sites bring people within.
+    network, components
+        :meth:`RoadNetwork.summary` and :func:`~accessmap.analysis.components.component_report`.
+    population, facilities, access, coverage
+        Demand points, facilities, nearest-facility times and the coverage table.
+    analysis, siting
+        The coverage analysis and the site-selection plan.
+    roads
+        The context ``roads`` layer.
+    timings_s
+        Seconds per stage.
+    """
+    pop = population.population
+    unreachable = unreachable_summary(access.status, pop)
+    zones, circuits = analysis.zones, siting.circuits
+    settled = label_weights(analysis.settlement, pop)
+    summary = Summary(
+        title=title, synthetic_data=synthetic, population_total=round(population.total, 1),
+        coverage=_coverage_rows(coverage),
+        unreachable_population=unreachable["total"],
+        unreachable_detail=spec.UnreachableDetail(**unreachable),
+        facilities_used=len(facilities),
+        facilities_unsnapped=[str(n) for n in facilities.loc[
+            ~access.facility_snap.on_network, COLUMNS.name]],
+        facilities_dropped=list(facilities.attrs.get("dropped", [])),
+        recommended_sites=[_site_row(r) for r in siting.sites.itertuples()],
+        siting_threshold_min=siting_threshold_min,
+        coverage_with_new_sites=_coverage_rows(siting.coverage_with_new_sites),
+        network=from_json(spec.NetworkSummary, dict(network)),
+        network_components=from_json(spec.NetworkComponents, dict(components)),
+        run=RunInfo(accessmap_version=__version__, inputs=dict(inputs),
+                    settings=dict(settings)),
+        timings_s=dict(timings_s),
+        siting=from_json(spec.SitingInfo, {**siting.info, "coverage_target": siting.target}),
+        marginal_gain=[from_json(spec.MarginalGainRow, {
+            k: (int(v) if k == COLUMNS.sites else round(float(v), 6 if "share" in k else 1))
+            for k, v in row.items()}) for row in siting.marginal_gain.to_dict("records")],
+        mobile_circuits=[] if circuits is None else [
+            from_json(spec.Circuit, r) for r in circuits.records()],
+        mobile_unserved=[] if circuits is None else [
+            spec.UnservedStop(stop=int(r.stop), reason=str(r.reason))
+            for r in circuits.unserved.itertuples()],
+        coverage_by_area=_records(analysis.by_area),
+        coverage_by_group=_records(analysis.by_group),
+        settlement_population={k: round(float(v.sum()), 1) for k, v in settled.items()},
+        isochrone_bands=_records(analysis.bands),
+        underserved_zones=spec.ZoneSummary(
+            threshold_min=analysis.underserved_threshold_min,
+            zones=int((zones[COLUMNS.zone] != REST_ZONE).sum()),
+            population=round(float(zones[COLUMNS.population].sum()), 1),
+            largest=_records(zones.head(10))),
+        accessibility_2sfca=spec.Accessibility(
+            catchment_threshold_min=analysis.catchment_threshold_min,
+            supply_unit=analysis.supply_unit,
+            mean_per_1000_people=round(
+                float((analysis.accessibility * pop).sum() / pop.sum() * 1000), 6),
+            population_without_facility_in_catchment=round(
+                float(pop[~(analysis.accessibility > 0)].sum()), 1)),
+        equity=from_json(spec.Equity, analysis.equity),
+    )
+    tables = {
+        FILES.coverage: coverage_csv(coverage, siting.coverage_with_new_sites),
+        FILES.sites: pd.DataFrame([to_json(s) for s in summary.recommended_sites],
+                                  columns=COLUMNS.sites_csv()),
+        FILES.marginal_gain: siting.marginal_gain,
+        **({} if circuits is None else {FILES.mobile_visits: circuits.visits}),
+        FILES.coverage_by_group: analysis.by_group,
+        FILES.underserved_zones: zones.drop(columns=COLUMNS.geometry),
+        FILES.facilities: analysis.catchments.drop(columns=COLUMNS.geometry),
+        **({} if analysis.by_area is None else {FILES.coverage_by_area: analysis.by_area}),
+    }
+    layers: dict[str, gpd.GeoDataFrame | None] = {
+        LAYERS.facilities: facilities[[*COLUMNS.facility_layer(), COLUMNS.geometry]],
+        LAYERS.demand_points: demand_points(population, access),
+        LAYERS.roads: roads,
+        LAYERS.admin_areas: analysis.admin_areas,
+        LAYERS.isochrone_bands: analysis.bands,
+        LAYERS.underserved_zones: zones,
+        LAYERS.catchments: analysis.catchments,
+        LAYERS.candidates: siting.candidates,
+        LAYERS.recommended_sites: siting.sites,
+        LAYERS.mobile_routes: None if circuits is None else circuits.routes,
+    }
+    grid = np.full(population.shape, np.nan, dtype=np.float32)
+    reached = np.isfinite(access.time_s)
+    grid[population.row[reached], population.col[reached]] = access.time_s[reached] / 60
+    return RunRecord(summary, tables, layers,
+                     Surface(grid, population.transform, population.crs))
+
+
+def _coverage_rows(table: pd.DataFrame) -> list[CoverageRow]:
+    return [CoverageRow(**row) for row in coverage_records(table)]
+
+
+def _site_row(row: Any) -> spec.Site:
+    time = float(row.nearest_facility_time_min)
+    return spec.Site(
+        rank=int(row.rank), kind=str(row.kind), lon=round(float(row.geometry.x), 6),
+        lat=round(float(row.geometry.y), 6), added_population=round(float(row.added_population), 1),
+        weighted_gain=round(float(row.weighted_gain), 3),
+        cumulative_share=round(float(row.cumulative_share), 6),
+        nearest_facility=None if pd.isna(row.nearest_facility) else str(row.nearest_facility),
+        nearest_facility_time_min=round(time, 1) if np.isfinite(time) else None)
+
+
+def _records(table: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """JSON-ready rows of a table, floats rounded to 6 decimals, geometry left out."""
+    if table is None:
+        return []
+    frame = table.drop(columns=COLUMNS.geometry, errors="ignore")
+    return [{k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+def coverage_csv(current: pd.DataFrame, with_new_sites: pd.DataFrame) -> pd.DataFrame:
+    """``coverage.csv``: the coverage table today and with the new sites."""
+    now = current.assign(**{COLUMNS.scenario: CURRENT})
+    after = with_new_sites.assign(**{COLUMNS.scenario: WITH_NEW_SITES})
+    return pd.concat([now, after], ignore_index=True)[COLUMNS.coverage_csv()]
+
+
+def demand_points(population: Population, access: Access) -> gpd.GeoDataFrame:
+    """The ``demand_points`` layer: people, minutes (NaN: none), status, nearest facility."""
+    time_min = access.time_s / 60
+    return gpd.GeoDataFrame(
+        {COLUMNS.population: population.population,
+         COLUMNS.time_min: np.where(np.isfinite(time_min), time_min, np.nan),
+         COLUMNS.status: [STATUS_NAMES[int(s)] for s in access.status],
+         COLUMNS.nearest_facility: access.facility},
+        geometry=gpd.points_from_xy(population.lon, population.lat), crs="EPSG:4326")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_run_folder(
+    record: RunRecord,
+    out_dir: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    extra_writers: Mapping[str, Callable[[Path], None]] | None = None,
+) -> Path:
+    """Write a run folder atomically: data files, then the extra writers.
+
+    Parameters
+    ----------
+    record
+        What to write.
+    out_dir
+        The folder; it appears complete or not at all.
+    overwrite
+        Replace an existing folder.
+    extra_writers
+        File name -> function writing it at the given (staged) path, run after the data
+        files so that it may read them (map, report) or amend one (QGIS styles of
+        ``layers.gpkg``).
+
+    Raises
+    ------
+    OutputError
+        The folder exists and ``overwrite`` is False, or the summary does not follow
+        the record schema (a bug: please report it).
+    """
+    data = record.summary.to_dict()
+    try:
+        validate(data, summary_schema())
+    except SchemaError as err:
+        raise OutputError(f"{FILES.summary} would not follow record version "
+                          f"{RECORD_VERSION}: {err}; this is a bug in accessmap") from None
+    with staged_folder(out_dir, overwrite=overwrite) as stage:
+        write_json(stage / FILES.summary, data)
+        for name, table in record.tables.items():
+            write_csv(stage / name, table)
+        write_layers(stage / FILES.layers, record.layers)
+        if record.travel_time is not None:
+            surface = record.travel_time
+            write_cog(stage / FILES.travel_time, surface.minutes, surface.transform,
+                      surface.crs, description="travel time to nearest facility (minutes)")
+        for name, writer in (extra_writers or {}).items():
+            writer(stage / name)
+            logger.info("wrote %s", name)
+    return Path(out_dir)
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+# --------------------------------------------------------------------------- reading
 
 
 def apply_affine(transform: Affine, x: Any, y: Any) -> tuple[Any, Any]:
@@ -46,23 +371,6 @@ def apply_affine(transform: Affine, x: Any, y: Any) -> tuple[Any, Any]:
     return a * x + b * y + c, d * x + e * y + f
 
 
-@dataclass
-class Surface:
-    """The travel-time raster: minutes (NaN nodata), grid transform and CRS."""
-
-    minutes: NDArray[np.float64]
-    transform: Affine
-    crs: str
-    no_route: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), bool))
-
-    def bounds(self) -> tuple[float, float, float, float]:
-        """Return (west, south, east, north) in the raster CRS."""
-        height, width = self.minutes.shape
-        x0, y0 = apply_affine(self.transform, 0.0, 0.0)
-        x1, y1 = apply_affine(self.transform, float(width), float(height))
-        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
-
-
 class RunFolder:
     """A finished run folder, read lazily.
 
@@ -74,11 +382,11 @@ class RunFolder:
     Raises
     ------
     OutputError
-        The folder or a required file is missing, or it was made by another accessmap
-        version whose outputs this one cannot read.
+        The folder or a required file is missing or unreadable, it holds another record
+        version, or its ``summary.json`` does not follow the record schema.
     """
 
-    required = ("summary.json", "layers.gpkg")
+    required = FILES.required
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -92,38 +400,60 @@ class RunFolder:
                 "rerun `accessmap run` to produce it"
             )
         self.summary = self._read_summary()
-        self._check_version()
         self._layers: dict[str, gpd.GeoDataFrame] = {}
+        _ = self.layer_names  # a corrupt GeoPackage fails here, not halfway through a map
 
     def _read_summary(self) -> dict[str, Any]:
-        path = self.path / "summary.json"
+        path = self.path / FILES.summary
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise OutputError(f"{path} is not readable JSON ({err}); rerun `accessmap run`"
                               ) from None
         if not isinstance(data, dict) or "coverage" not in data:
-            raise OutputError(f"{path} is not an accessmap summary (no 'coverage' key)")
-        return data
-
-    def _check_version(self) -> None:
-        made_by = str(self.summary.get("run", {}).get("accessmap_version", "unknown"))
-        if made_by.split(".")[:2] != __version__.split(".")[:2]:
+            raise OutputError(f"{path} is not an accessmap summary (no 'coverage' key); "
+                              "give the --out folder of a finished `accessmap run`")
+        run = data.get("run")
+        run = run if isinstance(run, dict) else {}
+        version = run.get("record_version")
+        if version != RECORD_VERSION:
+            made_by = str(run.get("accessmap_version", "unknown"))
             raise OutputError(
-                f"run folder {self.path} was made by accessmap {made_by}; this is "
-                f"accessmap {__version__}. Rerun `accessmap run` with this version, or use "
-                f"accessmap {made_by} to regenerate its map and report"
+                f"run folder {self.path} holds record version {version} (made by accessmap "
+                f"{made_by}); accessmap {__version__} reads record version {RECORD_VERSION}. "
+                f"Rerun `accessmap run` with this version, or use accessmap {made_by} to "
+                "regenerate its map and report"
             )
+        try:
+            validate(data, shipped_schema("summary"))
+        except SchemaError as err:
+            raise OutputError(f"{path} does not follow the record schema: {err}; rerun "
+                              "`accessmap run` (was the file edited?)") from None
+        return data
 
     @property
     def settings(self) -> dict[str, Any]:
-        """Scenario settings recorded in ``summary.json``."""
-        return dict(self.summary.get("run", {}).get("settings", {}))
+        """Scenario settings recorded in ``summary.json`` (the scenario file's tables)."""
+        return dict(self.summary["run"]["settings"])
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        """The run's scenario, rebuilt from the recorded settings.
+
+        Raises
+        ------
+        OutputError
+            The recorded settings are not a valid scenario (an edited summary.json).
+        """
+        try:
+            return scenario_from_dict(self.settings, source=f"{self.path / FILES.summary}")
+        except ConfigError as err:
+            raise OutputError(f"{err}; rerun `accessmap run` (was the file edited?)") from None
 
     @property
     def thresholds_min(self) -> list[float]:
         """Travel-time thresholds of the run."""
-        found = self.settings.get("thresholds_min") or [
+        found = self.settings.get("analysis", {}).get("thresholds_min") or [
             row["threshold_min"] for row in self.summary["coverage"]]
         return [float(t) for t in found]
 
@@ -143,9 +473,9 @@ class RunFolder:
         import pyogrio
 
         try:
-            return [str(name) for name in pyogrio.list_layers(self.path / "layers.gpkg")[:, 0]]
+            return [str(name) for name in pyogrio.list_layers(self.path / FILES.layers)[:, 0]]
         except Exception as err:  # pyogrio raises several types for corrupt files
-            raise OutputError(f"{self.path / 'layers.gpkg'} is not a readable GeoPackage "
+            raise OutputError(f"{self.path / FILES.layers} is not a readable GeoPackage "
                               f"({err}); rerun `accessmap run`") from None
 
     def layer(self, name: str) -> gpd.GeoDataFrame | None:
@@ -154,20 +484,28 @@ class RunFolder:
         if name not in self.layer_names:
             return None
         if name not in self._layers:
-            frame = gpd.read_file(self.path / "layers.gpkg", layer=name, engine="pyogrio")
+            try:
+                frame = gpd.read_file(self.path / FILES.layers, layer=name, engine="pyogrio")
+            except Exception as err:  # pyogrio raises several types for corrupt files
+                raise OutputError(f"layer {name!r} of {self.path / FILES.layers} is not "
+                                  f"readable ({err}); rerun `accessmap run`") from None
             if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
                 frame = frame.to_crs("EPSG:4326")
             self._layers[name] = frame
         return self._layers[name]
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """Read a CSV table of the run folder, or ``None`` when absent."""
+        """Read a CSV table of the run folder (a :data:`FILES` name), or ``None``."""
         path = self.path / name
         return pd.read_csv(path) if path.is_file() else None
 
+    def file(self, name: str) -> Path:
+        """Path of a file of the run folder (a :data:`FILES` name), present or not."""
+        return self.path / name
+
     def surface(self) -> Surface | None:
         """The travel-time raster with people without a route marked, or ``None``."""
-        path = self.path / "travel_time.tif"
+        path = self.path / FILES.travel_time
         if not path.is_file():
             return None
         import rasterio
@@ -180,10 +518,10 @@ class RunFolder:
 
     def _no_route_cells(self, surface: Surface) -> NDArray[np.bool_]:
         mask = np.zeros(surface.minutes.shape, dtype=bool)
-        points = self.layer("demand_points")
-        if points is None or "time_min" not in points or points.empty:
+        points = self.layer(LAYERS.demand_points)
+        if points is None or COLUMNS.time_min not in points or points.empty:
             return mask
-        lost = points[~np.isfinite(points["time_min"].to_numpy(dtype=float))]
+        lost = points[~np.isfinite(points[COLUMNS.time_min].to_numpy(dtype=float))]
         cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
                                   lost.geometry.y.to_numpy())
         rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
@@ -195,139 +533,3 @@ class RunFolder:
     def absent(self, names: Sequence[str]) -> list[str]:
         """Which of ``names`` (layers) the run folder does not hold."""
         return [n for n in names if n not in self.layer_names]
-
-
-def check_target(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
-    """Refuse to replace an existing output file unless ``overwrite`` is set.
-
-    Raises
-    ------
-    OutputError
-        ``path`` exists and ``overwrite`` is False, or it is a folder.
-    """
-    target = Path(path)
-    if target.is_dir():
-        raise OutputError(f"{target} is a folder; give a file path")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists; use --overwrite to replace it")
-    return target
-
-
-#: Files every run folder holds.
-REQUIRED_OUTPUTS = ("summary.json", "map.html", "layers.gpkg", "coverage.csv")
-
-
-def check_output_folder(out_dir: str | os.PathLike[str], *, overwrite: bool) -> Path:
-    """Refuse an existing, non-empty output folder unless ``overwrite`` is set.
-
-    Raises
-    ------
-    OutputError
-        The folder exists with content and ``overwrite`` is False, or the path is a file.
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output path {out} is a file; give a folder path")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputError(
-            f"output folder {out} already exists; use --overwrite to replace it or "
-            "choose another --out"
-        )
-    return out
-
-
-@contextmanager
-def staged_folder(out_dir: str | os.PathLike[str], *, overwrite: bool) -> Iterator[Path]:
-    """Yield a staging folder that replaces ``out_dir`` only if the block succeeds.
-
-    Examples
-    --------
-    >>> with staged_folder(tmp / "out", overwrite=False) as stage:  # doctest: +SKIP
-    ...     (stage / "summary.json").write_text("{}")
-    """
-    out = check_output_folder(out_dir, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-    try:
-        yield stage
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, trash / out.name)
-            os.replace(stage, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(stage, out)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-def json_ready(value: Any) -> Any:
-    """Convert numpy scalars, paths and non-finite floats into JSON-safe values.
-
-    Non-finite numbers become ``None`` so that no sentinel (inf, 4294967.295) leaks out.
-    """
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write ``data`` as indented UTF-8 JSON (strict: no NaN/Infinity)."""
-    path.write_text(json.dumps(json_ready(data), indent=2, ensure_ascii=False,
-                               allow_nan=False) + "\n", encoding="utf-8")
-
-
-def write_csv(path: Path, table: pd.DataFrame) -> None:
-    """Write a table as CSV; missing values stay empty, never sentinel numbers."""
-    table.to_csv(path, index=False, float_format="%.6g")
-
-
-def write_layers(path: Path, layers: Mapping[str, gpd.GeoDataFrame], *,
-                 styles: bool = True) -> None:
-    """Write each non-empty GeoDataFrame as a named layer of one GeoPackage.
-
-    With ``styles``, a ``layer_styles`` table gives each known layer a default QGIS style
-    (the classes and colours of the map), so the file opens styled in QGIS.
-    """
-    for name, frame in layers.items():
-        if frame is None or frame.empty:
-            logger.info("layer %s is empty; not written", name)
-            continue
-        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
-    if styles and path.is_file():
-        from accessmap.outputs.qgis import write_layer_styles
-
-        write_layer_styles(path)
-
-
-def write_outputs(
-    out_dir: str | os.PathLike[str],
-    writers: Mapping[str, Callable[[Path], None]],
-    *,
-    overwrite: bool,
-) -> Path:
-    """Run each writer into a staging folder, then put the folder in place atomically.
-
-    Parameters
-    ----------
-    out_dir
-        Output folder.
-    writers
-        File name -> function writing that file at the given path.
-    overwrite
-        Replace an existing output folder.
-    """
-    with staged_folder(out_dir, overwrite=overwrite) as stage:
-        for name, writer in writers.items():
-            writer(stage / name)
-            logger.info("wrote %s", name)
-    return Path(out_dir)

@@ -14,18 +14,24 @@ West 8 of 8 people, East 1 of 8 (only the 40).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 from affine import Affine
 from shapely.geometry import LineString, Point, box
 
 from accessmap import __version__
+from accessmap.record import (
+    FILES,
+    RECORD_VERSION,
+    RunRecord,
+    Summary,
+    Surface,
+    write_run_folder,
+)
 
 XSS = "<script>alert(1)</script>"
 TIMES = np.array([
@@ -38,6 +44,11 @@ TRANSFORM = Affine(0.01, 0, 44.0, 0, -0.01, -12.0)
 #: Share of each area's people within 60 minutes: West all 8; East 40 only (1 of 8).
 WITHIN_60 = {"West": 8 / 8, "East": 1 / 8}
 THRESHOLDS = [30.0, 60.0, 120.0]
+#: People per isochrone band polygon (layer and summary).
+BAND_PEOPLE = [4.0, 9.0, 12.0]
+#: The one underserved zone (layer row and summary ``largest``).
+ZONE = {"rank": 1, "population": 4.0, "area_km2": 4.8, "mean_time_min": 147.5,
+        "max_time_min": 200.0}
 
 
 def _centre(row: int, col: int) -> Point:
@@ -46,7 +57,7 @@ def _centre(row: int, col: int) -> Point:
 
 
 def summary(**extra: Any) -> dict[str, Any]:
-    """A summary.json like the pipeline's."""
+    """A complete summary.json like the pipeline's (every key of the record schema)."""
     people = 16.0
     within = [float(np.count_nonzero(np.less_equal(TIMES, t))) for t in THRESHOLDS]
     data = {
@@ -62,21 +73,47 @@ def summary(**extra: Any) -> dict[str, Any]:
         "unreachable_detail": {"off_network": 1.0, "no_route": 1.0, "total": 2.0},
         "facilities_used": 2,
         "facilities_unsnapped": [XSS],
+        "facilities_dropped": [],
         "recommended_sites": [
             {"rank": 1, "kind": "satellite_clinic", "lon": 44.035, "lat": -12.015,
-             "added_population": 3.0},
+             "added_population": 3.0, "weighted_gain": 3.0, "cumulative_share": 0.75,
+             "nearest_facility": XSS, "nearest_facility_time_min": 130.0},
             {"rank": 2, "kind": "mobile_unit_stop", "lon": 44.025, "lat": -12.035,
-             "added_population": 1.0},
+             "added_population": 1.0, "weighted_gain": 1.0, "cumulative_share": 0.8125,
+             "nearest_facility": "Centre", "nearest_facility_time_min": 90.0},
         ],
         "siting_threshold_min": 60.0,
         "network": {"mode": "walk", "nodes": 10, "segments": 12, "components": 2,
-                    "largest_component_nodes": 8, "length_km": 5.0},
-        "run": {"accessmap_version": __version__,
+                    "largest_component_nodes": 8, "length_km": 5.0, "crs": "EPSG:32738"},
+        "network_components": {"components": 2, "largest_share_of_nodes": 0.8,
+                               "population_on_pieces_without_facility": 1.0,
+                               "facilities_on_minor_pieces": 0},
+        "run": {"accessmap_version": __version__, "record_version": RECORD_VERSION,
                 "inputs": {"network": {"path": "roads.osm", "sha256": "ab" * 32}},
-                "settings": {"mode": "walk", "thresholds_min": THRESHOLDS,
-                             "title": "Test district & <friends>", "synthetic": True,
-                             "new_sites": 2}},
+                "settings": {"title": "Test district & <friends>", "synthetic": True,
+                             "analysis": {"mode": "walk", "thresholds_min": THRESHOLDS},
+                             "siting": {"new_sites": 2}}},
         "timings_s": {"network": 0.1},
+        "siting": {"model": "greedy", "objective": 4.0, "greedy_objective": 4.0, "gap": None,
+                   "solver_status": "not run", "candidates": 2, "weighting": "population",
+                   "threshold_min": 60.0, "notes": [], "coverage_target": None},
+        "marginal_gain": [{"sites": n, "added_population": a, "cumulative_added": c,
+                           "covered_population": 9.0 + c, "cumulative_share": (9.0 + c) / 16}
+                          for n, a, c in ((1, 3.0, 3.0), (2, 1.0, 4.0))],
+        "mobile_circuits": [],
+        "mobile_unserved": [],
+        "coverage_by_area": [],
+        "coverage_by_group": [],
+        "settlement_population": {"rural": people},
+        "isochrone_bands": [{"threshold_min": t, "population": p}
+                            for t, p in zip(THRESHOLDS, BAND_PEOPLE, strict=True)],
+        "underserved_zones": {"threshold_min": 60.0, "zones": 1, "population": 4.0,
+                              "largest": [ZONE]},
+        "accessibility_2sfca": {"catchment_threshold_min": 60.0, "supply_unit": "capacity",
+                                "mean_per_1000_people": 125.0,
+                                "population_without_facility_in_catchment": 2.0},
+        "equity": {"coverage_gaps": {}, "travel_time_inequality": {},
+                   "underserved_threshold_min": 60.0, "rural_share_of_underserved": 1.0},
     }
     data.update(extra)
     return data
@@ -104,12 +141,11 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
             geometry=[box(44.0, -12.04, 44.02, -12.0), box(44.02, -12.04, 44.04, -12.0)],
             crs=crs),
         "isochrone_bands": gpd.GeoDataFrame(
-            {"threshold_min": THRESHOLDS, "population": [4.0, 9.0, 12.0]},
+            {"threshold_min": THRESHOLDS, "population": BAND_PEOPLE},
             geometry=[box(44.0, -12.04, 44.01, -12.0), box(44.0, -12.04, 44.02, -12.0),
                       box(44.0, -12.04, 44.04, -12.0)], crs=crs),
         "underserved_zones": gpd.GeoDataFrame(
-            {"rank": [1], "population": [4.0], "area_km2": [4.8], "mean_time_min": [147.5],
-             "max_time_min": [200.0]},
+            {k: [v] for k, v in ZONE.items()},
             geometry=[box(44.03, -12.04, 44.04, -12.01)], crs=crs),
         "catchments": gpd.GeoDataFrame(
             {"facility_id": [0, 1], "name": [XSS, "Centre"], "population": [9.0, 5.0],
@@ -128,34 +164,28 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
     }
 
 
-def write_travel_time(path: Path) -> None:
-    """travel_time.tif: minutes, NaN nodata, the grid above."""
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1,
-                       dtype="float32", crs="EPSG:4326", transform=TRANSFORM,
-                       nodata=np.nan) as dst:
-        dst.write(TIMES.astype(np.float32), 1)
+def record(*, omit: tuple[str, ...] = (), **summary_extra: Any) -> RunRecord:
+    """The run record of the folder; ``omit`` names layers or files to leave out."""
+    data = summary(**summary_extra)
+    tables = {
+        FILES.coverage: pd.DataFrame(data["coverage"]).assign(scenario="current"),
+        FILES.marginal_gain: pd.DataFrame(data["marginal_gain"]),
+    }
+    return RunRecord(
+        summary=Summary.from_dict(data),
+        tables={name: table for name, table in tables.items() if name not in omit},
+        layers={name: frame for name, frame in layers().items() if name not in omit},
+        travel_time=None if FILES.travel_time in omit else Surface(
+            TIMES.astype(np.float32), TRANSFORM, "EPSG:4326"),
+    )
 
 
 def make_run_folder(folder: Path, *, omit: tuple[str, ...] = (), **summary_extra: Any
                     ) -> Path:
-    """Write the run folder; ``omit`` names layers or files to leave out."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if "summary.json" not in omit:
-        (folder / "summary.json").write_text(json.dumps(summary(**summary_extra)),
-                                             encoding="utf-8")
-    if "layers.gpkg" not in omit:
-        for name, frame in layers().items():
-            if name not in omit:
-                frame.to_file(folder / "layers.gpkg", layer=name, driver="GPKG",
-                              engine="pyogrio")
-    if "travel_time.tif" not in omit:
-        write_travel_time(folder / "travel_time.tif")
-    if "coverage.csv" not in omit:
-        pd.DataFrame(summary()["coverage"]).assign(scenario="current").to_csv(
-            folder / "coverage.csv", index=False)
-    if "marginal_gain.csv" not in omit:
-        pd.DataFrame({"sites": [1, 2], "added_population": [3.0, 1.0],
-                      "cumulative_added": [3.0, 4.0], "covered_population": [12.0, 13.0],
-                      "cumulative_share": [12 / 16, 13 / 16]}).to_csv(
-            folder / "marginal_gain.csv", index=False)
+    """Write the run folder with the pipeline's writer; ``omit`` names layers or files to
+    leave out (``summary.json`` and ``layers.gpkg`` are removed after writing)."""
+    write_run_folder(record(omit=omit, **summary_extra), folder, overwrite=True)
+    for name in (FILES.summary, FILES.layers):
+        if name in omit:
+            (folder / name).unlink()
     return folder

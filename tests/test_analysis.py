@@ -50,7 +50,7 @@ def test_demo_area_and_group_tables_add_up_to_the_total(demo_run: pipeline.RunRe
         assert rows["population"].sum() <= total * (1 + 1e-6)
     settled = by_group[by_group["grouping"] == "settlement_type"]
     assert settled["population"].sum() == pytest.approx(total, rel=1e-6)
-    for threshold in demo_run.scenario.thresholds_min:
+    for threshold in demo_run.scenario.analysis.thresholds_min:
         col = f"population_{threshold:g}min"
         covered = demo_run.coverage.set_index("threshold_min").loc[threshold, "population"]
         assert by_area[col].sum() == pytest.approx(covered, rel=1e-6)
@@ -80,7 +80,7 @@ def test_demo_surface_is_on_the_population_grid_and_bands_nest(
 
 def test_group_polygons_need_a_group_column(tmp_path: Path) -> None:
     scenario = demo_scenario().replace(out=tmp_path / "x")
-    scenario = Scenario(**{**scenario.__dict__, "group_column": None})
+    scenario = scenario.with_changes({"inputs": {"group_column": None}})
     with pytest.raises(ConfigError, match="group_column"):
         pipeline.run(scenario)
     assert not (tmp_path / "x").exists()
@@ -88,7 +88,7 @@ def test_group_polygons_need_a_group_column(tmp_path: Path) -> None:
 
 def test_absent_admin_level_stops_the_run_with_nothing_written(tmp_path: Path) -> None:
     scenario = demo_scenario()
-    scenario = scenario.replace(out=tmp_path / "y", boundaries=scenario.network)
+    scenario = scenario.replace(out=tmp_path / "y", boundaries=scenario.inputs.network)
     with pytest.raises(InputDataError, match="no administrative boundary at admin_level 4"):
         pipeline.run(scenario)
     assert not (tmp_path / "y").exists()
@@ -96,7 +96,7 @@ def test_absent_admin_level_stops_the_run_with_nothing_written(tmp_path: Path) -
 
 @pytest.mark.comoros
 def test_comoros_coverage_by_island_and_settlement(comoros_dir: Path, tmp_path: Path) -> None:
-    scenario = Scenario(
+    scenario = Scenario().replace(
         network=comoros_dir / "comores-latest.osm.pbf",
         population=comoros_dir / "com_ppp_2020_UNadj.tif",
         facilities=comoros_dir / "health.gpkg",
@@ -128,8 +128,8 @@ def test_comoros_coverage_by_island_and_settlement(comoros_dir: Path, tmp_path: 
 
 def test_group_count_raster_on_the_population_grid(tmp_path: Path) -> None:
     scenario = demo_scenario()
-    assert scenario.population is not None
-    with rasterio.open(scenario.population) as ds:
+    assert scenario.inputs.population is not None
+    with rasterio.open(scenario.inputs.population) as ds:
         profile = ds.profile
         data = ds.read(1)
     under5 = np.where(data > 0, data * 0.2, profile["nodata"])

@@ -31,7 +31,7 @@ def test_run_writes_outputs_and_flags_override_scenario(tiny_world: dict[str, Pa
     assert [c["threshold_min"] for c in summary["coverage"]] == [15, 30]
     assert summary["facilities_used"] == 1
     assert len(summary["recommended_sites"]) <= 1
-    assert summary["run"]["settings"]["exclude"] == {"amenity": ["pharmacy"]}
+    assert summary["run"]["settings"]["facilities"]["exclude"] == {"amenity": ["pharmacy"]}
 
 
 @pytest.mark.parametrize(

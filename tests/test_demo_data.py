@@ -1,4 +1,4 @@
-"""Tests of the embedded synthetic demo district (accessmap._demo)."""
+"""Tests of the embedded synthetic demo district (accessmap.demo)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry import LineString, box
 
-from accessmap.demo.generator import (
-    FILE_NAMES,
-    HIGHWAY_CLASSES,
-    LAT_MAX,
-    LAT_MIN,
-    LON_MAX,
-    LON_MIN,
-    NODATA,
-    make_demo_data,
-)
+from accessmap.demo.generator import make_demo_data
+from accessmap.demo.geometry import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
+from accessmap.demo.population import NODATA
+from accessmap.demo.roads import HIGHWAY_CLASSES
+from accessmap.demo.writers import FILE_NAMES
 
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "demo"
 DISTRICT = box(LON_MIN, LAT_MIN, LON_MAX, LAT_MAX)
@@ -87,8 +82,13 @@ def _raster_content(path: Path) -> tuple[object, ...]:
     import rasterio
 
     with rasterio.open(path) as src:
-        return (src.read().tobytes(), src.crs.to_string(), tuple(src.transform), src.nodata,
-                src.tags())
+        return (
+            src.read().tobytes(),
+            src.crs.to_string(),
+            tuple(src.transform),
+            src.nodata,
+            src.tags(),
+        )
 
 
 def test_sizes_under_limit(demo: dict[str, Path]) -> None:

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from accessmap.cli import main
 from accessmap.errors import OutputError
-from accessmap.outputs.report import planner_writers, write_report
+from accessmap.outputs import planner_writers
+from accessmap.outputs.report import write_report
 from accessmap.record import RunFolder
 from tests.runfolder_factory import XSS, make_run_folder
 
@@ -120,7 +121,7 @@ def test_report_command(tmp_path: Path) -> None:
 def test_planner_writers_build_from_the_folder(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run")
     writers = planner_writers(offline=True)
-    assert list(writers) == ["map.html", "report.html"]
+    assert list(writers) == ["layers.gpkg", "map.html", "report.html"]
     for name, writer in writers.items():
         writer(run / name)
     assert "Leaflet 1.9.4" in (run / "map.html").read_text(encoding="utf-8")

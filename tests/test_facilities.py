@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from accessmap import InputDataError, InputFileError
+from accessmap.errors import DataQualityWarning
 from accessmap.inputs.facilities import load_facilities
 
 
@@ -62,7 +63,9 @@ def test_rows_without_geometry_are_reported(tmp_path: Path) -> None:
         {"type": "Feature", "properties": {"name": "A"},
          "geometry": {"type": "Point", "coordinates": [43.3, -11.7]}},
         {"type": "Feature", "properties": {"name": "B"}, "geometry": None}]}))
-    frame = load_facilities(path)
+    with pytest.warns(DataQualityWarning, match=r"f.geojson: 1 row\(s\) left out.*row 2: no "
+                      "geometry"):
+        frame = load_facilities(path)
     assert len(frame) == 1
     assert frame.attrs["dropped"] == [{"row": 2, "reason": "no geometry"}]
 

@@ -18,7 +18,7 @@ from accessmap.errors import OutputError
 from accessmap.inputs.network import network_from_graph
 from accessmap.outputs.maps import roads_layer, share_column, write_map
 from accessmap.outputs.style import COVERAGE_COLOURS, escape, time_classes
-from accessmap.record import RunFolder
+from accessmap.record import RECORD_VERSION, RunFolder
 from tests.runfolder_factory import XSS, make_run_folder, summary
 
 
@@ -110,9 +110,10 @@ def test_run_folder_errors(tmp_path: Path) -> None:
         write_map(partial)
     other = make_run_folder(tmp_path / "other")
     data = summary()
-    data["run"]["accessmap_version"] = "9.9.0"
+    data["run"].update(accessmap_version="9.9.0", record_version=RECORD_VERSION + 1)
     (other / "summary.json").write_text(json.dumps(data))
-    with pytest.raises(OutputError, match=r"made by accessmap 9\.9\.0"):
+    with pytest.raises(OutputError,
+                       match=r"holds record version \d+ \(made by accessmap 9\.9\.0\)"):
         write_map(other)
     (other / "summary.json").write_text("{not json")
     with pytest.raises(OutputError, match="not readable JSON"):

@@ -18,7 +18,13 @@ import pytest
 
 from accessmap.analysis.components import component_report
 from accessmap.config import scenario_from_dict
-from accessmap.errors import ConfigError, InputDataError, InputFileError, NetworkError
+from accessmap.errors import (
+    ConfigError,
+    DataQualityWarning,
+    InputDataError,
+    InputFileError,
+    NetworkError,
+)
 from accessmap.inputs.network import load_network, network_from_graph
 from accessmap.routing.engine import Sources, nearest_source
 from accessmap.routing.modes import SpeedProfile, parse_duration_s, parse_speed_kph, way_speeds_kph
@@ -426,7 +432,8 @@ def test_unusable_cache_is_ignored_with_a_warning(
             arrays = {k: data[k] for k in data.files}
         arrays["key"] = np.asarray("older-version")
         np.savez(target, **arrays)
-    with caplog.at_level(logging.WARNING, logger="accessmap.inputs.network"):
+    with caplog.at_level(logging.WARNING, logger="accessmap.inputs.network"), pytest.warns(
+            DataQualityWarning, match="ignoring unusable network cache"):
         again = load_network(path, mode="walk", cache_dir=cache)
     assert "ignoring unusable network cache" in caplog.text
     np.testing.assert_array_equal(again.seg_time_fwd_s, good.seg_time_fwd_s)
@@ -554,7 +561,7 @@ def test_facilities_outside_the_extract_are_refused(tmp_path: Path) -> None:
     from accessmap.demo import demo_scenario
 
     scenario = demo_scenario().replace(exclude={}, new_sites=0)
-    west, south, _, _ = load_network(scenario.network, mode="walk").bounds_lonlat()
+    west, south, _, _ = load_network(scenario.inputs.network, mode="walk").bounds_lonlat()
     near = tmp_path / "near.geojson"  # 50 km west of the network: inside no snap distance
     far = tmp_path / "far.geojson"  # another continent
     for path, (lon, lat) in ((near, (west - 0.5, south)), (far, (west + 60, south + 40))):
@@ -573,7 +580,7 @@ def test_swapped_facility_coordinates_name_the_file(tmp_path: Path) -> None:
     from accessmap.demo import demo_scenario
 
     scenario = demo_scenario().replace(exclude={}, new_sites=0)
-    west, south, east, north = load_network(scenario.network, mode="walk").bounds_lonlat()
+    west, south, east, north = load_network(scenario.inputs.network, mode="walk").bounds_lonlat()
     lon, lat = (west + east) / 2, (south + north) / 2
     path = tmp_path / "swapped.geojson"
     path.write_text(

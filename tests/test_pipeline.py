@@ -18,11 +18,11 @@ def tiny_scenario(world: dict[str, Path], **changes: object) -> Scenario:
     values: dict[str, object] = {
         "network": world["network"], "population": world["population"],
         "facilities": world["facilities"], "exclude": {"amenity": ("pharmacy",)},
-        "thresholds_min": (15, 30, 45), "site_threshold_min": 40, "new_sites": 1,
+        "thresholds_min": (15, 30, 45), "threshold_min": 40, "new_sites": 1,
         "out": world["dir"] / "out",
     }
     values.update(changes)
-    return Scenario(**values)  # type: ignore[arg-type]
+    return Scenario().replace(**values)
 
 
 def test_times_match_hand_computation(tiny_world: dict[str, Path]) -> None:
@@ -68,7 +68,7 @@ def test_excluded_pharmacy_is_not_a_facility(tiny_world: dict[str, Path]) -> Non
 def test_off_network_people_are_reported_not_dropped(tiny_world: dict[str, Path]) -> None:
     # The study area is the network's extent padded by the snap distance (1.6 km); the
     # northern cell reaches into it, but its centre lies ~2.05 km from the road.
-    scenario = tiny_scenario(tiny_world, profile_options={"max_snap_m": 1600.0})
+    scenario = tiny_scenario(tiny_world, max_snap_m=1600.0)
     result = run(scenario, write=False)
     status = result.access.status
     assert (status == OFF_NETWORK).sum() == 1
@@ -82,7 +82,7 @@ def test_off_network_people_are_reported_not_dropped(tiny_world: dict[str, Path]
 def test_outputs_written_and_json_clean(tiny_world: dict[str, Path]) -> None:
     scenario = tiny_scenario(tiny_world)
     run(scenario)
-    out = scenario.out
+    out = scenario.output.out
     for name in ("summary.json", "map.html", "layers.gpkg", "coverage.csv"):
         assert (out / name).is_file(), name
     text = (out / "summary.json").read_text()
@@ -99,19 +99,19 @@ def test_outputs_written_and_json_clean(tiny_world: dict[str, Path]) -> None:
 
 def test_existing_output_not_overwritten(tiny_world: dict[str, Path]) -> None:
     scenario = tiny_scenario(tiny_world)
-    scenario.out.mkdir()
-    (scenario.out / "keep.txt").write_text("mine")
+    scenario.output.out.mkdir()
+    (scenario.output.out / "keep.txt").write_text("mine")
     with pytest.raises(OutputError, match="--overwrite"):
         run(scenario)
-    assert (scenario.out / "keep.txt").read_text() == "mine"
+    assert (scenario.output.out / "keep.txt").read_text() == "mine"
     run(scenario, overwrite=True)
-    assert not (scenario.out / "keep.txt").exists()
-    assert (scenario.out / "summary.json").is_file()
+    assert not (scenario.output.out / "keep.txt").exists()
+    assert (scenario.output.out / "summary.json").is_file()
 
 
 def test_missing_inputs_are_named() -> None:
     with pytest.raises(ConfigError, match="population, facilities"):
-        run(Scenario(network=Path("x.osm")), write=False)
+        run(Scenario(inputs={"network": Path("x.osm")}), write=False)
 
 
 def test_population_outside_network_is_refused(tiny_world: dict[str, Path]) -> None:
@@ -125,7 +125,7 @@ def test_population_outside_network_is_refused(tiny_world: dict[str, Path]) -> N
 
 @pytest.mark.comoros
 def test_comoros_run(comoros_dir: Path, tmp_path: Path) -> None:
-    scenario = Scenario(
+    scenario = Scenario().replace(
         network=comoros_dir / "comores-latest.osm.pbf",
         population=comoros_dir / "com_ppp_2020_UNadj.tif",
         facilities=comoros_dir / "health.gpkg", exclude={"amenity": ("pharmacy",)},
@@ -141,7 +141,7 @@ def test_comoros_run(comoros_dir: Path, tmp_path: Path) -> None:
     assert summary["facilities_used"] == 46
     assert len(summary["recommended_sites"]) == 10
     for name in ("summary.json", "map.html", "layers.gpkg", "coverage.csv"):
-        assert (scenario.out / name).is_file()
+        assert (scenario.output.out / name).is_file()
 
 
 @pytest.mark.comoros
@@ -152,7 +152,7 @@ def test_comoros_worked_example_scenario(comoros_dir: Path, tmp_path: Path) -> N
     root = Path(__file__).resolve().parents[1]
     scenario = load_scenario(root / "scripts" / "comoros_walk.toml").replace(
         out=tmp_path / "comoros")
-    assert scenario.network is not None and scenario.network.resolve() == (
+    assert scenario.inputs.network is not None and scenario.inputs.network.resolve() == (
         comoros_dir / "comores-latest.osm.pbf").resolve()
     summary = run(scenario).summary
     areas = {row["area"]: row for row in summary["coverage_by_area"]}

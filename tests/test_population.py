@@ -13,6 +13,7 @@ import shapely
 from affine import Affine
 
 from accessmap import InputDataError, InputFileError
+from accessmap.errors import DataQualityWarning
 from accessmap.inputs.population import aggregate_sum, counts_on_grid, load_population
 
 CELL = 0.01
@@ -50,7 +51,8 @@ def test_nodata_and_negative_cells_are_excluded(tmp_path: Path,
     data = sample()
     data[5, 5] = -3.0
     path = write_raster(tmp_path / "pop.tif", data)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), pytest.warns(
+            DataQualityWarning, match="1 cells with negative population treated as nodata"):
         pop = load_population(path)
     assert "negative population" in caplog.text
     valid = data[data > 0]

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pyogrio
 
+from accessmap.outputs import planner_writers
+from accessmap.outputs.qgis import write_layer_styles
 from accessmap.outputs.style import time_classes
-from accessmap.record import write_layers
+from accessmap.record import FILES, write_layers
 from tests.runfolder_factory import THRESHOLDS, layers
 
 
@@ -22,8 +24,9 @@ def _styles(path: Path) -> dict[str, str]:
 
 
 def test_every_layer_gets_a_valid_default_style(tmp_path: Path) -> None:
-    path = tmp_path / "layers.gpkg"
+    path = tmp_path / FILES.layers
     write_layers(path, layers())
+    write_layer_styles(path)
     styles = _styles(path)
     assert set(styles) == set(layers())
     for qml in styles.values():
@@ -35,8 +38,9 @@ def test_every_layer_gets_a_valid_default_style(tmp_path: Path) -> None:
 
 
 def test_band_and_site_styles_use_the_map_classes(tmp_path: Path) -> None:
-    path = tmp_path / "layers.gpkg"
+    path = tmp_path / FILES.layers
     write_layers(path, layers())
+    write_layer_styles(path)
     styles = _styles(path)
     bands = ET.fromstring(styles["isochrone_bands"].split("'SYSTEM'>", 1)[1])
     values = [c.get("value") for c in bands.iter("category")]
@@ -51,7 +55,9 @@ def test_band_and_site_styles_use_the_map_classes(tmp_path: Path) -> None:
     assert admin.find("renderer-v2").get("attr") == "share_60min"
 
 
-def test_styles_can_be_left_out(tmp_path: Path) -> None:
-    path = tmp_path / "layers.gpkg"
-    write_layers(path, {"facilities": layers()["facilities"]}, styles=False)
+def test_the_record_writer_leaves_styles_to_the_planner_writers(tmp_path: Path) -> None:
+    path = tmp_path / FILES.layers
+    write_layers(path, {"facilities": layers()["facilities"]})
     assert "layer_styles" not in set(pyogrio.list_layers(path)[:, 0])
+    planner_writers()[FILES.layers](path)
+    assert set(_styles(path)) == {"facilities"}

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from accessmap.config import Scenario
+from accessmap.config import Scenario, Siting
 from accessmap.errors import InputDataError, InputFileError
 from accessmap.inputs.network import network_from_graph
 from accessmap.inputs.population import Population
@@ -46,7 +46,7 @@ from accessmap.siting.models import (
 from accessmap.siting.plan import (
     MOBILE_UNIT_STOP,
     SATELLITE_CLINIC,
-    SitingOptions,
+    SitingData,
     recommend_sites,
     site_kind,
 )
@@ -394,20 +394,24 @@ def tiny_run(net: RoadNetwork, people: list[tuple[float, float]],
     return pop, fac, nearest_facility_times(net, px, py, fx, fy)
 
 
-def test_recommend_sites_end_to_end(tmp_path: Path) -> None:
+def _siting_data(net: RoadNetwork, pop: Population, fac: gpd.GeoDataFrame, access: object,
+                 **extra: object) -> SitingData:
+    return SitingData(network=net, population=pop, facilities=fac, access=access,
+                      thresholds_min=(15.0,), threshold_min=15.0, **extra)  # type: ignore[arg-type]
+
+
+def test_recommend_sites_end_to_end() -> None:
     net = line_network(7)
     # facility at node 0; 100 people at nodes 3, 5 and 6; threshold 15 min
     people = [(45.0, 50.0), (45.0 + 3 * STEP, 100.0), (45.0 + 5 * STEP, 100.0),
               (45.0 + 6 * STEP, 100.0)]
     pop, fac, access = tiny_run(net, people, [45.0])
-    zone = tmp_path / "no_build.geojson"
     x6 = 45.0 + 6 * STEP
-    gpd.GeoDataFrame(geometry=[box(x6 - 0.001, -0.001, x6 + 0.001, 0.001)],
-                     crs="EPSG:4326").to_file(zone)
-    scenario = Scenario(new_sites=1, thresholds_min=(15.0,), candidate_spacing_m=10.0,
-                        satellite_min_population=150.0)
-    plan = recommend_sites(scenario, net, pop, fac, access,
-                                  options=SitingOptions(exclusions=zone, mobile=False))
+    zone = gpd.GeoDataFrame(geometry=[box(x6 - 0.001, -0.001, x6 + 0.001, 0.001)],
+                            crs="EPSG:4326")
+    settings = Siting(new_sites=1, candidate_spacing_m=10.0, satellite_min_population=150.0,
+                      mobile=False)
+    plan = recommend_sites(settings, _siting_data(net, pop, fac, access, exclusions=zone))
     # node 6 excluded; node 5 covers nodes 5 and 6 (200 people): the best site
     site = plan.sites.iloc[0]
     assert net.node_osm_id[site["node"]] == 5
@@ -420,36 +424,42 @@ def test_recommend_sites_end_to_end(tmp_path: Path) -> None:
     assert 6 not in net.node_osm_id[plan.candidates["node"]].tolist()
     row = plan.coverage_with_new_sites.iloc[0]
     assert row["population"] == pytest.approx(250.0)
-    items = plan.summary_items()
-    assert items["siting"]["model"] == "exact" and items["siting"]["gap"] == 0.0
-    assert items["marginal_gain"][0]["cumulative_share"] == pytest.approx(250 / 350, 1e-5)
-    assert set(plan.layers()) == {"candidates", "recommended_sites", "mobile_routes"}
+    assert plan.info["model"] == "exact" and plan.info["gap"] == 0.0
+    assert plan.marginal_gain["cumulative_share"].iloc[0] == pytest.approx(250 / 350, 1e-5)
 
 
 def test_recommend_sites_target_and_empty_candidates() -> None:
     net = line_network(7)
     people = [(45.0, 50.0), (45.0 + 3 * STEP, 100.0), (45.0 + 6 * STEP, 100.0)]
     pop, fac, access = tiny_run(net, people, [45.0])
-    scenario = Scenario(new_sites=2, thresholds_min=(15.0,), candidate_spacing_m=10.0)
-    plan = recommend_sites(scenario, net, pop, fac, access,
-                                  options=SitingOptions(coverage_target=0.9,
-                                                               mobile=False))
+    data = _siting_data(net, pop, fac, access)
+    plan = recommend_sites(Siting(new_sites=2, candidate_spacing_m=10.0, coverage_target=0.9,
+                                  mobile=False), data)
     assert plan.target is not None and plan.target["sites_needed"] == 2
-    far = recommend_sites(scenario, net, pop, fac, access, options=SitingOptions(
-        min_distance_from_facility_m=1e6, mobile=False))
+    far = recommend_sites(Siting(new_sites=2, candidate_spacing_m=10.0,
+                                 min_distance_from_facility_m=1e6, mobile=False), data)
     assert far.sites.empty
-    assert "no candidate sites" in far.info["notes"][0]
-    assert far.summary_items()["recommended_sites"] == []
+    assert "no candidate sites" in far.info["notes"][0]  # type: ignore[index]
 
 
-def test_options_validation() -> None:
-    with pytest.raises(InputDataError, match="unknown siting option"):
-        SitingOptions.from_mapping({"weigthing": "group"})
-    with pytest.raises(InputDataError, match="coverage_target 90"):
-        SitingOptions(coverage_target=90)
-    with pytest.raises(InputDataError, match="needs a candidates file"):
-        SitingOptions(candidate_source="file")
-    assert SitingOptions(candidates="c.gpkg").candidate_source == "both"
+def test_the_siting_stage_reports_progress_and_can_be_cancelled() -> None:
+    from accessmap.errors import Cancelled
+
+    net = line_network(7)
+    people = [(45.0, 50.0), (45.0 + 3 * STEP, 100.0), (45.0 + 6 * STEP, 100.0)]
+    pop, fac, access = tiny_run(net, people, [45.0])
+    seen: list[float] = []
+    recommend_sites(Siting(new_sites=1, candidate_spacing_m=10.0, mobile=False),
+                    _siting_data(net, pop, fac, access),
+                    tick=lambda fraction, message="": seen.append(fraction))
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+    def stop(fraction: float, message: str = "") -> None:
+        raise Cancelled("run cancelled: test")
+
+    with pytest.raises(Cancelled):
+        recommend_sites(Siting(new_sites=1, candidate_spacing_m=10.0, mobile=False),
+                        _siting_data(net, pop, fac, access), tick=stop)
 
 
 # --------------------------------------------------------------------------- Comoros
@@ -460,7 +470,7 @@ def test_options_validation() -> None:
 def test_comoros_exact_vs_greedy_and_mobile_circuits(comoros_dir: Path, tmp_path: Path) -> None:
     from accessmap import pipeline
 
-    scenario = Scenario(
+    scenario = Scenario().replace(
         network=comoros_dir / "comores-latest.osm.pbf",
         population=comoros_dir / "com_ppp_2020_UNadj.tif",
         facilities=comoros_dir / "health.gpkg", exclude={"amenity": ("pharmacy",)},

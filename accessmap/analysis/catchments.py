@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse
 from numpy.typing import NDArray
 
-from accessmap.routing.travel_times import Access
+from accessmap._raster import cell_area_km2, label_polygons
+from accessmap.inputs.population import Population
+from accessmap.routing.network import RoadNetwork
+from accessmap.routing.travel_times import Access, facility_point_times
 
 
 def step_decay(time_s: NDArray[np.float64], max_time_s: float) -> NDArray[np.float64]:
@@ -96,3 +100,57 @@ def catchment_table(
         table["mean_time_min"] = np.bincount(fac, weights=pop * t, minlength=n) / 60 / \
             table["population"].to_numpy()
     return table
+
+
+def facility_catchments(
+    network: RoadNetwork,
+    population: Population,
+    facilities: gpd.GeoDataFrame,
+    access: Access,
+    thresholds_min: Sequence[float],
+    catchment_threshold_min: float,
+) -> tuple[gpd.GeoDataFrame, NDArray[np.float64], str]:
+    """Per facility: its nearest-facility catchment (polygon and people), 2SFCA, E2SFCA.
+
+    Parameters
+    ----------
+    network, population, facilities, access
+        The run's network, demand points, facilities and nearest-facility times.
+    thresholds_min
+        Travel-time thresholds of the catchment table's "people within" columns.
+    catchment_threshold_min
+        Catchment size of the 2SFCA ratios.
+
+    Returns
+    -------
+    catchments : geopandas.GeoDataFrame
+        One row per facility (EPSG:4326): ``facility_id``, ``name``, ``type``,
+        ``capacity``, the :func:`catchment_table` columns, ``catchment_area_km2``,
+        ``supply``, ``sfca_ratio_per_1000``, ``e2sfca_ratio_per_1000``.
+    accessibility : numpy.ndarray
+        2SFCA accessibility of each demand point.
+    supply_unit : {"capacity", "facility"}
+        What a unit of supply is: the ``capacity`` column when any facility has one,
+        else one per facility.
+    """
+    table = catchment_table(access, population.population, thresholds_min)
+    capacity = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(float)
+    if np.isfinite(capacity).any():
+        supply, unit = np.nan_to_num(capacity, nan=0.0), "capacity"
+    else:
+        supply, unit = np.ones(len(facilities)), "facility"
+    limit = catchment_threshold_min * 60
+    times = facility_point_times(network, access, limit)
+    ratio, accessibility = two_step_fca(times, supply, population.population, limit)
+    e_ratio, _ = two_step_fca(times, supply, population.population, limit, decay=True)
+    grid = population.to_grid((access.facility + 1).astype(float), fill=0.0).astype(np.int32)
+    geoms = label_polygons(grid, population.transform, population.crs)
+    areas_km2 = np.bincount(grid.ravel(), weights=np.broadcast_to(
+        cell_area_km2(population.transform, population.shape, population.crs),
+        population.shape).ravel(), minlength=len(facilities) + 1)[1:]
+    frame = facilities[["facility_id", "name", "type", "capacity"]].reset_index(drop=True)
+    frame = pd.concat([frame, table], axis=1).assign(
+        catchment_area_km2=areas_km2, supply=supply,
+        sfca_ratio_per_1000=ratio * 1000, e2sfca_ratio_per_1000=e_ratio * 1000)
+    geometry = [geoms.get(i + 1) for i in range(len(facilities))]
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326"), accessibility, unit

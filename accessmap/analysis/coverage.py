@@ -154,3 +154,32 @@ def coverage_by(
                                 / 60 if with_route > 0 else np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def coverage_by_groups(
+    groupings: Mapping[str, Mapping[str, NDArray[np.float64]]],
+    time_s: NDArray[np.float64],
+    status: NDArray[np.int8],
+    thresholds_min: Sequence[float],
+) -> pd.DataFrame:
+    """Coverage by group for several groupings, stacked into one table.
+
+    Parameters
+    ----------
+    groupings
+        Grouping name (e.g. ``settlement_type``, ``wealth_quintile``) -> group label ->
+        people of that group at each demand point (see :func:`label_weights`).
+    time_s, status
+        Per demand point travel time (s) and status.
+    thresholds_min
+        Travel-time thresholds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grouping`` then the :func:`coverage_by` columns (``group``, ...).
+    """
+    by_group = pd.concat(
+        [coverage_by(weights, time_s, status, thresholds_min, key="group")
+         .assign(grouping=name) for name, weights in groupings.items()], ignore_index=True)
+    return by_group[["grouping", *by_group.columns.drop("grouping")]]

@@ -115,3 +115,41 @@ def rural_underserved_share(
     if total <= 0:
         return None
     return round(float(population[needy & (settlement == RURAL)].sum()) / total, 6)
+
+
+def equity_summary(
+    by_group: pd.DataFrame,
+    settlement: NDArray[np.object_],
+    time_s: NDArray[np.float64],
+    population: NDArray[np.float64],
+    thresholds_min: Sequence[float],
+    underserved_threshold_min: float,
+) -> dict[str, Any]:
+    """The ``equity`` figures of a run: coverage gaps per grouping, the Gini index of
+    travel time (capped at twice the largest threshold) and the rural share of the
+    underserved.
+
+    Parameters
+    ----------
+    by_group
+        :func:`~accessmap.analysis.coverage.coverage_by_groups` table.
+    settlement
+        Settlement class of each demand point.
+    time_s, population
+        Travel time (s) and people of each demand point.
+    thresholds_min
+        The run's thresholds.
+    underserved_threshold_min
+        Beyond this, people count as underserved.
+    """
+    return {
+        "coverage_gaps": {
+            name: coverage_gaps(rows, thresholds_min)
+            for name, rows in by_group.groupby("grouping", sort=False)
+        },
+        "travel_time_inequality": travel_time_inequality(
+            time_s, population, cap_min=2 * max(thresholds_min)),
+        "underserved_threshold_min": underserved_threshold_min,
+        "rural_share_of_underserved": rural_underserved_share(
+            settlement, time_s, population, underserved_threshold_min),
+    }

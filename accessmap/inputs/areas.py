@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,9 +29,14 @@ import shapely
 from numpy.typing import NDArray
 
 from accessmap._raster import cell_area_km2, polygon_mapping
-from accessmap.errors import InputDataError, InputFileError
+from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
 from accessmap.inputs.facilities import read_vector
 from accessmap.inputs.population import Population, aggregate_sum
+
+__all__ = [
+    "assign_areas", "group_labels", "load_admin_areas", "osm_admin_areas",
+    "settlement_classes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +132,9 @@ def osm_admin_areas(path: str | os.PathLike[str], *, admin_level: int) -> gpd.Ge
             try:
                 geom = shapely.from_wkb(wkb.create_multipolygon(area))
             except RuntimeError:
-                logger.warning("%s: boundary %s has a broken outline; skipped", path.name,
-                               area.orig_id())
+                message = f"{path.name}: boundary {area.orig_id()} has a broken outline; skipped"
+                logger.warning("%s", message)
+                warnings.warn(message, DataQualityWarning, stacklevel=2)
                 continue
             if not geom.is_empty and geom.area > 0:
                 names.append(area.tags.get("name", f"area {area.orig_id()}"))

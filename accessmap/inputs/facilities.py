@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from accessmap.errors import InputDataError, InputFileError
+from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
+
+__all__ = ["load_facilities", "read_vector"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +121,12 @@ def load_facilities(
         ``facility_id`` (0..n-1), ``name``, ``type`` and ``capacity`` (NaN if unknown).
         ``attrs["dropped"]`` lists rows left out for lack of geometry, with their reason.
 
+    Warns
+    -----
+    DataQualityWarning
+        Rows were left out for lack of a usable geometry (one warning for all of them;
+        each row is also logged).
+
     Raises
     ------
     InputDataError
@@ -187,6 +196,11 @@ def _usable_points(
     for item in dropped:
         logger.warning("facilities file %s row %s left out: %s", path.name, item["row"],
                        item["reason"])
+    if dropped:
+        shown = "; ".join(f"row {d['row']}: {d['reason']}" for d in dropped[:5])
+        more = f"; and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+        warnings.warn(f"facilities file {path.name}: {len(dropped)} row(s) left out for lack "
+                      f"of a usable point ({shown}{more})", DataQualityWarning, stacklevel=3)
     return frame.loc[~bad], dropped
 
 

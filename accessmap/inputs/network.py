@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import warnings
 from array import array
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,8 +17,8 @@ import pyproj
 from numpy.typing import NDArray
 
 from accessmap._version import __version__
-from accessmap.errors import InputDataError, InputFileError, NetworkError
-from accessmap.inputs.osm import Progress, WayRows, collect_ways, rows_from_graph
+from accessmap.errors import DataQualityWarning, InputDataError, InputFileError, NetworkError
+from accessmap.inputs.osm import WayRows, collect_ways, rows_from_graph
 from accessmap.routing.modes import (
     SpeedProfile,
     ferry_time_s,
@@ -25,9 +26,21 @@ from accessmap.routing.modes import (
 from accessmap.routing.network import RoadNetwork, _check_lonlat
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable as _Callable
+
+    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
+    TickFn = _Callable[[float, str], None]
+
+__all__ = [
+    "CACHE_FORMAT", "default_cache_dir", "file_sha256", "load_network", "network_from_graph",
+    "nodes_as_ids",
+]
 
 logger = logging.getLogger(__name__)
+
+
+#: Share of :func:`load_network`'s progress taken by reading the OSM file.
+_READ_SHARE = 0.9
 
 
 _ARRAY_FIELDS = (
@@ -88,8 +101,9 @@ def _load_cache(target: Path, profile: SpeedProfile, key: str) -> RoadNetwork | 
     except Exception as err:  # any unreadable cache is ignored
         problem = f"{type(err).__name__}: {err}"
     if problem:
-        logger.warning("ignoring unusable network cache %s (%s); rebuilding it", target,
-                       problem)
+        message = f"ignoring unusable network cache {target} ({problem}); rebuilding it"
+        logger.warning("%s", message)
+        warnings.warn(message, DataQualityWarning, stacklevel=4)  # load_network's caller
         return None
     return RoadNetwork(mode=profile.mode, crs=crs, profile=profile, source=source, **arrays)
 
@@ -117,7 +131,7 @@ def load_network(
     profile: SpeedProfile | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
-    progress: Progress | None = None,
+    tick: TickFn | None = None,
 ) -> RoadNetwork:
     """Load a routable network for one mode from an OSM extract or a GraphML file.
 
@@ -134,12 +148,21 @@ def load_network(
         accessmap version and the cache format); defaults to :func:`default_cache_dir`.
     use_cache
         Read and write the cache (OSM files only).
-    progress
-        Called with the number of ways read so far while parsing.
+    tick
+        Progress callback ``tick(fraction, message)``: reading the OSM file takes the
+        fraction to 0.9 (see :func:`~accessmap.inputs.osm.collect_ways`), building
+        the network to 1; a cache hit or a GraphML file ticks 0 and 1.  Whatever it
+        raises (``Cancelled``) propagates.
 
     Returns
     -------
     RoadNetwork
+
+    Warns
+    -----
+    DataQualityWarning
+        The cache was unusable (and is rebuilt), or ways lost nodes missing from the
+        extract.
 
     Raises
     ------
@@ -158,21 +181,36 @@ def load_network(
         raise InputFileError(f"road network file {path} does not exist; check the path")
     name = path.name.lower()
     if name.endswith(".graphml"):
-        return _load_graphml(path, profile)
-    if not name.endswith(_OSM_SUFFIXES):
+        if tick is not None:
+            tick(0.0, f"reading {path.name}")
+        network = _load_graphml(path, profile)
+    elif not name.endswith(_OSM_SUFFIXES):
         raise InputFileError(
             f"{path}: unknown road network format; give an OpenStreetMap extract "
             "(.osm.pbf, .osm, .osm.bz2, .osm.gz) or a .graphml file"
         )
-    if not use_cache:
-        return _parse_osm(path, profile, progress)
+    elif not use_cache:
+        network = _parse_osm(path, profile, tick)
+    else:
+        network = _cached_or_parsed(path, profile, cache_dir, tick)
+    if tick is not None:
+        tick(1.0, f"{profile.mode} network: {network.n_segments:,} segments")
+    return network
+
+
+def _cached_or_parsed(path: Path, profile: SpeedProfile,
+                      cache_dir: str | os.PathLike[str] | None, tick: TickFn | None
+                      ) -> RoadNetwork:
+    """The network from the cache when usable, else parsed and cached."""
     key = _cache_key(path, profile)
     cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / (
         f"network-{profile.mode}-{key}.npz")
     if cache.is_file() and (network := _load_cache(cache, profile, key)) is not None:
         logger.info("loaded %s network from cache %s (parsing skipped)", profile.mode, cache)
+        if tick is not None:
+            tick(0.0, f"loaded {profile.mode} network from the cache")
         return network
-    network = _parse_osm(path, profile, progress)
+    network = _parse_osm(path, profile, tick)
     try:
         _save_cache(network, cache, key)
         logger.info("cached %s network at %s", profile.mode, cache)
@@ -181,9 +219,13 @@ def load_network(
     return network
 
 
-def _parse_osm(path: Path, profile: SpeedProfile, progress: Progress | None) -> RoadNetwork:
+def _parse_osm(path: Path, profile: SpeedProfile, tick: TickFn | None) -> RoadNetwork:
+    def read_tick(fraction: float, message: str = "") -> None:
+        if tick is not None:
+            tick(fraction * _READ_SHARE, message)
+
     try:
-        rows = collect_ways(path, profile, progress=progress)
+        rows = collect_ways(path, profile, tick=read_tick if tick is not None else None)
     except RuntimeError as err:
         raise InputFileError(
             f"{path}: cannot read this OpenStreetMap file ({err}); it may be truncated or "

@@ -10,22 +10,38 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
+import warnings
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from accessmap.errors import InputDataError
-from accessmap.routing.modes import SpeedProfile, ferry_usable, way_speeds_kph
+from accessmap.errors import DataQualityWarning, InputDataError
+from accessmap.routing.modes import SpeedProfile, ferry_usable, get_mode, way_speeds_kph
+
+if TYPE_CHECKING:
+    from collections.abc import Callable as _Callable
+
+    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
+    TickFn = _Callable[[float, str], None]
+
+__all__ = ["WayRows", "collect_ways", "rows_from_graph"]
 
 logger = logging.getLogger(__name__)
 
 
-Progress = Callable[[int], None]
+#: Usable ways read between two ticks of :func:`collect_ways`.
+_TICK_EVERY_WAYS = 10_000
+
+
+#: File bytes per usable way, for the progress estimate of :func:`collect_ways`
+#: (Comoros: ~770; extracts with many buildings have more bytes per road).
+_BYTES_PER_WAY = 500.0
 
 
 #: Threads decoding PBF blocks while :func:`collect_ways` reads the ways.
@@ -79,9 +95,13 @@ def _way_speeds(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[float, 
 
 
 def collect_ways(
-    path: Path, profile: SpeedProfile, *, progress: Progress | None = None
+    path: Path, profile: SpeedProfile, *, tick: TickFn | None = None
 ) -> WayRows:
     """Read highway and ferry ways with node locations from an OSM PBF/XML file.
+
+    Ways that lose nodes because the extract does not hold them (clipped at its edge)
+    keep their located parts; a :class:`~accessmap.errors.DataQualityWarning` says how
+    many.
 
     Parameters
     ----------
@@ -89,8 +109,10 @@ def collect_ways(
         OSM file; pyosmium picks the format from the suffix.
     profile
         Speeds and rules of the travel mode.
-    progress
-        Called with the number of usable ways read so far, every 10,000 ways.
+    tick
+        Progress callback ``tick(fraction, message)``: 0 at the start, every 10,000
+        usable ways an estimate from the file size (the number of ways is not known
+        before the end), 1 at the end.  Whatever it raises (``Cancelled``) propagates.
 
     Raises
     ------
@@ -112,7 +134,10 @@ def collect_ways(
         .with_filter(osmium.filter.KeyFilter("highway", "route"))
     )
     way_type = osmium.osm.Way
-    n_ways = 0
+    n_ways = clipped = lost = 0
+    expected = max(path.stat().st_size / _BYTES_PER_WAY, 1.0)
+    if tick is not None:
+        tick(0.0, f"reading {path.name}")
     for way in processor:
         if not isinstance(way, way_type):
             continue
@@ -120,8 +145,11 @@ def collect_ways(
         speeds = _way_speeds(tags, profile)  # type: ignore[arg-type]  # TagList reads like a Mapping
         if speeds is None:
             continue
-        refs, n_located = _way_refs(way.nodes, rows)
+        refs, n_located, n_nodes = _way_refs(way.nodes, rows)
+        if n_located < n_nodes:
+            clipped += 1
         if n_located < 2:
+            lost += int(n_nodes >= 2)
             continue
         highway = tags.get("highway")
         if highway is None:
@@ -129,23 +157,43 @@ def collect_ways(
             highway = "ferry"
         _add_way(rows, refs, speeds, n_ways, highway)
         n_ways += 1
-        if progress is not None and n_ways % 10_000 == 0:
-            progress(n_ways)
+        if tick is not None and n_ways % _TICK_EVERY_WAYS == 0:
+            tick(min(1.0 - math.exp(-n_ways / expected), 0.99), f"read {n_ways:,} ways")
     logger.info("read %d usable ways (%d segments) for %s from %s",
                 n_ways, len(rows.a), profile.mode, path.name)
+    if clipped:
+        _warn_clipped(path, clipped, lost)
+    if tick is not None:
+        tick(1.0, f"read {n_ways:,} ways")
     return rows
 
 
-def _way_refs(nodes: Any, rows: WayRows) -> tuple[list[int], int]:
+def _warn_clipped(path: Path, clipped: int, lost: int) -> None:
+    """Log and warn that ways lost nodes missing from the extract."""
+    message = (
+        f"{path.name}: {clipped} usable way(s) have nodes missing from the extract "
+        f"(clipped at its edge?); their missing parts are left out"
+        + (f" and {lost} of them have fewer than 2 nodes left and are dropped" if lost
+           else "")
+        + "; use an extract with complete ways (osmium extract --strategy complete_ways) "
+        "if the study area reaches the edge"
+    )
+    logger.warning("%s", message)
+    warnings.warn(message, DataQualityWarning, stacklevel=3)
+
+
+def _way_refs(nodes: Any, rows: WayRows) -> tuple[list[int], int, int]:
     """Node ids of a way with a location, repeats in a row dropped; records locations.
 
-    Returns the ids and the number of located nodes (repeats included).
+    Returns the ids, the number of located nodes (repeats included) and the number of
+    nodes of the way.
     """
     refs: list[int] = []
     previous = None
-    n_located = 0
+    n_located = n_nodes = 0
     add_ref, add_lon, add_lat = rows.node_ref.append, rows.node_lon.append, rows.node_lat.append
     for node in nodes:
+        n_nodes += 1
         location = node.location
         if not location.valid():
             continue
@@ -157,7 +205,7 @@ def _way_refs(nodes: Any, rows: WayRows) -> tuple[list[int], int]:
         if ref != previous:
             refs.append(ref)
             previous = ref
-    return refs, n_located
+    return refs, n_located, n_nodes
 
 
 def _add_way(
@@ -214,7 +262,7 @@ def rows_from_graph(
     speed.
     """
     rows = WayRows()
-    both_ways = profile.mode == "walk" or not graph.is_directed()
+    both_ways = not get_mode(profile.mode).vehicle or not graph.is_directed()
     for u, v, data in graph.edges(data=True):
         length = _edge_length(data, u, v, source)
         # edges are already directed: their own oneway flags must not block them again

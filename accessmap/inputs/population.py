@@ -3,14 +3,20 @@
 Only the study area is read (a window), nodata and negative cells are excluded (WorldPop
 uses -99999), and optional aggregation to coarser cells sums populations so that the
 total is preserved exactly: never nearest-neighbour resampling, which loses people.
+
+:func:`load_population` picks its reader from :data:`POPULATION_READERS` by the file's
+suffix; a new format is one entry there (a function with the signature of
+:class:`PopulationReader`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,9 +31,21 @@ import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
-from accessmap.errors import InputDataError, InputFileError
+from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
+
+__all__ = [
+    "DEFAULT_VECTOR_CELL_DEG", "POPULATION_COLUMNS", "POPULATION_READERS", "RASTER_SUFFIXES",
+    "VECTOR_SUFFIXES", "Population", "PopulationReader", "aggregate_sum", "counts_on_grid",
+    "load_population", "population_from_vector",
+]
 
 logger = logging.getLogger(__name__)
+
+
+def _warn(message: str, *, stacklevel: int) -> None:
+    """Log a data-quality problem and issue it as a :class:`DataQualityWarning`."""
+    logger.warning("%s", message)
+    warnings.warn(message, DataQualityWarning, stacklevel=stacklevel + 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +86,13 @@ class Population:
         return grid
 
 
-#: File endings read as rasters; anything else is read as a vector file.
+#: File endings read as rasters.
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc", ".nc")
+
+
+#: File endings read as vector files (polygons or points with a population column);
+#: endings in neither list are tried as vector files too (anything pyogrio reads).
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml", ".csv")
 
 
 #: Grid cell used for polygon / point population files: 3 arc-seconds (WorldPop's).
@@ -78,6 +101,25 @@ DEFAULT_VECTOR_CELL_DEG = 1 / 1200
 
 #: Column names tried, in order, when no population column is named.
 POPULATION_COLUMNS = ("population", "pop", "total_population", "people")
+
+
+class PopulationReader(Protocol):
+    """A reader of one population format, as listed in :data:`POPULATION_READERS`.
+
+    It gets the path (which exists) and every option of :func:`load_population` and
+    returns a :class:`Population`; options that do not apply to its format are ignored.
+    """
+
+    def __call__(
+        self,
+        path: Path,
+        *,
+        bounds_lonlat: tuple[float, float, float, float] | None,
+        aggregate: int,
+        population_column: str | None,
+        cell_size_deg: float,
+    ) -> Population:
+        """Read ``path`` into demand points."""
 
 
 def load_population(
@@ -90,10 +132,11 @@ def load_population(
 ) -> Population:
     """Read population (raster, census polygons or points) into demand points.
 
-    Rasters (``RASTER_SUFFIXES``) are read as they are; vector files go through
-    :func:`population_from_vector`, which puts their people on a regular EPSG:4326 grid,
-    so every :class:`Population` has a grid (``to_grid`` and the travel-time raster
-    work the same way for every input).
+    The reader is chosen by the file's suffix in :data:`POPULATION_READERS` (other
+    suffixes are tried as vector files).  Rasters (``RASTER_SUFFIXES``) are read as they
+    are; vector files go through :func:`population_from_vector`, which puts their people
+    on a regular EPSG:4326 grid, so every :class:`Population` has a grid (``to_grid``
+    and the travel-time raster work the same way for every input).
 
     Parameters
     ----------
@@ -114,6 +157,12 @@ def load_population(
     -------
     Population
 
+    Warns
+    -----
+    DataQualityWarning
+        Raster cells with a negative population (treated as nodata), or vector features
+        without a population value (counted as 0).
+
     Raises
     ------
     InputFileError
@@ -125,11 +174,42 @@ def load_population(
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"population file {path} does not exist; check the path")
-    if path.suffix.lower() in RASTER_SUFFIXES:
-        return _load_raster(path, bounds_lonlat, aggregate)
+    reader = POPULATION_READERS.get(path.suffix.lower(), _read_vector)
+    return reader(path, bounds_lonlat=bounds_lonlat, aggregate=aggregate,
+                  population_column=population_column, cell_size_deg=cell_size_deg)
+
+
+def _read_raster(
+    path: Path,
+    *,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+    aggregate: int,
+    population_column: str | None,
+    cell_size_deg: float,
+) -> Population:
+    """:data:`PopulationReader` of rasters (the vector-only options are ignored)."""
+    return _load_raster(path, bounds_lonlat, aggregate)
+
+
+def _read_vector(
+    path: Path,
+    *,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+    aggregate: int,
+    population_column: str | None,
+    cell_size_deg: float,
+) -> Population:
+    """:data:`PopulationReader` of polygon and point files."""
     return population_from_vector(path, population_column=population_column,
                                   bounds_lonlat=bounds_lonlat, aggregate=aggregate,
                                   cell_size_deg=cell_size_deg)
+
+
+#: Population reader per file suffix (lower case, with the dot); one entry per format.
+POPULATION_READERS: dict[str, PopulationReader] = {
+    **dict.fromkeys(RASTER_SUFFIXES, _read_raster),
+    **dict.fromkeys(VECTOR_SUFFIXES, _read_vector),
+}
 
 
 def _load_raster(
@@ -174,8 +254,8 @@ def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.flo
         np.logical_or(drop, data < 0, out=drop)
     negative = int(drop.sum()) - invalid
     if negative:
-        logger.warning("%s: %d cells with negative population treated as nodata",
-                       path.name, negative)
+        _warn(f"{path.name}: {negative} cells with negative population treated as nodata",
+              stacklevel=5)  # load_population's caller
     data[drop] = 0
     return data, invalid + negative
 
@@ -330,8 +410,8 @@ def _population_values(
         )
     missing = int(np.isnan(values).sum())
     if missing:
-        logger.warning("%s: %d features without a population value count as 0", path.name,
-                       missing)
+        _warn(f"{path.name}: {missing} features without a population value count as 0",
+              stacklevel=5)  # load_population's caller
     return np.asarray(np.nan_to_num(values, nan=0.0), dtype=np.float64)
 
 
@@ -406,8 +486,8 @@ def counts_on_grid(
     counts = data[population.row, population.col].astype(np.float64)
     lost = float(data.sum(dtype=np.float64) - counts.sum())
     if lost > 0:
-        logger.warning("%s: %.0f group members live in cells without population and are "
-                       "left out", path.name, lost)
+        _warn(f"{path.name}: {lost:.0f} group members live in cells without population and "
+              "are left out", stacklevel=2)
     return counts
 
 

@@ -25,7 +25,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from accessmap.outputs.style import NO_ROUTE_COLOUR, classify_minutes, time_classes
-from accessmap.record import RunFolder, Surface, apply_affine, check_target
+from accessmap.record import FILES, LAYERS, RunFolder, Surface, apply_affine, check_target
+
+__all__ = ["DPI", "FIGURES", "access_map_figure", "gain_curve_figure", "gain_table", "source_line",
+           "write_figures"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ DPI = 200
 
 
 #: Figure files, by name, without extension.
-FIGURES = ("figure_access_map", "figure_gain_curve")
+FIGURES = FILES.figures
 
 
 SITE_STYLE = {"satellite_clinic": ("s", "#54278f", "satellite clinic"),
@@ -53,11 +56,11 @@ def write_figures(run_dir: str | os.PathLike[str], *, overwrite: bool = False,
         ``overwrite`` is False.
     """
     run = RunFolder(run_dir)
-    targets = {(name, fmt): check_target(run.path / f"{name}.{fmt}", overwrite=overwrite)
+    targets = {(name, fmt): check_target(run.file(f"{name}.{fmt}"), overwrite=overwrite)
                for name in FIGURES for fmt in formats}
     written = []
-    for name, figure in (("figure_access_map", access_map_figure(run)),
-                         ("figure_gain_curve", gain_curve_figure(run))):
+    for name, figure in ((FILES.figure_access_map, access_map_figure(run)),
+                         (FILES.figure_gain_curve, gain_curve_figure(run))):
         for fmt in formats:
             figure.savefig(targets[name, fmt], dpi=DPI, format=fmt)
             written.append(targets[name, fmt])
@@ -68,7 +71,7 @@ def write_figures(run_dir: str | os.PathLike[str], *, overwrite: bool = False,
 def access_map_figure(run: RunFolder) -> Figure:
     """Travel-time classes, facilities, zones and recommended sites in a UTM projection."""
     thresholds = run.thresholds_min
-    facilities = run.layer("facilities")
+    facilities = run.layer(LAYERS.facilities)
     surface = run.surface()
     crs = _metric_crs(run, facilities)
     figure = Figure(figsize=(10.5, 8.0), layout="constrained")
@@ -78,22 +81,22 @@ def access_map_figure(run: RunFolder) -> Figure:
         _draw_surface(ax, surface, thresholds, crs)
         handles += [Patch(color=c.colour, label=c.label) for c in time_classes(thresholds)]
         handles.append(Patch(color=NO_ROUTE_COLOUR, label="no route"))
-    for name, style in (("admin_areas", {"facecolor": "none", "edgecolor": "#333333",
+    for name, style in ((LAYERS.admin_areas, {"facecolor": "none", "edgecolor": "#333333",
                                           "linewidth": 0.8, "linestyle": "--"}),
-                        ("roads", {"color": "#8a8a8a", "linewidth": 0.4}),
-                        ("underserved_zones", {"facecolor": "none", "edgecolor": "#7a0177",
+                        (LAYERS.roads, {"color": "#8a8a8a", "linewidth": 0.4}),
+                        (LAYERS.underserved_zones, {"facecolor": "none", "edgecolor": "#7a0177",
                                                "linewidth": 1.4})):
         frame = run.layer(name)
         if frame is not None and not frame.empty:
             frame.to_crs(crs).plot(ax=ax, **style)
-    if run.layer_names and "underserved_zones" in run.layer_names:
+    if run.layer_names and LAYERS.underserved_zones in run.layer_names:
         handles.append(Patch(facecolor="none", edgecolor="#7a0177", label="underserved zone"))
     if facilities is not None and not facilities.empty:
         facilities.to_crs(crs).plot(ax=ax, color="#08519c", markersize=18,
                                     edgecolor="white", linewidth=0.6, zorder=5)
         handles.append(Line2D([], [], marker="o", color="#08519c", linestyle="",
                               label="existing facility"))
-    handles += _draw_sites(ax, run.layer("recommended_sites"), crs)
+    handles += _draw_sites(ax, run.layer(LAYERS.recommended_sites), crs)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -117,7 +120,7 @@ def _titled(run: RunFolder) -> str:
 
 def _metric_crs(run: RunFolder, facilities: gpd.GeoDataFrame | None) -> str:
     """UTM zone of the admin areas, else of the facilities (Web Mercator if neither)."""
-    for frame in (run.layer("admin_areas"), facilities):
+    for frame in (run.layer(LAYERS.admin_areas), facilities):
         if frame is not None and not frame.empty:
             return str(frame.estimate_utm_crs())
     return "EPSG:3857"
@@ -229,7 +232,7 @@ def gain_table(run: RunFolder) -> pd.DataFrame:
     threshold = float(run.summary.get("siting_threshold_min") or run.thresholds_min[0])
     now = next((float(r["population"]) for r in run.summary["coverage"]
                 if float(r["threshold_min"]) == threshold), 0.0)
-    table = run.table("marginal_gain.csv")
+    table = run.table(FILES.marginal_gain)
     if table is None and run.summary.get("marginal_gain"):
         table = pd.DataFrame(run.summary["marginal_gain"])
     if table is not None and {"sites", "added_population"} <= set(table.columns):

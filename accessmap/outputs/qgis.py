@@ -16,23 +16,26 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from accessmap.outputs.style import COVERAGE_COLOURS, time_classes
+from accessmap.record import LAYERS
+
+__all__ = ["categorized_qml", "graduated_qml", "layer_qml", "single_qml", "write_layer_styles"]
 
 logger = logging.getLogger(__name__)
 
 
 #: (symbol type, properties) of the single-symbol layers.
 SINGLE_STYLES: dict[str, tuple[str, dict[str, str]]] = {
-    "facilities": ("marker", {"name": "circle", "color": "#08519c", "size": "2.6",
+    LAYERS.facilities: ("marker", {"name": "circle", "color": "#08519c", "size": "2.6",
                               "outline_color": "#ffffff"}),
-    "demand_points": ("marker", {"name": "circle", "color": "#969696", "size": "0.6",
+    LAYERS.demand_points: ("marker", {"name": "circle", "color": "#969696", "size": "0.6",
                                  "outline_style": "no"}),
-    "roads": ("line", {"line_color": "#8a8a8a", "line_width": "0.3"}),
-    "underserved_zones": ("fill", {"color": "#c51b8a40", "outline_color": "#7a0177",
+    LAYERS.roads: ("line", {"line_color": "#8a8a8a", "line_width": "0.3"}),
+    LAYERS.underserved_zones: ("fill", {"color": "#c51b8a40", "outline_color": "#7a0177",
                                    "outline_width": "0.6"}),
-    "catchments": ("fill", {"color": "#00000000", "outline_color": "#08519c",
+    LAYERS.catchments: ("fill", {"color": "#00000000", "outline_color": "#08519c",
                             "outline_width": "0.3"}),
-    "candidates": ("marker", {"name": "cross", "color": "#737373", "size": "1.5"}),
-    "mobile_routes": ("line", {"line_color": "#e41a1c", "line_width": "0.8"}),
+    LAYERS.candidates: ("marker", {"name": "cross", "color": "#737373", "size": "1.5"}),
+    LAYERS.mobile_routes: ("line", {"line_color": "#e41a1c", "line_width": "0.8"}),
 }
 
 
@@ -115,13 +118,13 @@ def _site_qml() -> str:
 def layer_qml(connection: sqlite3.Connection, table: str) -> str | None:
     """QML for one layer of the GeoPackage, or ``None`` when it has no style."""
     columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
-    if table == "isochrone_bands" and "threshold_min" in columns:
+    if table == LAYERS.isochrone_bands and "threshold_min" in columns:
         values = sorted(r[0] for r in connection.execute(
             'SELECT DISTINCT threshold_min FROM "isochrone_bands"') if r[0] is not None)
         return _band_qml(values[:5]) if values else None
-    if table == "recommended_sites" and "kind" in columns:
+    if table == LAYERS.recommended_sites and "kind" in columns:
         return _site_qml()
-    if table == "admin_areas":
+    if table == LAYERS.admin_areas:
         shares = sorted((float(m.group(1)), c) for c in columns
                         if (m := re.fullmatch(r"share_([\d.]+)min", c)))
         if shares:

@@ -3,8 +3,7 @@
 The report is assembled once as a list of blocks (headings, paragraphs, tables, figures)
 and rendered twice: Markdown (figures linked) and one self-contained HTML file (figures
 embedded, every value escaped).  Optional ``report.xlsx`` (the tables, one sheet each)
-needs the ``xlsx`` extra (openpyxl).  :func:`planner_writers` gives the pipeline the
-writers of map, figures and report, which read the data files it has just staged.
+needs the ``xlsx`` extra (openpyxl).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,17 @@ import pandas as pd
 
 from accessmap.errors import OutputError
 from accessmap.outputs.figures import write_figures
-from accessmap.outputs.maps import write_map
 from accessmap.outputs.style import escape, time_classes
-from accessmap.record import RunFolder, check_target
+from accessmap.record import FILES, RunFolder, check_target
+
+__all__ = ["REPORT_FILES", "Block", "Table", "render_html", "render_markdown", "report_blocks",
+           "write_report", "write_xlsx"]
 
 logger = logging.getLogger(__name__)
 
 
 #: Files the report writes into the run folder (besides the figures).
-REPORT_FILES = ("report.html", "report.md")
+REPORT_FILES = (FILES.report_html, FILES.report_md)
 
 
 @dataclass
@@ -76,8 +77,8 @@ def write_report(run_dir: str | os.PathLike[str], *, overwrite: bool = False,
         ``overwrite``, or ``xlsx`` without openpyxl installed.
     """
     run = RunFolder(run_dir)
-    names = [*REPORT_FILES, *(["report.xlsx"] if xlsx else [])]
-    targets = [check_target(run.path / name, overwrite=overwrite) for name in names]
+    names = [*REPORT_FILES, *([FILES.report_xlsx] if xlsx else [])]
+    targets = [check_target(run.file(name), overwrite=overwrite) for name in names]
     if xlsx:
         _require_openpyxl()
     written = write_figures(run.path, overwrite=overwrite)
@@ -90,22 +91,6 @@ def write_report(run_dir: str | os.PathLike[str], *, overwrite: bool = False,
         written.append(targets[2])
     logger.info("report written: %s", ", ".join(p.name for p in written))
     return written
-
-
-def planner_writers(*, offline: bool = False) -> dict[str, Callable[[Path], None]]:
-    """Writers of the planner outputs, each building from the (staged) run folder.
-
-    They must run after ``summary.json``, ``layers.gpkg`` and the other data files; the
-    ``report.html`` writer also writes ``report.md`` and the figures beside it.
-    """
-
-    def map_writer(path: Path) -> None:
-        write_map(path.parent, path, offline=offline, overwrite=True)
-
-    def report_writer(path: Path) -> None:
-        write_report(path.parent, overwrite=True)
-
-    return {"map.html": map_writer, "report.html": report_writer}
 
 
 def report_blocks(run: RunFolder) -> list[Block]:
@@ -165,18 +150,18 @@ def _licence(role: str, path: str, *, synthetic: bool) -> str:
 
 
 def _scenario_section(run: RunFolder) -> list[Block]:
-    settings = run.settings
+    scenario = run.scenario
     inputs = run.summary.get("run", {}).get("inputs", {})
     sources = pd.DataFrame([
         {"Role": role, "File": Path(str(item.get("path", ""))).name,
          "Licence": _licence(role, str(item.get("path", "")), synthetic=run.synthetic),
          "SHA-256": str(item.get("sha256", ""))[:16] + "..."}
         for role, item in inputs.items() if isinstance(item, dict)])
-    exclude = settings.get("exclude") or {}
+    exclude = scenario.facilities.exclude
     items = [
-        f"Travel mode: {settings.get('mode', '-')}",
+        f"Travel mode: {scenario.analysis.mode}",
         "Thresholds: " + ", ".join(f"{t:g} min" for t in run.thresholds_min),
-        f"New sites requested: {settings.get('new_sites', '-')}, chosen to bring people "
+        f"New sites requested: {scenario.siting.new_sites}, chosen to bring people "
         f"within {_minutes(run.summary.get('siting_threshold_min'))}",
         "Facilities left out: " + ("; ".join(f"{k} = {', '.join(v)}" for k, v in
                                              exclude.items()) or "none"),
@@ -189,15 +174,7 @@ def _scenario_section(run: RunFolder) -> list[Block]:
 
 
 def _method_section(run: RunFolder) -> list[Block]:
-    from accessmap.routing.modes import SpeedProfile
-
-    settings = run.settings
-    mode = str(settings.get("mode", "walk"))
-    try:
-        profile = SpeedProfile.default(mode, speeds_kph=dict(settings.get("speeds_kph") or {}),
-                                       **dict(settings.get("profile_options") or {}))
-    except Exception as err:  # an old or edited summary: say so, do not fail the report
-        return [Block("h2", "Method and speeds"), Block("p", f"Speeds unavailable: {err}")]
+    profile = run.scenario.speed_profile()
     speeds = pd.DataFrame({"Road class (OSM highway)": list(profile.speeds_kph),
                            "Speed (km/h)": [f"{v:g}" for v in profile.speeds_kph.values()]})
     return [
@@ -210,7 +187,7 @@ def _method_section(run: RunFolder) -> list[Block]:
                    f"{profile.ferry_kph:g} km/h plus {profile.ferry_wait_min:g} min waiting. "
                    "New sites are chosen among road nodes near underserved people to cover "
                    "the most people not yet within the siting threshold."),
-        Block("table", table=Table(speeds, f"Speeds used ({mode})")),
+        Block("table", table=Table(speeds, f"Speeds used ({profile.mode})")),
     ]
 
 
@@ -231,7 +208,7 @@ def _share_table(frame: pd.DataFrame, label_columns: Sequence[str],
 
 def _area_section(run: RunFolder) -> list[Block]:
     blocks = [Block("h2", "Coverage by admin area and group")]
-    areas, groups = run.table("coverage_by_area.csv"), run.table("coverage_by_group.csv")
+    areas, groups = run.table(FILES.coverage_by_area), run.table(FILES.coverage_by_group)
     if areas is None and groups is None:
         return [*blocks, Block("p", "This run has no admin areas or groups (no "
                                     "coverage_by_area.csv / coverage_by_group.csv).")]
@@ -245,7 +222,7 @@ def _area_section(run: RunFolder) -> list[Block]:
 
 
 def _zone_section(run: RunFolder) -> list[Block]:
-    zones = run.table("underserved_zones.csv")
+    zones = run.table(FILES.underserved_zones)
     blocks = [Block("h2", "Underserved zones")]
     if zones is None or zones.empty:
         return [*blocks, Block("p", "No underserved zones in this run.")]
@@ -303,10 +280,10 @@ def _circuit_section(run: RunFolder) -> list[Block]:
 def _figure_section(run: RunFolder) -> list[Block]:
     return [
         Block("h2", "Figures"),
-        Block("figure", "figure_access_map.png",
+        Block("figure", f"{FILES.figure_access_map}.png",
               items=["Travel time to the nearest facility, underserved zones and "
                      "recommended sites"]),
-        Block("figure", "figure_gain_curve.png",
+        Block("figure", f"{FILES.figure_gain_curve}.png",
               items=["Population covered against the number of new sites"]),
         Block("p", "Travel-time classes: " + ", ".join(
             c.label for c in time_classes(run.thresholds_min)) + "; grey: no route."),
@@ -391,7 +368,7 @@ def render_html(blocks: Sequence[Block], run: RunFolder) -> str:
             body.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in block.items)
                         + "</ul>")
         elif block.kind == "figure":
-            body.append(_html_figure(run.path / block.text, block.items[0]))
+            body.append(_html_figure(run.file(block.text), block.items[0]))
         elif block.kind == "table" and block.table is not None:
             body.append(_html_table(block.table))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

@@ -12,6 +12,9 @@ from numpy.typing import NDArray
 
 from accessmap.errors import OutputError
 
+__all__ = ["COVERAGE_COLOURS", "LAYER_TITLES", "NO_ROUTE_COLOUR", "TIME_COLOURS", "TimeClass",
+           "classify_minutes", "escape", "time_classes"]
+
 #: Colours of the travel-time classes, near (green) to far (dark red).
 TIME_COLOURS = ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027", "#7f0000")
 
@@ -90,7 +93,7 @@ def _spread_colours(n: int) -> list[str]:
     return [TIME_COLOURS[i] for i in picks]
 
 
-def classify_minutes(minutes: NDArray[np.float64], thresholds_min: Sequence[float]
+def classify_minutes(minutes: NDArray[np.floating[Any]], thresholds_min: Sequence[float]
                      ) -> NDArray[np.int64]:
     """Class index of each time (``len(thresholds)`` beyond the last; -1 for NaN)."""
     edges = np.asarray(sorted(float(t) for t in thresholds_min))

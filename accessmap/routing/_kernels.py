@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+__all__ = ["bounded_chunk", "compile_kernels", "jit", "nearest_part"]
+
 RADIX_BITS = 11  # digit size of the radix sort of output rows
 
 

@@ -34,8 +34,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,24 @@ import scipy.sparse.csgraph
 from numpy.typing import ArrayLike, NDArray
 
 from accessmap.errors import InputDataError
-from accessmap.routing._kernels import bounded_chunk, compile_kernels, nearest_part
+from accessmap.routing._kernels import bounded_chunk, compile_kernels
+from accessmap.routing._parallel import nearest_parallel, run_chunks
+from accessmap.routing._sources import (
+    Sources,
+    _as_index_array,
+    _check_node_range,
+    _check_sources,
+    _entries_by_node,
+)
+
+__all__ = [
+    "Sources",
+    "bounded_times",
+    "build_graph",
+    "connected_components",
+    "nearest_source",
+    "reverse",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +75,6 @@ _NEAREST_METHODS = frozenset({"auto", "scipy", "parallel"})
 
 
 _PARALLEL_MIN_NODES = 200_000  # below this, nearest_source's "auto" runs scipy
-
-
-_PARALLEL_MAX_PARTS = 4  # each part holds a time and a label per node and is checked per node
 
 
 def build_graph(
@@ -152,24 +165,6 @@ def _check_edges(
     return tail_arr, head_arr, weight_arr
 
 
-def _as_index_array(values: ArrayLike, name: str) -> NDArray[np.int64]:
-    """Return ``values`` as a 1-D int64 array, refusing non-integer input."""
-    arr = np.asarray(values).ravel()
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise InputDataError(f"{name} must hold integer node ids, got dtype {arr.dtype}")
-    return arr.astype(np.int64, copy=False)
-
-
-def _check_node_range(nodes: NDArray[np.int64], n_nodes: int, name: str) -> None:
-    """Raise if any node id is outside ``[0, n_nodes)``."""
-    bad = np.flatnonzero((nodes < 0) | (nodes >= n_nodes))
-    if bad.size:
-        raise InputDataError(
-            f"{bad.size} {name} node id(s) outside [0, {n_nodes}) "
-            f"(first: position {bad[0]}, value {nodes[bad[0]]})"
-        )
-
-
 def _min_per_key(
     key: NDArray[np.int64], weight: NDArray[np.float64]
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
@@ -258,129 +253,13 @@ def connected_components(graph: scipy.sparse.csr_array) -> NDArray[np.int64]:
     return labels.astype(np.int64)
 
 
-@dataclass(frozen=True)
-class Sources:
-    """Sources given as entry points.
-
-    Source ``k`` enters the graph at node ``entry_node[i]`` with initial cost
-    ``entry_cost[i]`` for every ``i`` with ``entry_source[i] == k``.  A
-    facility snapped onto the middle of a road segment enters at both ends of
-    the segment with different costs; a facility on a node has one entry of
-    cost 0.  A source without entries reaches nothing.
-
-    Parameters
-    ----------
-    entry_source : NDArray[np.int64]
-        Source index of each entry, in ``[0, n_sources)``.
-    entry_node : NDArray[np.int64]
-        Graph node of each entry.
-    entry_cost : NDArray[np.float64]
-        Initial cost of each entry, finite and ``>= 0``.
-    n_sources : int
-        Number of sources.
-
-    Raises
-    ------
-    InputDataError
-        If the arrays differ in length, a source index is out of range or a
-        cost is negative or not finite.
-
-    Examples
-    --------
-    >>> s = Sources(np.array([0, 0, 1]), np.array([4, 5, 9]), np.array([1.5, 2.0, 0.0]), 2)
-    >>> s.n_entries
-    3
-    >>> Sources.at_nodes([3, 7]).entry_cost.tolist()
-    [0.0, 0.0]
-    """
-
-    entry_source: NDArray[np.int64]
-    entry_node: NDArray[np.int64]
-    entry_cost: NDArray[np.float64]
-    n_sources: int
-
-    def __post_init__(self) -> None:
-        source = _as_index_array(self.entry_source, "entry_source")
-        node = _as_index_array(self.entry_node, "entry_node")
-        cost = np.asarray(self.entry_cost, dtype=np.float64).ravel()
-        if int(self.n_sources) != self.n_sources or self.n_sources < 0:
-            raise InputDataError(
-                f"n_sources must be a non-negative integer, got {self.n_sources!r}"
-            )
-        if not source.size == node.size == cost.size:
-            raise InputDataError(
-                f"entry_source, entry_node and entry_cost must have the same length, "
-                f"got {source.size}, {node.size} and {cost.size}"
-            )
-        _check_node_range(source, int(self.n_sources), "entry_source")
-        bad = np.flatnonzero(~(np.isfinite(cost) & (cost >= 0)))
-        if bad.size:
-            raise InputDataError(
-                f"{bad.size} entry cost(s) are negative or not finite "
-                f"(first: entry {bad[0]}, cost {float(cost[bad[0]])}); "
-                "costs must be finite and >= 0"
-            )
-        object.__setattr__(self, "entry_source", source)
-        object.__setattr__(self, "entry_node", node)
-        object.__setattr__(self, "entry_cost", cost)
-        object.__setattr__(self, "n_sources", int(self.n_sources))
-
-    @classmethod
-    def at_nodes(cls, nodes: ArrayLike) -> Sources:
-        """One source per node, entering there at cost 0.
-
-        Parameters
-        ----------
-        nodes : array_like of int
-            Graph node of each source.
-
-        Returns
-        -------
-        Sources
-            ``len(nodes)`` sources, source ``k`` at ``nodes[k]``.
-
-        Examples
-        --------
-        >>> Sources.at_nodes([2, 2, 5]).n_sources
-        3
-        """
-        node = _as_index_array(nodes, "nodes")
-        return cls(np.arange(node.size, dtype=np.int64), node, np.zeros(node.size), node.size)
-
-    @property
-    def n_entries(self) -> int:
-        """Total number of entries over all sources."""
-        return int(self.entry_node.size)
-
-    def grouped(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-        """Entries grouped by source, CSR style.
-
-        Returns
-        -------
-        ptr : NDArray[np.int64]
-            ``n_sources + 1`` offsets; source ``k`` owns entries ``ptr[k]:ptr[k+1]``.
-        node, cost : NDArray
-            Entry nodes and costs in that order.
-        """
-        order = np.argsort(self.entry_source, kind="stable")
-        ptr = np.zeros(self.n_sources + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.entry_source, minlength=self.n_sources), out=ptr[1:])
-        return ptr, self.entry_node[order], self.entry_cost[order]
-
-
-def _check_sources(graph: scipy.sparse.csr_array, sources: Sources) -> None:
-    """Raise if an entry node is not a node of ``graph``."""
-    if not isinstance(sources, Sources):
-        raise InputDataError(f"sources must be a Sources, got {type(sources).__name__}")
-    _check_node_range(sources.entry_node, graph.shape[0], "entry_node")
-
-
 def nearest_source(
     graph: scipy.sparse.csr_array,
     sources: Sources,
     *,
     method: str = "auto",
     n_threads: int | None = None,
+    tick: Callable[[float, str], None] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Time from the nearest source to every node, and which source it is.
 
@@ -415,6 +294,10 @@ def nearest_source(
         Which implementation to run (see above).
     n_threads : int, optional
         Threads for ``"parallel"``; defaults to the CPUs available.
+    tick : callable, optional
+        Progress callback ``tick(fraction, message)``: called at the start (0) and the
+        end (1), and after each part with ``"parallel"``, always on the calling thread.
+        Whatever it raises (``Cancelled``) propagates.
 
     Returns
     -------
@@ -441,20 +324,25 @@ def nearest_source(
     [0.0, 1.0, 0.0, 1.0, inf]
     """
     graph = _as_graph(graph)
-    _check_sources(graph, sources)
+    _check_sources(graph.shape[0], sources)
     if method not in _NEAREST_METHODS:
         raise InputDataError(
             f"method must be one of {sorted(_NEAREST_METHODS)}, got {method!r}"
         )
     threads = _thread_count(n_threads)
     n_nodes = graph.shape[0]
+    if tick is not None:
+        tick(0.0, "nearest source: started")
     if sources.n_entries == 0 or n_nodes == 0:
-        return np.full(n_nodes, np.inf), np.full(n_nodes, -1, dtype=np.int64)
-    if method == "auto":
-        method = _auto_method(n_nodes, threads)
-    if method == "parallel":
-        return _nearest_parallel(graph, sources, threads)
-    return _nearest_scipy(graph, sources)
+        result = np.full(n_nodes, np.inf), np.full(n_nodes, -1, dtype=np.int64)
+    elif method == "parallel" or (method == "auto" and _auto_method(n_nodes, threads)
+                                  == "parallel"):
+        result = nearest_parallel(graph, sources, threads, tick=tick)
+    else:
+        result = _nearest_scipy(graph, sources)
+    if tick is not None:
+        tick(1.0, "nearest source: done")
+    return result
 
 
 def _auto_method(n_nodes: int, n_threads: int) -> str:
@@ -478,52 +366,6 @@ def _nearest_scipy(
     reached = np.isfinite(time)
     source[reached] = origin[:n_nodes][reached] - n_nodes
     return time, source
-
-
-def _nearest_parallel(
-    graph: scipy.sparse.csr_array, sources: Sources, n_threads: int
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """:func:`nearest_source` with one compiled, pruned Dijkstra per part of the sources."""
-    n_nodes = graph.shape[0]
-    parts = _source_parts(sources, min(n_threads, _PARALLEL_MAX_PARTS))
-    label_dtype = np.int32 if sources.n_sources <= _INT32_MAX else np.int64
-    time = np.full((len(parts), n_nodes), np.inf)
-    label = np.full((len(parts), n_nodes), -1, dtype=label_dtype)
-    compile_kernels()
-
-    def run(part: int) -> None:
-        chosen = parts[part]
-        nearest_part(graph.indptr, graph.indices, graph.data, sources.entry_node[chosen],
-                      sources.entry_cost[chosen], sources.entry_source[chosen].astype(label_dtype),
-                      time, label, part)
-
-    if len(parts) == 1:
-        run(0)
-    else:
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            list(pool.map(run, range(len(parts))))
-    logger.debug("nearest_source: %d sources in %d parts", sources.n_sources, len(parts))
-    best = np.argmin(time, axis=0)  # the first part wins ties, as in the pruning rule
-    nodes = np.arange(n_nodes)
-    return time[best, nodes], label[best, nodes].astype(np.int64)
-
-
-def _source_parts(sources: Sources, n_parts: int) -> list[NDArray[np.int64]]:
-    """Entry indices of up to ``n_parts`` groups of sources, ordered by their first node.
-
-    Sources are ordered by their smallest entry node and cut into contiguous
-    groups of (nearly) equal count, so that each group tends to be one region
-    of a spatially numbered network and the groups meet along few nodes.
-    """
-    first_node = np.full(sources.n_sources, np.iinfo(np.int64).max)
-    np.minimum.at(first_node, sources.entry_source, sources.entry_node)
-    used = np.flatnonzero(first_node < np.iinfo(np.int64).max)
-    used = used[np.argsort(first_node[used], kind="stable")]
-    part_of = np.empty(sources.n_sources, dtype=np.int64)
-    n_parts = max(1, min(n_parts, used.size))
-    part_of[used] = np.arange(used.size) * n_parts // used.size
-    entry_part = part_of[sources.entry_source]
-    return [np.flatnonzero(entry_part == p) for p in range(n_parts)]
 
 
 def _with_virtual_sources(
@@ -551,6 +393,7 @@ def bounded_times(
     *,
     targets: Sources | None = None,
     n_threads: int | None = None,
+    tick: Callable[[float, str], None] | None = None,
 ) -> scipy.sparse.csr_array:
     """Sparse coverage matrix: time from each source to each node within a limit.
 
@@ -577,6 +420,10 @@ def bounded_times(
         kept when ``<= limit``.
     n_threads : int, optional
         Threads to use; defaults to the number of CPUs available.
+    tick : callable, optional
+        Progress callback ``tick(fraction, message)``, called on the calling thread after
+        each chunk of sources (the last call is ``tick(1.0, ...)``).  Whatever it raises
+        (``Cancelled``) propagates once the chunks already running have finished.
 
     Returns
     -------
@@ -601,7 +448,7 @@ def bounded_times(
     ([0, 2, 3], [0, 1, 3], [0.0, 1.0, 0.0])
     """
     graph = _as_graph(graph)
-    _check_sources(graph, sources)
+    _check_sources(graph.shape[0], sources)
     if not limit >= 0:
         raise InputDataError(f"limit must be >= 0, got {limit!r}")
     ptr, node, cost = sources.grouped()
@@ -615,7 +462,7 @@ def bounded_times(
     chunks = _chunk_bounds(sources.n_sources, threads)
     compile_kernels()
     if targets is not None:
-        _check_sources(graph, targets)
+        _check_sources(n_nodes, targets)
         node_ptr, node_target, node_cost = _entries_by_node(targets, n_nodes)
     else:
         node_ptr = np.zeros(0, np.int64)
@@ -629,8 +476,7 @@ def bounded_times(
             node_ptr, node_target.astype(column_dtype, copy=False), node_cost, n_columns,
         )
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        parts = list(pool.map(run, chunks))
+    parts = run_chunks(run, chunks, threads, tick=tick, what="bounded search chunks")
     logger.debug(
         "bounded_times: %d sources, limit %g, %d chunks on %d threads",
         sources.n_sources,
@@ -650,16 +496,6 @@ def bounded_times(
         out_indptr.astype(out_index_dtype, copy=False),
         (sources.n_sources, n_columns),
     )
-
-
-def _entries_by_node(
-    targets: Sources, n_nodes: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Target entries grouped by node, CSR style: (offsets, target ids, costs)."""
-    order = np.argsort(targets.entry_node, kind="stable")
-    ptr = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(targets.entry_node, minlength=n_nodes), out=ptr[1:])
-    return ptr, targets.entry_source[order], targets.entry_cost[order]
 
 
 def _thread_count(n_threads: int | None) -> int:

@@ -1,7 +1,26 @@
-"""Travel speeds and OSM tag rules per travel mode (private; re-exported by ``network``).
+"""Travel modes: their registry, speeds and OSM tag rules.
 
 Which ways a mode may use, in which direction, and how fast, from a way's OSM tags.
 The default tables and their sources are documented here and in ``docs/network.md``.
+
+Travel modes live in a registry: a mode is one :class:`TravelMode` (name, the OSM access
+keys that decide whether it may use a way, default speeds per ``highway`` class, and
+whether it is a vehicle bound by ``oneway``, ``maxspeed`` and rough surfaces), added with
+:func:`register_mode`.  :data:`MODES` always lists the registered names.
+
+This module imports no numpy at import time (:mod:`accessmap.config` imports it and
+stays light).
+
+Examples
+--------
+>>> mode = register_mode(TravelMode("bicycle", access_keys=("bicycle", "vehicle", "access"),
+...                                 speeds_kph={"residential": 14.0, "cycleway": 16.0},
+...                                 vehicle=True))
+>>> "bicycle" in MODES
+True
+>>> SpeedProfile.default("bicycle").speeds_kph["cycleway"]
+16.0
+>>> unregister_mode("bicycle")
 """
 
 from __future__ import annotations
@@ -9,17 +28,37 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, overload
 
 from accessmap.errors import ConfigError
 
-MODES: tuple[str, ...] = ("walk", "drive")
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = [
+    "DEFAULT_DRIVE_SPEEDS_KPH",
+    "DEFAULT_SURFACE_FACTORS",
+    "DEFAULT_WALK_SPEEDS_KPH",
+    "MODES",
+    "NOT_ROUTABLE",
+    "SpeedProfile",
+    "TravelMode",
+    "ferry_time_s",
+    "ferry_usable",
+    "get_mode",
+    "mode_allowed",
+    "parse_duration_s",
+    "parse_speed_kph",
+    "register_mode",
+    "roughness_factor",
+    "unregister_mode",
+    "way_speeds_kph",
+]
 
 
 #: Vehicle speeds (km/h) per OSM ``highway`` class for low- and middle-income settings.
@@ -121,11 +160,122 @@ _ONEWAY_TIMED = {"reversible", "alternating"}
 _DENY = {"no", "private", "agricultural", "forestry", "use_sidepath"}
 
 
-#: Access keys from most to least specific, per mode (OSM access hierarchy).
-_ACCESS_KEYS: dict[str, tuple[str, ...]] = {
-    "walk": ("foot", "access"),
-    "drive": ("motorcar", "motor_vehicle", "vehicle", "access"),
-}
+@dataclass(frozen=True)
+class TravelMode:
+    """One travel mode of the registry.
+
+    Parameters
+    ----------
+    name
+        The mode's name (``--mode``, ``[analysis] mode``).
+    access_keys
+        The allowed-way rule: OSM access keys from most to least specific (the OSM
+        access hierarchy); the first one present on a way decides (see
+        :func:`mode_allowed`).
+    speeds_kph
+        Default speed per OSM ``highway`` class; classes absent are not routable.
+    surface_factors
+        Default multipliers for rough surfaces (vehicles only).
+    vehicle
+        True when ``oneway``, ``maxspeed`` and rough surfaces apply (driving); False
+        for modes that use every way both ways at their class speed (walking).
+    """
+
+    name: str
+    access_keys: tuple[str, ...]
+    speeds_kph: Mapping[str, float]
+    surface_factors: Mapping[str, float] = field(default_factory=dict)
+    vehicle: bool = False
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.name, str) and re.fullmatch(r"[a-z][a-z0-9_]*", self.name)):
+            raise ConfigError(f"travel mode name {self.name!r} must be lower-case letters, "
+                              "digits and underscores")
+        if not self.access_keys or not all(isinstance(k, str) for k in self.access_keys):
+            raise ConfigError(f"travel mode {self.name!r} needs at least one access key "
+                              "(e.g. ('foot', 'access'))")
+        object.__setattr__(self, "access_keys", tuple(self.access_keys))
+        for what, table in (("speed", self.speeds_kph),
+                            ("surface factor", self.surface_factors)):
+            for key, value in table.items():
+                _check_positive(f"{what} for {key!r} of mode {self.name!r}", value)
+
+
+_REGISTRY: dict[str, TravelMode] = {}
+
+
+def register_mode(mode: TravelMode, *, replace: bool = False) -> TravelMode:
+    """Add ``mode`` to the registry (and so to :data:`MODES`) and return it.
+
+    Raises
+    ------
+    ConfigError
+        A mode of that name is registered already and ``replace`` is False.
+    """
+    if mode.name in _REGISTRY and not replace:
+        raise ConfigError(f"travel mode {mode.name!r} is registered already; pass "
+                          "replace=True to redefine it")
+    _REGISTRY[mode.name] = mode
+    return mode
+
+
+def unregister_mode(name: str) -> None:
+    """Remove a registered mode (a no-op when it is not registered)."""
+    _REGISTRY.pop(name, None)
+
+
+def get_mode(name: str) -> TravelMode:
+    """Return the registered mode ``name``.
+
+    Raises
+    ------
+    ConfigError
+        No such mode (the message lists the registered ones).
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown travel mode {name!r}; use one of {', '.join(_REGISTRY)} "
+            "(--mode or [analysis] mode in the scenario file)"
+        ) from None
+
+
+class _ModeNames(Sequence[str]):
+    """Live, read-only view of the registered mode names (what :data:`MODES` is)."""
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        return tuple(_REGISTRY)[index]
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(_REGISTRY))
+
+    def __contains__(self, name: object) -> bool:
+        return name in _REGISTRY
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+#: Names of the registered travel modes, in registration order (a live view).
+MODES: Sequence[str] = _ModeNames()
 
 
 @dataclass(frozen=True)
@@ -135,7 +285,7 @@ class SpeedProfile:
     Parameters
     ----------
     mode
-        ``"walk"`` or ``"drive"``.
+        A registered travel mode (:data:`MODES`: ``"walk"``, ``"drive"``, ...).
     speeds_kph
         Speed per OSM ``highway`` class; classes absent from the table are not routable.
     default_kph
@@ -190,8 +340,8 @@ class SpeedProfile:
 
         Parameters
         ----------
-        mode : {"walk", "drive"}
-            Travel mode.
+        mode : str
+            A registered travel mode (``"walk"``, ``"drive"``, ...).
         **overrides
             Any field of :class:`SpeedProfile`; ``speeds_kph`` and ``surface_factors``
             are merged into the defaults rather than replacing them.
@@ -206,11 +356,11 @@ class SpeedProfile:
         >>> SpeedProfile.default("drive", speeds_kph={"track": 10}).speeds_kph["track"]
         10.0
         """
-        _check_mode(mode)
-        speeds = dict(DEFAULT_WALK_SPEEDS_KPH if mode == "walk" else DEFAULT_DRIVE_SPEEDS_KPH)
+        travel = get_mode(mode)
+        speeds = {k: float(v) for k, v in travel.speeds_kph.items()}
         speeds.update({k: _as_float(f"speed for {k!r}", v)
                        for k, v in overrides.pop("speeds_kph", {}).items()})
-        factors = dict(DEFAULT_SURFACE_FACTORS) if mode == "drive" else {}
+        factors = {k: float(v) for k, v in travel.surface_factors.items()}
         factors.update({k: _as_float(f"surface factor for {k!r}", v)
                         for k, v in overrides.pop("surface_factors", {}).items()})
         return cls(mode=mode, speeds_kph=speeds, surface_factors=factors, **overrides)
@@ -222,15 +372,13 @@ class SpeedProfile:
 
     def offroad_seconds(self, distance_m: NDArray[np.float64]) -> NDArray[np.float64]:
         """Return the time to walk ``distance_m`` straight-line metres off the road."""
+        import numpy as np  # here, not at import: this module stays light
+
         return np.asarray(distance_m) * self.detour_factor / (self.offroad_kph / 3.6)
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ConfigError(
-            f"unknown travel mode {mode!r}; use one of {', '.join(MODES)} "
-            "(--mode or [analysis] mode in the scenario file)"
-        )
+    get_mode(mode)
 
 
 def _as_float(what: str, value: Any) -> float:
@@ -246,7 +394,7 @@ def _as_float(what: str, value: Any) -> float:
 
 def _check_positive(what: str, value: Any) -> None:
     number = _as_float(what, value)
-    if not (number > 0 and np.isfinite(number)):
+    if not (number > 0 and math.isfinite(number)):
         raise ConfigError(
             f"{what} is {value!r}; speeds and distances must be positive numbers "
             "(fix the [speeds] table of the scenario file)"
@@ -312,7 +460,7 @@ def mode_allowed(tags: Mapping[str, str], mode: str) -> bool:
     So ``access=no`` + ``foot=yes`` is walkable, and ``access=yes`` +
     ``motor_vehicle=no`` is not drivable.
     """
-    for key in _ACCESS_KEYS[mode]:
+    for key in get_mode(mode).access_keys:
         value = tags.get(key)
         if value:
             return value not in _DENY
@@ -344,7 +492,7 @@ def way_speeds_kph(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[floa
     speed = profile.speeds_kph.get(highway, profile.default_kph)
     if speed is None or not mode_allowed(tags, profile.mode):
         return None
-    if profile.mode == "walk":
+    if not get_mode(profile.mode).vehicle:
         return float(speed), float(speed)
     oneway = tags.get("oneway", "")
     if oneway in _ONEWAY_TIMED:
@@ -386,3 +534,10 @@ def ferry_time_s(tags: Mapping[str, str], length_m: float, profile: SpeedProfile
     duration = parse_duration_s(tags.get("duration"))
     travel = duration if duration is not None else length_m / (profile.ferry_kph / 3.6)
     return travel + profile.ferry_wait_min * 60
+
+
+register_mode(TravelMode("walk", access_keys=("foot", "access"),
+                         speeds_kph=DEFAULT_WALK_SPEEDS_KPH))
+register_mode(TravelMode("drive", access_keys=("motorcar", "motor_vehicle", "vehicle", "access"),
+                         speeds_kph=DEFAULT_DRIVE_SPEEDS_KPH,
+                         surface_factors=DEFAULT_SURFACE_FACTORS, vehicle=True))

@@ -5,8 +5,8 @@ nodes of a way), in a projected metric CRS, with a travel time in each direction
 (``inf`` where the mode may not use that direction).  The routable graph handed to
 :mod:`accessmap.engine` is built straight from these arrays, never through networkx.
 
-Speeds and tag rules live in :mod:`accessmap._speeds` (re-exported here); reading OSM
-files in :mod:`accessmap._osm`.  User documentation: ``docs/network.md``.
+Speeds and tag rules live in :mod:`accessmap.routing.modes`; reading OSM files in
+:mod:`accessmap.inputs.osm`.  User documentation: ``docs/network.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from accessmap.routing.modes import (
 
 if TYPE_CHECKING:
     pass
+
+__all__ = ["SNAP_SAMPLE_M", "RoadNetwork"]
 
 
 #: Points farther than this outside the network's extent cannot be meant for it.

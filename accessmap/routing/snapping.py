@@ -11,9 +11,16 @@ from numpy.typing import NDArray
 from accessmap.routing.network import SNAP_SAMPLE_M, RoadNetwork, _check_projected
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable as _Callable
+
+    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
+    TickFn = _Callable[[float, str], None]
+
+__all__ = ["Snap", "entry_costs", "entry_points", "snap_points"]
 
 
+#: Share of :func:`snap_points`' progress taken by the blocks (the rest: the fallback).
+_BLOCKS_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,8 @@ _SNAP_EPS_M = 1e-6
 
 
 def snap_points(
-    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64]
+    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64], *,
+    tick: TickFn | None = None,
 ) -> Snap:
     """Snap points (network CRS, metres) to the nearest point of the nearest segment.
 
@@ -54,6 +62,17 @@ def snap_points(
     (ties go to the lowest segment index).  Points beyond
     ``network.profile.max_snap_m`` get segment -1 and are reported by the caller as
     off-network, never snapped kilometres away.
+
+    Parameters
+    ----------
+    network
+        The road network.
+    x, y
+        Points in the network CRS (metres).
+    tick
+        Progress callback ``tick(fraction, message)``, called after each block of
+        16,384 points and at the end (1.0).  Whatever it raises (``Cancelled``)
+        propagates.
 
     Raises
     ------
@@ -79,6 +98,8 @@ def snap_points(
     distance = np.full(x.size, np.inf)
     fraction = np.zeros(x.size)
     if x.size == 0 or network.n_segments == 0:
+        if tick is not None:
+            tick(1.0, "snapped 0 points")
         return Snap(segment, fraction, distance)
     limit = network.profile.max_snap_m
     reach = limit + SNAP_SAMPLE_M  # samples beyond this are never needed
@@ -105,9 +126,13 @@ def snap_points(
         distance[idx] = best_d[keep]
         fraction[idx] = best_f[keep]
         unsettled.append(np.flatnonzero(~settled) + lo)
+        if tick is not None:
+            tick(_BLOCKS_SHARE * hi / x.size, f"snapped {hi:,} of {x.size:,} points")
     rest = np.concatenate(unsettled)
     if rest.size:
         _snap_exhaustive(network, x, y, rest, segment, distance, fraction)
+    if tick is not None:
+        tick(1.0, f"snapped {x.size:,} points")
     return Snap(segment, fraction, distance)
 
 

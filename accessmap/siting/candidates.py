@@ -181,6 +181,8 @@ def coverage_matrix(
     point_snap: Snap,
     demand: NDArray[np.int64],
     threshold_s: float,
+    *,
+    tick: Callable[[float, str], None] | None = None,
 ) -> CoverageMatrix:
     """Build the sparse candidates x demand coverage matrix.
 
@@ -201,11 +203,16 @@ def coverage_matrix(
         Indices of the demand points to consider.
     threshold_s
         Travel-time threshold in seconds.
+    tick
+        Progress callback ``tick(fraction, message)``, called after each chunk of
+        candidates of the search (last call 1.0); whatever it raises (``Cancelled``)
+        propagates.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     demand = np.asarray(demand, dtype=np.int64)
     point_times = source_point_times(
-        network, Sources.at_nodes(candidates), point_snap, demand, float(threshold_s))
+        network, Sources.at_nodes(candidates), point_snap, demand, float(threshold_s),
+        tick=tick)
     matrix = scipy.sparse.csr_array(
         (np.ones(point_times.indices.size, dtype=bool), point_times.indices,
          point_times.indptr),

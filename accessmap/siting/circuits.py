@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +26,12 @@ from numpy.typing import NDArray
 from accessmap.errors import InputDataError, SolverError
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import snap_points
+
+if TYPE_CHECKING:
+    from collections.abc import Callable as _Callable
+
+    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
+    TickFn = _Callable[[float, str], None]
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +137,7 @@ def plan_circuits(
     bases: pd.DataFrame,
     *,
     settings: CircuitSettings | None = None,
+    tick: TickFn | None = None,
 ) -> Circuits:
     """Group stops into weekly circuits from their nearest bases and route each day.
 
@@ -143,6 +151,10 @@ def plan_circuits(
         Existing facilities that can host a unit: ``name``, ``lon``, ``lat``.
     settings
         Working rules.
+    tick
+        Progress callback ``tick(fraction, message)``: after assigning stops to bases
+        (0.1), after each unit's routing, 1.0 at the end; whatever it raises
+        (``Cancelled``) propagates.
 
     Returns
     -------
@@ -161,14 +173,22 @@ def plan_circuits(
     unserved: list[dict[str, object]] = []
     base_of = _assign_bases(network, stops, stop_node, base_node, settings, unserved)
     visits, routes = [], []
-    for unit, base in enumerate(np.unique(base_of[base_of >= 0]), start=1):
+    used_bases = np.unique(base_of[base_of >= 0])
+    if tick is not None:
+        tick(0.1, f"{used_bases.size} mobile unit(s) to route")
+    for unit, base in enumerate(used_bases, start=1):
         members = np.flatnonzero(base_of == base)
         v, r = _route_unit(network, unit, str(bases["name"].iloc[base]), int(base_node[base]),
                            stops.iloc[members], stop_node[members], settings, unserved)
         visits += v
         routes += r
+        if tick is not None:
+            tick(0.1 + 0.9 * unit / used_bases.size,
+                 f"routed unit {unit} of {used_bases.size}")
     for item in unserved:
         logger.warning("mobile stop %s is unserved: %s", item["stop"], item["reason"])
+    if tick is not None:
+        tick(1.0, f"{len(routes)} day route(s)")
     return Circuits(
         pd.DataFrame(visits, columns=_VISIT_COLUMNS),
         gpd.GeoDataFrame(pd.DataFrame(routes, columns=[*_ROUTE_COLUMNS, "geometry"]),

@@ -16,16 +16,28 @@ weight.
 * :func:`select_sites` picks exact or greedy, falls back to greedy when the solver is
   missing, fails or times out, and reports which model was used and the gap.
 * :func:`minimum_sites` is the location set covering variant with a coverage target.
+
+Each model is a class in the spirit of spopt's ``MCLP.from_cost_matrix(...).solve()``:
+:class:`GreedyMCLP`, :class:`ExactMCLP` and :class:`LSCP` share :class:`SitingModel`
+(built on a :class:`ReducedInstance`, or :meth:`SitingModel.from_coverage` on a raw
+coverage matrix; :meth:`SitingModel.solve` returns the model's result).
+:func:`select_sites` and :func:`minimum_sites` are thin functions over them.
+
+Examples
+--------
+>>> cover = scipy.sparse.csr_array(np.array([[1, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
+>>> GreedyMCLP.from_coverage(cover, np.array([5.0, 1.0, 2.0]), k=1).solve().chosen.tolist()
+[0]
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,6 +45,27 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError
+from accessmap.siting._greedy import (
+    ReducedInstance,
+    covered_weight,
+    lazy_greedy,
+    order_by_gain,
+    reduce_instance,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable as _Callable
+    from typing import Self
+
+    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
+    TickFn = _Callable[[float, str], None]
+
+__all__ = [
+    "LSCP", "METHODS", "SOLVERS", "ExactMCLP", "GreedyMCLP", "ReducedInstance", "Selection",
+    "SitingModel", "SolverOutcome", "TargetResult", "covered_weight", "lazy_greedy",
+    "marginal_gain_table", "minimum_sites", "order_by_gain", "reduce_instance",
+    "select_sites", "solve_mclp",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,172 +76,9 @@ SOLVERS = ("cbc", "highs")
 METHODS = ("auto", "exact", "greedy")
 
 
-@dataclass(frozen=True, eq=False)
-class ReducedInstance:
-    """A coverage instance with redundant demand columns merged.
-
-    Attributes
-    ----------
-    matrix
-        Boolean CSR array, candidates x merged demand groups.
-    weights
-        Objective weight per group (sum over its columns).
-    population
-        Population per group (sum over its columns).
-    group
-        Per original column, its group (-1 when no candidate covers it).
-    """
-
-    matrix: scipy.sparse.csr_array
-    weights: NDArray[np.float64]
-    population: NDArray[np.float64]
-    group: NDArray[np.int64]
-
-    @property
-    def n_candidates(self) -> int:
-        """Number of candidates (rows)."""
-        return int(self.matrix.shape[0])
-
-
-def reduce_instance(
-    matrix: scipy.sparse.sparray,
-    weights: NDArray[np.float64],
-    population: NDArray[np.float64] | None = None,
-) -> ReducedInstance:
-    """Drop uncovered demand columns and merge columns with identical candidate sets.
-
-    Parameters
-    ----------
-    matrix
-        Candidates x demand, truthy where the candidate covers the demand point.
-    weights
-        Objective weight per demand column.
-    population
-        Population per demand column (defaults to ``weights``).
-
-    Returns
-    -------
-    ReducedInstance
-    """
-    weights = np.asarray(weights, dtype=np.float64)
-    population = weights if population is None else np.asarray(population, dtype=np.float64)
-    _check_weights(matrix, weights)
-    csc = scipy.sparse.csc_array(matrix, dtype=bool)
-    csc.sum_duplicates()
-    csc.sort_indices()
-    group = np.full(csc.shape[1], -1, dtype=np.int64)
-    keys: dict[bytes, int] = {}
-    indptr, indices = csc.indptr, csc.indices.astype(np.int64)
-    for col in np.flatnonzero(np.diff(indptr)):
-        key = indices[indptr[col]: indptr[col + 1]].tobytes()
-        group[col] = keys.setdefault(key, len(keys))
-    used = group >= 0
-    n_groups = len(keys)
-    group_weights = np.bincount(group[used], weights=weights[used], minlength=n_groups)
-    group_pop = np.bincount(group[used], weights=population[used], minlength=n_groups)
-    coo = csc.tocoo()
-    reduced = scipy.sparse.csr_array(
-        (np.ones(coo.nnz, dtype=bool), (coo.row, group[coo.col])),
-        shape=(csc.shape[0], n_groups),
-    )
-    reduced.sum_duplicates()
-    reduced.data[:] = True
-    logger.info("reduced instance: %d demand columns -> %d groups (%d uncovered dropped)",
-                csc.shape[1], n_groups, int((~used).sum()))
-    return ReducedInstance(reduced, group_weights.astype(np.float64),
-                           group_pop.astype(np.float64), group)
-
-
-def _check_weights(matrix: scipy.sparse.sparray, weights: NDArray[np.float64]) -> None:
-    if weights.shape != (matrix.shape[1],):
-        raise InputDataError(
-            f"got {weights.size} weights for {matrix.shape[1]} demand columns; give one "
-            "weight per demand point"
-        )
-    if weights.size and not (np.isfinite(weights).all() and weights.min() >= 0):
-        raise InputDataError("demand weights must be finite and >= 0 (check the population "
-                             "raster nodata value and the equity weights)")
-
-
-def lazy_greedy(
-    matrix: scipy.sparse.sparray,
-    weights: NDArray[np.float64],
-    k: int,
-    *,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Greedy maximal covering with lazy evaluation of the gains.
-
-    Parameters
-    ----------
-    matrix
-        Candidates x demand coverage (truthy = covers).
-    weights
-        Weight per demand column.
-    k
-        Number of sites wanted; stops early when no candidate adds any weight.
-    progress
-        Called with (sites chosen, k) after each choice.
-
-    Returns
-    -------
-    chosen, gains
-        Candidate rows in the order chosen, and the weight each newly covered.
-    """
-    csr = scipy.sparse.csr_array(matrix, dtype=bool)
-    weights = np.asarray(weights, dtype=np.float64)
-    _check_weights(csr, weights)
-    remaining = weights.copy()
-    gains0 = csr.astype(np.float64) @ remaining
-    heap = [(-float(g), int(c)) for c, g in enumerate(gains0) if g > 0]
-    heapq.heapify(heap)
-    stamp = np.zeros(csr.shape[0], dtype=np.int64)
-    chosen: list[int] = []
-    gains: list[float] = []
-    while heap and len(chosen) < k:
-        neg, cand = heapq.heappop(heap)
-        if stamp[cand] == len(chosen):
-            cols = csr.indices[csr.indptr[cand]: csr.indptr[cand + 1]]
-            chosen.append(cand)
-            gains.append(-neg)
-            remaining[cols] = 0.0
-            if progress:
-                progress(len(chosen), k)
-            continue
-        cols = csr.indices[csr.indptr[cand]: csr.indptr[cand + 1]]
-        gain = float(remaining[cols].sum())
-        stamp[cand] = len(chosen)
-        if gain > 0:
-            heapq.heappush(heap, (-gain, cand))
-    return np.asarray(chosen, dtype=np.int64), np.asarray(gains, dtype=np.float64)
-
-
-def covered_weight(
-    matrix: scipy.sparse.sparray, weights: NDArray[np.float64], chosen: NDArray[np.int64]
-) -> float:
-    """Total weight of the demand columns covered by at least one chosen candidate."""
-    csr = scipy.sparse.csr_array(matrix, dtype=bool)
-    hit = np.zeros(csr.shape[1], dtype=bool)
-    for cand in np.asarray(chosen, dtype=np.int64):
-        hit[csr.indices[csr.indptr[cand]: csr.indptr[cand + 1]]] = True
-    return float(np.asarray(weights, dtype=np.float64)[hit].sum())
-
-
-def order_by_gain(
-    matrix: scipy.sparse.sparray, weights: NDArray[np.float64], chosen: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Rank a fixed set of sites: each next site is the one adding the most weight."""
-    chosen = np.asarray(chosen, dtype=np.int64)
-    sub = scipy.sparse.csr_array(matrix, dtype=bool)[chosen]
-    order, gains = lazy_greedy(sub, weights, chosen.size)
-    rest = np.setdiff1d(np.arange(chosen.size), order)  # sites adding nothing go last
-    return (np.concatenate([chosen[order], chosen[rest]]),
-            np.concatenate([gains, np.zeros(rest.size)]))
-
-
 @dataclass(frozen=True)
 class SolverOutcome:
-    """What a MILP solve returned."""
+    """What a MILP solve (or the greedy) returned: ``chosen`` is None when unsolved."""
 
     chosen: NDArray[np.int64] | None
     objective: float | None
@@ -276,6 +146,98 @@ def _check_choices(method: str, solver: str) -> None:
         raise InputDataError(f"solver {solver!r} is unknown; use one of {', '.join(SOLVERS)}")
 
 
+_Result = TypeVar("_Result")
+
+
+class SitingModel(ABC, Generic[_Result]):
+    """A site-selection model on a coverage instance: build it, then :meth:`solve`.
+
+    Subclasses take the instance first and their own settings as keywords, and say
+    what :meth:`solve` returns.  A new model is one subclass.
+    """
+
+    #: Short name of the model (``Selection.model``, logs).
+    name: ClassVar[str]
+
+    def __init__(self, instance: ReducedInstance) -> None:
+        self.instance = instance
+
+    @classmethod
+    def from_coverage(
+        cls,
+        matrix: scipy.sparse.sparray,
+        weights: NDArray[np.float64],
+        population: NDArray[np.float64] | None = None,
+        **settings: Any,
+    ) -> Self:
+        """Build the model on a raw coverage matrix (reduced with :func:`reduce_instance`).
+
+        The counterpart of spopt's ``from_cost_matrix``: ``matrix[c, j]`` is truthy
+        when candidate ``c`` covers demand column ``j``; ``settings`` are the model's
+        keyword arguments (``k=...``, ``target_population=...``, ``solver=...``).
+        """
+        return cls(reduce_instance(matrix, weights, population), **settings)
+
+    @abstractmethod
+    def solve(self, *, tick: TickFn | None = None) -> _Result:
+        """Solve the model; ``tick(fraction, message)`` reports progress (ends at 1.0)."""
+
+
+class GreedyMCLP(SitingModel[SolverOutcome]):
+    """Maximal covering by the lazy greedy (within ``1 - 1/e`` of the optimum).
+
+    ``solve`` returns the sites in the order chosen (stopping early when no candidate
+    adds weight), their covered weight, status ``"greedy"`` and the time taken.
+    """
+
+    name = "greedy"
+
+    def __init__(self, instance: ReducedInstance, *, k: int,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        super().__init__(instance)
+        self.k, self.progress = k, progress
+
+    def solve(self, *, tick: TickFn | None = None) -> SolverOutcome:
+        """Run :func:`lazy_greedy` on the instance's weights."""
+        start = time.perf_counter()
+        chosen, _ = lazy_greedy(self.instance.matrix, self.instance.weights, self.k,
+                                progress=self.progress, tick=tick)
+        objective = covered_weight(self.instance.matrix, self.instance.weights, chosen)
+        return SolverOutcome(chosen, objective, "greedy", time.perf_counter() - start)
+
+
+class ExactMCLP(SitingModel[SolverOutcome]):
+    """Maximal covering location problem as a MILP (PuLP with CBC or HiGHS).
+
+    maximise ``sum_j w_j y_j`` subject to ``y_j <= sum_{c covers j} x_c``,
+    ``sum_c x_c = k``, ``x`` binary, ``0 <= y <= 1`` (integral at the optimum since the
+    weights are non-negative).  ``solve`` returns a :class:`SolverOutcome` whose
+    ``chosen`` is None when no proven optimum was found (``status`` says why).
+    """
+
+    name = "exact"
+
+    def __init__(self, instance: ReducedInstance, *, k: int, solver: str = "cbc",
+                 time_limit_s: float | None = 60.0) -> None:
+        super().__init__(instance)
+        self.k, self.solver, self.time_limit_s = k, solver, time_limit_s
+
+    def solve(self, *, tick: TickFn | None = None) -> SolverOutcome:
+        """Build and solve the MILP (ticks before and after the solver)."""
+        import pulp
+
+        instance = self.instance
+        if tick is not None:
+            tick(0.0, f"exact MCLP: {instance.n_candidates} candidates")
+        problem, x, y = _covering_model(instance, pulp.LpMaximize, "mclp")
+        problem += pulp.lpSum(float(w) * v for w, v in zip(instance.weights, y, strict=True))
+        problem += pulp.lpSum(x) == min(self.k, instance.n_candidates)
+        outcome = _solve(problem, self.solver, self.time_limit_s, x)
+        if tick is not None:
+            tick(1.0, f"exact MCLP: {outcome.status}")
+        return outcome
+
+
 def solve_mclp(
     instance: ReducedInstance,
     k: int,
@@ -283,23 +245,14 @@ def solve_mclp(
     solver: str = "cbc",
     time_limit_s: float | None = 60.0,
 ) -> SolverOutcome:
-    """Maximal covering location problem as a MILP.
-
-    maximise ``sum_j w_j y_j`` subject to ``y_j <= sum_{c covers j} x_c``,
-    ``sum_c x_c = k``, ``x`` binary, ``0 <= y <= 1`` (integral at the optimum since the
-    weights are non-negative).
+    """Maximal covering location problem as a MILP (:class:`ExactMCLP`).
 
     Returns
     -------
     SolverOutcome
         ``chosen`` is None when no proven optimum was found (status says why).
     """
-    import pulp
-
-    problem, x, y = _covering_model(instance, pulp.LpMaximize, "mclp")
-    problem += pulp.lpSum(float(w) * v for w, v in zip(instance.weights, y, strict=True))
-    problem += pulp.lpSum(x) == min(k, instance.n_candidates)
-    return _solve(problem, solver, time_limit_s, x)
+    return ExactMCLP(instance, k=k, solver=solver, time_limit_s=time_limit_s).solve()
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,6 +312,7 @@ def select_sites(
     solver: str = "cbc",
     time_limit_s: float | None = 60.0,
     progress: Callable[[int, int], None] | None = None,
+    tick: TickFn | None = None,
 ) -> Selection:
     """Choose ``k`` new sites maximising newly covered weight.
 
@@ -378,7 +332,11 @@ def select_sites(
     time_limit_s
         Solver time limit; on timeout the greedy solution is used, with a note.
     progress
-        Called with (sites chosen, k) during the greedy.
+        Called with (sites chosen, k) during the greedy (kept for old callers; prefer
+        ``tick``).
+    tick
+        Progress callback ``tick(fraction, message)``: the greedy, then before and after
+        the MILP, 1.0 at the end; whatever it raises (``Cancelled``) propagates.
 
     Raises
     ------
@@ -397,20 +355,34 @@ def select_sites(
     if k > instance.n_candidates:
         notes.append(f"asked for {k} new sites but there are only {instance.n_candidates} "
                      f"candidates; choosing at most {instance.n_candidates}")
-    greedy, _ = lazy_greedy(instance.matrix, instance.weights, k, progress=progress)
-    greedy_obj = covered_weight(instance.matrix, instance.weights, greedy)
+    want_exact = method == "exact" or (
+        method == "auto" and instance.n_candidates <= exact_max_candidates)
+    greedy_share = 0.2 if want_exact and k > 0 else 0.9
+
+    def greedy_tick(fraction: float, message: str = "") -> None:
+        if tick is not None:
+            tick(greedy_share * fraction, message)
+
+    greedy_outcome = GreedyMCLP(instance, k=k, progress=progress).solve(
+        tick=greedy_tick if tick is not None else None)
+    greedy = greedy_outcome.chosen
+    assert greedy is not None  # the greedy always answers
+    greedy_obj = float(greedy_outcome.objective or 0.0)
     if greedy.size < min(k, instance.n_candidates):
         notes.append(f"only {greedy.size} candidate(s) add newly covered people; the other "
                      "requested sites would add no one and are not recommended")
     chosen, model, objective, gap, status, seconds = greedy, "greedy", greedy_obj, None, \
         "not run", None
-    want_exact = method == "exact" or (
-        method == "auto" and instance.n_candidates <= exact_max_candidates)
     if method == "auto" and not want_exact:
         notes.append(f"{instance.n_candidates} candidates exceed exact_max_candidates="
                      f"{exact_max_candidates}; used the greedy (within 1-1/e of optimum)")
     if want_exact and k > 0 and greedy.size > 0:
-        outcome = solve_mclp(instance, k, solver=solver, time_limit_s=time_limit_s)
+        def exact_tick(fraction: float, message: str = "") -> None:
+            if tick is not None:
+                tick(greedy_share + (0.9 - greedy_share) * fraction, message)
+
+        outcome = ExactMCLP(instance, k=k, solver=solver, time_limit_s=time_limit_s).solve(
+            tick=exact_tick if tick is not None else None)
         status, seconds = outcome.status, outcome.seconds
         if outcome.chosen is None:
             notes.append(f"exact MCLP not solved ({outcome.status}); fell back to the "
@@ -425,6 +397,8 @@ def select_sites(
     keep = gain_w > 0
     chosen, gain_w = chosen[keep], gain_w[keep]
     gain_p = _gains_for(instance.matrix, instance.population, chosen)
+    if tick is not None:
+        tick(1.0, f"{model}: {chosen.size} sites")
     return Selection(chosen, gain_w, gain_p, model, objective, greedy_obj, gap, status,
                      seconds, notes)
 
@@ -474,6 +448,82 @@ class TargetResult:
     message: str
 
 
+class LSCP(SitingModel[TargetResult]):
+    """Location set covering with a coverage target: fewest new sites that newly cover
+    at least ``target_population`` people.
+
+    Exact as a MILP (minimise ``sum x`` subject to ``sum_j p_j y_j >= target``,
+    ``y_j <= sum_{c covers j} x_c``); greedy (add best site until the target is met)
+    when ``method="greedy"``, the instance is too large for ``"auto"``, or the solver
+    fails.  When even all candidates together fall short, the result says so and gives
+    the best reachable population.  ``solve`` returns a :class:`TargetResult`.
+    """
+
+    name = "lscp"
+
+    def __init__(self, instance: ReducedInstance, *, target_population: float,
+                 method: str = "auto", exact_max_candidates: int = 2000, solver: str = "cbc",
+                 time_limit_s: float | None = 60.0) -> None:
+        super().__init__(instance)
+        _check_choices(method, solver)
+        self.target_population = target_population
+        self.method, self.exact_max_candidates = method, exact_max_candidates
+        self.solver, self.time_limit_s = solver, time_limit_s
+
+    def solve(self, *, tick: TickFn | None = None) -> TargetResult:
+        """Greedy first (0 to 0.5), then the MILP when wanted, 1.0 at the end."""
+        import pulp
+
+        instance = self.instance
+        target = max(float(self.target_population), 0.0)
+        all_rows = np.arange(instance.n_candidates)
+        reachable = covered_weight(instance.matrix, instance.population, all_rows)
+
+        def greedy_tick(fraction: float, message: str = "") -> None:
+            if tick is not None:
+                tick(0.5 * fraction, message)
+
+        half = greedy_tick if tick is not None else None
+        if target > reachable * (1 + 1e-9) + 1e-9:
+            useful, _ = lazy_greedy(instance.matrix, instance.population,
+                                    instance.n_candidates, tick=half)
+            if tick is not None:
+                tick(1.0, "coverage target out of reach")
+            return TargetResult(
+                False, useful, None, target, reachable, "none", "not run",
+                f"no set of candidate sites reaches the target: it needs {target:,.0f} more "
+                f"people covered but all {instance.n_candidates} candidates together add "
+                f"only {reachable:,.0f}",
+            )
+        greedy, gains = lazy_greedy(instance.matrix, instance.population,
+                                    instance.n_candidates, tick=half)
+        need = int(np.searchsorted(np.cumsum(gains), target * (1 - 1e-12))) + 1 \
+            if target > 0 else 0
+        chosen, model, status = greedy[:need], "greedy", "not run"
+        if target > 0 and (self.method == "exact" or (
+                self.method == "auto" and instance.n_candidates <= self.exact_max_candidates)):
+            if tick is not None:
+                tick(0.5, "exact set covering")
+            problem, x, y = _covering_model(instance, pulp.LpMinimize, "lscp_target")
+            problem += pulp.lpSum(x)
+            problem += pulp.lpSum(float(p) * v for p, v in zip(instance.population, y,
+                                                             strict=True)) >= target
+            outcome = _solve(problem, self.solver, self.time_limit_s, x)
+            status = outcome.status
+            if outcome.chosen is not None and covered_weight(
+                    instance.matrix, instance.population, outcome.chosen) >= target * (1 - 1e-9):
+                chosen, model = outcome.chosen, "exact"
+            else:
+                logger.warning("exact set covering not solved (%s); using greedy", status)
+        chosen, _ = order_by_gain(instance.matrix, instance.population, chosen)
+        if tick is not None:
+            tick(1.0, f"{model}: {chosen.size} sites reach the target")
+        return TargetResult(
+            True, chosen, int(chosen.size), target, reachable, model, status,
+            f"{chosen.size} new site(s) reach the target ({target:,.0f} more people covered)",
+        )
+
+
 def minimum_sites(
     instance: ReducedInstance,
     target_population: float,
@@ -482,50 +532,16 @@ def minimum_sites(
     exact_max_candidates: int = 2000,
     solver: str = "cbc",
     time_limit_s: float | None = 60.0,
+    tick: TickFn | None = None,
 ) -> TargetResult:
     """Fewest new sites that newly cover at least ``target_population`` people.
 
-    Exact as a MILP (minimise ``sum x`` subject to ``sum_j p_j y_j >= target``,
-    ``y_j <= sum_{c covers j} x_c``); greedy (add best site until the target is met)
-    when the instance is too large or the solver fails.  When even all candidates
-    together fall short, says so and gives the best reachable population.
+    A thin function over :class:`LSCP` (see there for the model); ``tick(fraction,
+    message)`` reports progress and whatever it raises (``Cancelled``) propagates.
     """
-    import pulp
-
-    _check_choices(method, solver)
-    target = max(float(target_population), 0.0)
-    all_rows = np.arange(instance.n_candidates)
-    reachable = covered_weight(instance.matrix, instance.population, all_rows)
-    if target > reachable * (1 + 1e-9) + 1e-9:
-        useful, _ = lazy_greedy(instance.matrix, instance.population, instance.n_candidates)
-        return TargetResult(
-            False, useful, None, target, reachable, "none", "not run",
-            f"no set of candidate sites reaches the target: it needs {target:,.0f} more "
-            f"people covered but all {instance.n_candidates} candidates together add only "
-            f"{reachable:,.0f}",
-        )
-    greedy, gains = lazy_greedy(instance.matrix, instance.population, instance.n_candidates)
-    need = int(np.searchsorted(np.cumsum(gains), target * (1 - 1e-12))) + 1 if target > 0 \
-        else 0
-    chosen, model, status = greedy[:need], "greedy", "not run"
-    if target > 0 and (method == "exact" or (
-            method == "auto" and instance.n_candidates <= exact_max_candidates)):
-        problem, x, y = _covering_model(instance, pulp.LpMinimize, "lscp_target")
-        problem += pulp.lpSum(x)
-        problem += pulp.lpSum(float(p) * v for p, v in zip(instance.population, y,
-                                                         strict=True)) >= target
-        outcome = _solve(problem, solver, time_limit_s, x)
-        status = outcome.status
-        if outcome.chosen is not None and covered_weight(
-                instance.matrix, instance.population, outcome.chosen) >= target * (1 - 1e-9):
-            chosen, model = outcome.chosen, "exact"
-        else:
-            logger.warning("exact set covering not solved (%s); using greedy", status)
-    chosen, _ = order_by_gain(instance.matrix, instance.population, chosen)
-    return TargetResult(
-        True, chosen, int(chosen.size), target, reachable, model, status,
-        f"{chosen.size} new site(s) reach the target ({target:,.0f} more people covered)",
-    )
+    return LSCP(instance, target_population=target_population, method=method,
+                exact_max_candidates=exact_max_candidates, solver=solver,
+                time_limit_s=time_limit_s).solve(tick=tick)
 
 
 def marginal_gain_table(

@@ -13,10 +13,8 @@ site ``satellite_clinic`` or ``mobile_unit_stop`` and plans mobile-unit circuits
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -24,13 +22,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from accessmap.analysis.coverage import coverage_table, underserved_mask
+from accessmap.config import Siting
 from accessmap.errors import InputDataError
-from accessmap.inputs.network import load_network
 from accessmap.inputs.population import Population
+from accessmap.progress import Tick, no_progress
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.travel_times import Access, nearest_facility_times
 from accessmap.siting.candidates import (
-    WEIGHTINGS,
     CoverageMatrix,
     candidate_nodes,
     candidates_from_points,
@@ -48,9 +46,6 @@ from accessmap.siting.models import (
     reduce_instance,
     select_sites,
 )
-
-if TYPE_CHECKING:
-    from accessmap.config import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -71,80 +66,6 @@ def site_kind(added_population: float, satellite_min_population: float) -> str:
     people are better served by a mobile unit visiting it (``mobile_unit_stop``).
     """
     return SATELLITE_CLINIC if added_population >= satellite_min_population else MOBILE_UNIT_STOP
-
-
-@dataclass(frozen=True)
-class SitingOptions:
-    """Site-selection settings beyond the core scenario keys (all optional).
-
-    Parameters
-    ----------
-    candidates
-        File of planner-proposed candidate points.
-    candidate_source : {"underserved", "file", "both"}
-        Where candidates come from; defaults to ``both`` when ``candidates`` is given.
-    exclusions
-        Polygons where no new site may go.
-    min_distance_from_facility_m
-        Minimum straight-line distance of a new site from existing facilities.
-    weighting, group_weights, travel_time_cap
-        Equity weighting (see :func:`equity_weights`).
-    method, exact_max_candidates, solver, solver_time_limit_s
-        Model choice (see :func:`select_sites`).
-    coverage_target
-        Share of the total population to have within the siting threshold; when set,
-        the fewest new sites reaching it are computed (LSCP).
-    mobile
-        Plan weekly circuits for mobile-unit stops (needs the drive network).
-    mobile_days, mobile_workday_h, mobile_service_min, mobile_search_s
-        Circuit settings (see :class:`accessmap.circuits.CircuitSettings`).
-    """
-
-    candidates: str | os.PathLike[str] | None = None
-    candidate_source: str | None = None
-    exclusions: str | os.PathLike[str] | None = None
-    min_distance_from_facility_m: float = 0.0
-    weighting: str = "population"
-    group_weights: Mapping[str, float] | None = None
-    travel_time_cap: float = 3.0
-    method: str = "auto"
-    exact_max_candidates: int = 2000
-    solver: str = "cbc"
-    solver_time_limit_s: float = 60.0
-    coverage_target: float | None = None
-    mobile: bool = True
-    mobile_days: int = 5
-    mobile_workday_h: float = 8.0
-    mobile_service_min: float = 120.0
-    mobile_search_s: float = 2.0
-
-    def __post_init__(self) -> None:
-        source = self.candidate_source or ("both" if self.candidates else "underserved")
-        if source not in ("underserved", "file", "both"):
-            raise InputDataError(f"candidate_source {source!r} is unknown; use underserved, "
-                                 "file or both")
-        if source != "underserved" and not self.candidates:
-            raise InputDataError(f"candidate_source {source!r} needs a candidates file")
-        object.__setattr__(self, "candidate_source", source)
-        if self.weighting not in WEIGHTINGS:
-            raise InputDataError(f"weighting {self.weighting!r} is unknown; use one of "
-                                 + ", ".join(WEIGHTINGS))
-        if self.min_distance_from_facility_m < 0:
-            raise InputDataError("min_distance_from_facility_m must be >= 0")
-        if self.coverage_target is not None and not 0 < self.coverage_target <= 1:
-            raise InputDataError(f"coverage_target {self.coverage_target!r} must be a share "
-                                 "between 0 and 1 (e.g. 0.9 for 90%)")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, object] | None) -> SitingOptions:
-        """Build from scenario ``[siting]`` extra keys, naming any unknown key."""
-        values = dict(values or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputDataError(f"unknown siting option(s) {', '.join(unknown)}; known: "
-                                 + ", ".join(sorted(known)))
-        return cls(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,64 +102,44 @@ class SitingPlan:
     target: dict[str, object] | None = None
     circuits: Circuits | None = None
 
-    def site_records(self) -> list[dict[str, object]]:
-        """JSON-ready ``recommended_sites`` entries."""
-        return [
-            {"rank": int(r.rank), "kind": str(r.kind), "lon": round(float(r.geometry.x), 6),
-             "lat": round(float(r.geometry.y), 6),
-             "added_population": round(float(r.added_population), 1),
-             "weighted_gain": round(float(r.weighted_gain), 3),
-             "cumulative_share": round(float(r.cumulative_share), 6),
-             "nearest_facility": r.nearest_facility,
-             "nearest_facility_time_min": None if not np.isfinite(r.nearest_facility_time_min)
-             else round(float(r.nearest_facility_time_min), 1)}
-            for r in self.sites.itertuples()
-        ]
 
-    def summary_items(self) -> dict[str, object]:
-        """Summary keys this stage owns."""
-        return {
-            "recommended_sites": self.site_records(),
-            "siting": {**self.info, "coverage_target": self.target},
-            "marginal_gain": [
-                {k: (int(v) if k == "sites" else round(float(v), 6 if "share" in k else 1))
-                 for k, v in row.items()}
-                for row in self.marginal_gain.to_dict("records")],
-            "mobile_circuits": self.circuits.records() if self.circuits is not None else [],
-            "mobile_unserved": [] if self.circuits is None else [
-                {"stop": int(r.stop), "reason": str(r.reason)}
-                for r in self.circuits.unserved.itertuples()],
-        }
+@dataclass(frozen=True, eq=False)
+class SitingData:
+    """What the siting stage works on, loaded and computed before it by the pipeline.
 
-    def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """GeoPackage layers this stage owns."""
-        routes = self.circuits.routes if self.circuits is not None else None
-        return {"candidates": self.candidates, "recommended_sites": self.sites,
-                "mobile_routes": routes}
+    Attributes
+    ----------
+    network, population, facilities, access
+        The run's network, demand points, facilities and current travel times.
+    thresholds_min
+        The run's travel-time thresholds (for coverage with the new sites).
+    threshold_min
+        The siting threshold (resolved: :attr:`accessmap.config.Scenario.siting_threshold_min`).
+    candidates, exclusions
+        Planner-proposed candidate points and no-build polygons (``[siting] candidates``
+        and ``exclusions``), already read.
+    groups, group_column
+        Group polygons and their attribute, for ``weighting = "group"``.
+    drive_network
+        Returns the drive network mobile circuits use; called only when there are mobile
+        stops (the pipeline loads it, with the scenario's settings).
+    """
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """CSV tables this stage owns (file name -> table)."""
-        out = {"marginal_gain.csv": self.marginal_gain}
-        if self.circuits is not None:
-            out["mobile_visits.csv"] = self.circuits.visits
-        return out
+    network: RoadNetwork
+    population: Population
+    facilities: gpd.GeoDataFrame
+    access: Access
+    thresholds_min: tuple[float, ...]
+    threshold_min: float
+    candidates: gpd.GeoDataFrame | None = None
+    exclusions: gpd.GeoDataFrame | None = None
+    groups: gpd.GeoDataFrame | None = None
+    group_column: str | None = None
+    drive_network: Callable[[], RoadNetwork] | None = None
 
 
-def options_from_scenario(scenario: Scenario) -> SitingOptions:
-    """Read the extra ``[siting]`` keys of a scenario (``siting_options``), if any."""
-    return SitingOptions.from_mapping(scenario.siting_options)
-
-
-def recommend_sites(
-    scenario: Scenario,
-    network: RoadNetwork,
-    population: Population,
-    facilities: gpd.GeoDataFrame,
-    access: Access,
-    *,
-    options: SitingOptions | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> SitingPlan:
+def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = None
+                    ) -> SitingPlan:
     """The siting stage of a run: candidates, coverage, model, kinds, circuits.
 
     Never fails on a siting problem that leaves the rest of the run valid (no
@@ -246,66 +147,69 @@ def recommend_sites(
 
     Parameters
     ----------
-    scenario
-        Run settings (``new_sites``, ``siting_threshold_min``, ``satellite_min_population``,
-        ``candidate_spacing_m``, groups for group weighting).
-    network, population, facilities, access
-        The run's inputs and current travel times.
-    options
-        Further settings; defaults to :func:`options_from_scenario`.
-    progress
-        Called with (sites chosen, k) during the greedy.
+    settings
+        The scenario's ``[siting]`` section.
+    data
+        Network, demand, facilities, travel times and the siting files, already loaded.
+    tick
+        Progress of the stage (0-1); may raise :class:`~accessmap.errors.Cancelled`.
     """
-    options = options or options_from_scenario(scenario)
-    threshold_s = scenario.siting_threshold_min * 60
-    needy = underserved_mask(access.time_s, scenario.siting_threshold_min)
+    tick = tick or no_progress
+    network, population, access = data.network, data.population, data.access
+    threshold_s = data.threshold_min * 60
+    needy = underserved_mask(access.time_s, data.threshold_min)
     pop = population.population
     covered_now = float(pop[~needy].sum())
     info: dict[str, object] = {"model": "none", "objective": 0.0, "greedy_objective": 0.0,
                                "gap": None, "solver_status": "not run", "candidates": 0,
-                               "weighting": options.weighting,
-                               "threshold_min": scenario.siting_threshold_min, "notes": []}
-    if (scenario.new_sites == 0 and options.coverage_target is None) or not needy.any():
-        return _plan_without_sites(scenario, network, population, access, info)
+                               "weighting": settings.weighting,
+                               "threshold_min": data.threshold_min, "notes": []}
+    if (settings.new_sites == 0 and settings.coverage_target is None) or not needy.any():
+        return _plan_without_sites(data, info)
     demand = np.flatnonzero(needy & access.point_snap.on_network)
+    facilities = data.facilities
     fx, fy = network.project(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
-    nodes = _gather_candidates(network, access, needy, fx, fy, scenario, options)
+    nodes = _gather_candidates(data, needy, fx, fy, settings)
+    tick(0.1, "coverage matrix")
     cover = coverage_matrix(network, nodes, access.point_snap, demand, threshold_s)
-    weights = _weights_for(scenario, population, access, demand, options)
+    tick(0.4, "site selection")
+    weights = _weights_for(data, demand, settings)
     instance = reduce_instance(cover.matrix, weights, pop[demand])
     info["candidates"] = int(nodes.size)
     info["demand_groups"] = int(instance.weights.size)
-    target = _target(instance, options, scenario, covered_now, population.total)
+    target = _target(instance, settings, data.threshold_min, covered_now, population.total)
     try:
         selection = select_sites(
-            instance, scenario.new_sites, method=options.method,
-            exact_max_candidates=options.exact_max_candidates, solver=options.solver,
-            time_limit_s=options.solver_time_limit_s, progress=progress)
+            instance, settings.new_sites, method=settings.method,
+            exact_max_candidates=settings.exact_max_candidates, solver=settings.solver,
+            time_limit_s=settings.solver_time_limit_s)
     except InputDataError as err:
         logger.warning("no new sites recommended: %s", err)
         info["notes"] = [str(err)]
-        return _plan_without_sites(scenario, network, population, access, info,
+        return _plan_without_sites(data, info,
                                    candidates=_candidate_layer(network, cover, instance, []),
                                    target=target)
     info.update(selection.info())
     info["candidates"] = int(nodes.size)
-    sites = _site_layer(network, facilities, access, cover, selection, scenario,
-                        covered_now, population.total)
-    return SitingPlan(
+    tick(0.7, "coverage with the new sites")
+    sites = _site_layer(data, cover, selection, settings, covered_now)
+    coverage_new = _coverage_with(data, sites)
+    tick(0.8, "mobile-unit circuits")
+    plan = SitingPlan(
         sites=sites,
-        coverage_with_new_sites=_coverage_with(network, population, access, facilities,
-                                               sites, scenario),
+        coverage_with_new_sites=coverage_new,
         candidates=_candidate_layer(network, cover, instance, selection.chosen),
         marginal_gain=marginal_gain_table(selection.gain_population, covered_before=covered_now,
                                           population_total=population.total),
         info=info, target=target,
-        circuits=_circuits_for(scenario, network, sites, facilities, options),
+        circuits=_circuits_for(data, sites, settings),
     )
+    tick(1.0, "sites chosen")
+    return plan
 
 
 def _plan_without_sites(
-    scenario: Scenario, network: RoadNetwork, population: Population,
-    access: Access, info: dict[str, object], *,
+    data: SitingData, info: dict[str, object], *,
     candidates: gpd.GeoDataFrame | None = None, target: dict[str, object] | None = None,
 ) -> SitingPlan:
     empty = gpd.GeoDataFrame(
@@ -317,80 +221,80 @@ def _plan_without_sites(
          "nearest_facility_time_min": pd.Series([], dtype=float),
          "node": pd.Series([], dtype=np.int64)},
         geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-    coverage = coverage_table(access.time_s, population.population,
-                                   scenario.thresholds_min)
+    coverage = coverage_table(data.access.time_s, data.population.population,
+                              data.thresholds_min)
     return SitingPlan(empty, coverage, candidates if candidates is not None else empty.iloc[:0],
                       marginal_gain_table(np.zeros(0), covered_before=0.0,
-                                          population_total=population.total), info,
+                                          population_total=data.population.total), info,
                       target=target)
 
 
 def _gather_candidates(
-    network: RoadNetwork, access: Access, needy: NDArray[np.bool_],
-    fx: NDArray[np.float64], fy: NDArray[np.float64], scenario: Scenario,
-    options: SitingOptions,
+    data: SitingData, needy: NDArray[np.bool_], fx: NDArray[np.float64],
+    fy: NDArray[np.float64], settings: Siting,
 ) -> NDArray[np.int64]:
+    network = data.network
     parts = [np.zeros(0, dtype=np.int64)]
-    if options.candidate_source in ("underserved", "both"):
-        parts.append(candidate_nodes(network, access.point_snap, needy,
-                                     spacing_m=scenario.candidate_spacing_m))
-    if options.candidate_source in ("file", "both") and options.candidates:
-        parts.append(candidates_from_points(network, options.candidates))
+    if settings.candidate_source in ("underserved", "both"):
+        parts.append(candidate_nodes(network, data.access.point_snap, needy,
+                                     spacing_m=settings.candidate_spacing_m))
+    if settings.candidate_source in ("file", "both") and data.candidates is not None:
+        parts.append(candidates_from_points(network, data.candidates))
     nodes = np.unique(np.concatenate(parts))
-    return filter_candidates(network, nodes, exclusions=options.exclusions, facility_x=fx,
+    return filter_candidates(network, nodes, exclusions=data.exclusions, facility_x=fx,
                              facility_y=fy,
-                             min_distance_m=options.min_distance_from_facility_m)
+                             min_distance_m=settings.min_distance_from_facility_m)
 
 
-def _weights_for(
-    scenario: Scenario, population: Population, access: Access,
-    demand: NDArray[np.int64], options: SitingOptions,
-) -> NDArray[np.float64]:
+def _weights_for(data: SitingData, demand: NDArray[np.int64], settings: Siting
+                 ) -> NDArray[np.float64]:
     groups = None
-    if options.weighting == "group":
-        if scenario.groups is None or scenario.group_column is None:
+    population = data.population
+    if settings.weighting == "group":
+        if data.groups is None or data.group_column is None:
             raise InputDataError("weighting 'group' needs [inputs] groups and group_column "
                                  "in the scenario")
         groups = point_groups(population.lon[demand], population.lat[demand],
-                              scenario.groups, scenario.group_column)
-    return equity_weights(population.population[demand], weighting=options.weighting,
-                          time_s=access.time_s[demand],
-                          threshold_s=scenario.siting_threshold_min * 60,
-                          time_cap=options.travel_time_cap, groups=groups,
-                          group_weights=options.group_weights)
+                              data.groups, data.group_column)
+    return equity_weights(population.population[demand], weighting=settings.weighting,
+                          time_s=data.access.time_s[demand],
+                          threshold_s=data.threshold_min * 60,
+                          time_cap=settings.travel_time_cap, groups=groups,
+                          group_weights=settings.group_weights)
 
 
 def _target(
-    instance: ReducedInstance, options: SitingOptions, scenario: Scenario,
+    instance: ReducedInstance, settings: Siting, threshold_min: float,
     covered_now: float, total: float,
 ) -> dict[str, object] | None:
-    if options.coverage_target is None:
+    if settings.coverage_target is None:
         return None
-    needed = options.coverage_target * total - covered_now
-    result = minimum_sites(instance, needed, method=options.method,
-                           exact_max_candidates=options.exact_max_candidates,
-                           solver=options.solver, time_limit_s=options.solver_time_limit_s)
+    needed = settings.coverage_target * total - covered_now
+    result = minimum_sites(instance, needed, method=settings.method,
+                           exact_max_candidates=settings.exact_max_candidates,
+                           solver=settings.solver, time_limit_s=settings.solver_time_limit_s)
     best_share = (covered_now + result.reachable_population) / total if total > 0 else 0.0
-    return {"target_share": options.coverage_target,
-            "threshold_min": scenario.siting_threshold_min,
+    return {"target_share": settings.coverage_target,
+            "threshold_min": threshold_min,
             "feasible": result.feasible, "sites_needed": result.n_sites,
             "best_reachable_share": round(best_share, 6), "model": result.model,
             "solver_status": result.solver_status, "message": result.message}
 
 
 def _site_layer(
-    network: RoadNetwork, facilities: gpd.GeoDataFrame, access: Access,
-    cover: CoverageMatrix, selection: Selection, scenario: Scenario,
-    covered_now: float, total: float,
+    data: SitingData, cover: CoverageMatrix, selection: Selection, settings: Siting,
+    covered_now: float,
 ) -> gpd.GeoDataFrame:
+    network, access = data.network, data.access
+    total = data.population.total
     nodes = cover.candidates[selection.chosen]
     fac = access.node_facility[nodes]
-    names = facilities["name"].astype(str).to_numpy()
+    names = data.facilities["name"].astype(str).to_numpy()
     near_time = access.node_time_s[nodes] / 60
     return gpd.GeoDataFrame(
         {
             "rank": np.arange(1, nodes.size + 1, dtype=np.int64),
-            "kind": [site_kind(p, scenario.satellite_min_population)
+            "kind": [site_kind(p, settings.satellite_min_population)
                      for p in selection.gain_population],
             "added_population": selection.gain_population,
             "weighted_gain": selection.gain_weight,
@@ -420,39 +324,38 @@ def _candidate_layer(
     )
 
 
-def _coverage_with(
-    network: RoadNetwork, population: Population, access: Access,
-    facilities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, scenario: Scenario,
-) -> pd.DataFrame:
+def _coverage_with(data: SitingData, sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    network, population, facilities = data.network, data.population, data.facilities
     nodes = sites["node"].to_numpy(dtype=np.int64)
     px, py = network.project(population.lon, population.lat)
     fx, fy = network.project(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
     new_access = nearest_facility_times(
         network, px, py, np.concatenate([fx, network.node_x[nodes]]),
-        np.concatenate([fy, network.node_y[nodes]]), point_snap=access.point_snap,
+        np.concatenate([fy, network.node_y[nodes]]), point_snap=data.access.point_snap,
     )
-    return coverage_table(new_access.time_s, population.population,
-                               scenario.thresholds_min)
+    return coverage_table(new_access.time_s, population.population, data.thresholds_min)
 
 
-def _circuits_for(
-    scenario: Scenario, network: RoadNetwork, sites: gpd.GeoDataFrame,
-    facilities: gpd.GeoDataFrame, options: SitingOptions,
-) -> Circuits | None:
+def _circuits_for(data: SitingData, sites: gpd.GeoDataFrame, settings: Siting
+                  ) -> Circuits | None:
     mobile = sites[sites["kind"] == MOBILE_UNIT_STOP]
-    if not options.mobile or mobile.empty:
+    if not settings.mobile or mobile.empty:
         return None
-    drive = network
-    if network.mode != "drive" and scenario.network is not None:
-        drive = load_network(scenario.network, mode="drive")
+    drive = data.network
+    if drive.mode != "drive":
+        if data.drive_network is None:
+            logger.warning("no drive network for the mobile-unit circuits; none planned")
+            return None
+        drive = data.drive_network()
+    facilities = data.facilities
     stops = pd.DataFrame({"stop": mobile["rank"].to_numpy(), "lon": mobile.geometry.x,
                           "lat": mobile.geometry.y,
                           "people": mobile["added_population"].to_numpy()})
     bases = pd.DataFrame({"name": facilities["name"].astype(str).to_numpy(),
                           "lon": facilities.geometry.x.to_numpy(),
                           "lat": facilities.geometry.y.to_numpy()})
-    settings = CircuitSettings(days_per_week=options.mobile_days,
-                               workday_h=options.mobile_workday_h,
-                               service_min=options.mobile_service_min,
-                               search_time_s=options.mobile_search_s or None)
-    return plan_circuits(drive, stops, bases, settings=settings)
+    circuit_settings = CircuitSettings(days_per_week=settings.mobile_days,
+                                       workday_h=settings.mobile_workday_h,
+                                       service_min=settings.mobile_service_min,
+                                       search_time_s=settings.mobile_search_s or None)
+    return plan_circuits(drive, stops, bases, settings=circuit_settings)

@@ -1,0 +1,131 @@
+"""Names of a run folder: its files, ``layers.gpkg`` layers and table columns.
+
+Declared once here and re-exported by :mod:`accessmap.record`; writers and readers use
+these constants, never string literals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+__all__ = ["COLUMNS", "CURRENT", "FILES", "LAYERS", "WITH_NEW_SITES", "Columns", "RunFiles",
+           "RunLayers"]
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """File names of a run folder."""
+
+    summary: str = "summary.json"
+    map: str = "map.html"
+    report_html: str = "report.html"
+    report_md: str = "report.md"
+    report_xlsx: str = "report.xlsx"
+    layers: str = "layers.gpkg"
+    travel_time: str = "travel_time.tif"
+    coverage: str = "coverage.csv"
+    coverage_by_area: str = "coverage_by_area.csv"
+    coverage_by_group: str = "coverage_by_group.csv"
+    underserved_zones: str = "underserved_zones.csv"
+    facilities: str = "facilities.csv"
+    sites: str = "sites.csv"
+    marginal_gain: str = "marginal_gain.csv"
+    mobile_visits: str = "mobile_visits.csv"
+    figure_access_map: str = "figure_access_map"
+    figure_gain_curve: str = "figure_gain_curve"
+
+    @property
+    def figures(self) -> tuple[str, str]:
+        """Figure files without extension (written as ``.png`` and ``.svg``)."""
+        return (self.figure_access_map, self.figure_gain_curve)
+
+    @property
+    def required(self) -> tuple[str, str]:
+        """Files without which a folder is not a run folder."""
+        return (self.summary, self.layers)
+
+
+@dataclass(frozen=True)
+class RunLayers:
+    """Layer names of ``layers.gpkg``, in the order they are written."""
+
+    facilities: str = "facilities"
+    demand_points: str = "demand_points"
+    roads: str = "roads"
+    admin_areas: str = "admin_areas"
+    isochrone_bands: str = "isochrone_bands"
+    underserved_zones: str = "underserved_zones"
+    catchments: str = "catchments"
+    candidates: str = "candidates"
+    recommended_sites: str = "recommended_sites"
+    mobile_routes: str = "mobile_routes"
+
+    def names(self) -> tuple[str, ...]:
+        """Every layer name."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column names of the CSV tables and layers (``share_{t}min`` per threshold)."""
+
+    scenario: str = "scenario"
+    threshold_min: str = "threshold_min"
+    population: str = "population"
+    share: str = "share"
+    time_min: str = "time_min"
+    status: str = "status"
+    nearest_facility: str = "nearest_facility"
+    nearest_facility_time_min: str = "nearest_facility_time_min"
+    facility_id: str = "facility_id"
+    name: str = "name"
+    type: str = "type"
+    capacity: str = "capacity"
+    highway: str = "highway"
+    area: str = "area"
+    area_name: str = "area_name"
+    grouping: str = "grouping"
+    group: str = "group"
+    mean_time_min: str = "mean_time_min"
+    max_time_min: str = "max_time_min"
+    area_km2: str = "area_km2"
+    zone: str = "zone"
+    rank: str = "rank"
+    kind: str = "kind"
+    lon: str = "lon"
+    lat: str = "lat"
+    added_population: str = "added_population"
+    weighted_gain: str = "weighted_gain"
+    cumulative_share: str = "cumulative_share"
+    node: str = "node"
+    sites: str = "sites"
+    day: str = "day"
+    geometry: str = "geometry"
+
+    @staticmethod
+    def share_within(threshold_min: float) -> str:
+        """Share of people within a threshold: ``share_60min``."""
+        return f"share_{threshold_min:g}min"
+
+    def coverage_csv(self) -> list[str]:
+        """Columns of ``coverage.csv``."""
+        return [self.scenario, self.threshold_min, self.population, self.share]
+
+    def facility_layer(self) -> list[str]:
+        """Columns of the ``facilities`` layer (plus geometry)."""
+        return [self.facility_id, self.name, self.type, self.capacity]
+
+    def sites_csv(self) -> list[str]:
+        """Columns of ``sites.csv`` (the ``recommended_sites`` summary entries)."""
+        return [self.rank, self.kind, self.lon, self.lat, self.added_population,
+                self.weighted_gain, self.cumulative_share, self.nearest_facility,
+                self.nearest_facility_time_min]
+
+
+FILES = RunFiles()
+LAYERS = RunLayers()
+COLUMNS = Columns()
+
+#: Value of ``coverage.csv``'s ``scenario`` column: today, and with the recommended sites.
+CURRENT, WITH_NEW_SITES = "current", "with_new_sites"
