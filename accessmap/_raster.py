@@ -22,6 +22,8 @@ import shapely.geometry
 from affine import Affine
 from numpy.typing import NDArray
 
+__all__ = ["EARTH_RADIUS_KM", "cell_area_km2", "label_polygons", "polygon_mapping", "write_cog"]
+
 #: Mean Earth radius (km) of the spherical cell-area formula.
 EARTH_RADIUS_KM = 6371.0088
 

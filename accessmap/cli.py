@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from accessmap._version import __version__
-from accessmap.errors import AccessmapError, AccessmapWarning
+from accessmap.errors import AccessmapError, AccessmapWarning, ConfigError
+
+__all__ = ["main", "parse_exclusions", "parse_thresholds"]
 
 DEFAULT_DEMO_OUT = Path("maps/demo")
 
@@ -113,7 +116,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
 
     Settings come from SCENARIO_FILE (TOML) when given; options override it.
     """
-    from accessmap.config import Scenario, load_scenario, parse_exclusions, parse_thresholds
+    from accessmap.config import Scenario, load_scenario
 
     scenario = load_scenario(scenario_file) if scenario_file else Scenario()
     scenario = scenario.replace(
@@ -206,6 +209,51 @@ def report_command(run_dir: Path, overwrite: bool, xlsx: bool) -> None:
 
     for path in write_report(run_dir, overwrite=overwrite, xlsx=xlsx):
         _say(f"wrote {path}")
+
+
+
+
+def parse_exclusions(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Parse ``COLUMN=VALUE[,VALUE]`` command-line items into an exclusion mapping.
+
+    Examples
+    --------
+    >>> parse_exclusions(["amenity=pharmacy,dentist"])
+    {'amenity': ('pharmacy', 'dentist')}
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for item in items:
+        column, sep, values = item.partition("=")
+        if not sep or not column.strip() or not values.strip():
+            raise ConfigError(
+                f"--exclude {item!r}: write COLUMN=VALUE, e.g. --exclude amenity=pharmacy"
+            )
+        out[column.strip()] = out.get(column.strip(), ()) + tuple(
+            v.strip() for v in values.split(",") if v.strip()
+        )
+    return out
+
+
+def parse_thresholds(text: str) -> tuple[float, ...]:
+    """Parse ``"30,60,120"`` into minutes.
+
+    Raises
+    ------
+    ConfigError
+        A value is not a positive number.
+    """
+    out = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise ConfigError(
+                f"--thresholds: {part.strip()!r} is not a number of minutes; use e.g. 30,60,120"
+            ) from None
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"--thresholds: {part.strip()} must be a positive number of minutes")
+        out.append(value)
+    return tuple(out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,21 +58,19 @@ This module imports no numpy, scipy or geopandas, so reading settings is instant
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from accessmap._sections import Section, json_value
 from accessmap.errors import ConfigError
 from accessmap.routing.modes import MODES, SpeedProfile
 
 __all__ = [
     "Analysis", "FacilitySettings", "Inputs", "Output", "Scenario", "Siting", "Speeds",
-    "load_scenario", "parse_exclusions", "parse_thresholds", "scenario_from_dict",
+    "load_scenario", "scenario_from_dict",
     "scenario_schema",
 ]
 
@@ -83,115 +81,11 @@ SITING_METHODS = ("auto", "exact", "greedy")
 SOLVERS = ("cbc", "highs")
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _check_value(where: str, value: Any, hint: Any) -> Any:
-    """Return ``value`` converted to the field type ``hint``, or raise ``ConfigError``."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _check_value(where, value, inner)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} is {value!r}; give true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} is {value!r}; give a whole number")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where} is {value!r}; give a number")
-        if not math.isfinite(value):
-            raise ConfigError(f"{where} is {value!r}; give a finite number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} is {value!r}; give a text value")
-        return value
-    if hint is Path:
-        if not isinstance(value, str | Path):
-            raise ConfigError(f"{where} is {value!r}; give a file path")
-        return Path(value)
-    if origin is tuple:
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-            raise ConfigError(f"{where} is {value!r}; give a list, e.g. [30, 60]")
-        return tuple(_check_value(f"{where}[{i}]", v, args[0]) for i, v in enumerate(value))
-    if origin in (Mapping, dict) or hint is Mapping:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a table (key = value)")
-        inner = args[1] if args else Any
-        if typing.get_origin(inner) is tuple and args:  # one value or a list of them
-            return {str(k): _check_value(f"{where}.{k}", [v] if isinstance(v, str) else v,
-                                         inner) for k, v in value.items()}
-        return {str(k): v if inner is Any else _check_value(f"{where}.{k}", v, inner)
-                for k, v in value.items()}
-    return value
-
-
-class _Section:
-    """Base of the settings sections: type-checks every field on creation."""
-
-    name: ClassVar[str] = ""
-
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for item in dataclasses.fields(self):  # type: ignore[arg-type]
-            where = f"{self.name}.{item.name}" if self.name else item.name
-            value = _check_value(where, getattr(self, item.name), hints[item.name])
-            object.__setattr__(self, item.name, value)
-        self._check()
-
-    def _check(self) -> None:
-        """Range checks of the section (the types are already right)."""
-
-    def _positive(self, *names: str, unit: str = "") -> None:
-        for name in names:
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{self.name}.{name} is {value!r}; it must be a positive "
-                                  f"number{unit}")
-
-    def _at_least(self, name: str, low: float) -> None:
-        value = getattr(self, name)
-        if value is not None and value < low:
-            raise ConfigError(f"{self.name}.{name} is {value!r}; it must be >= {low:g}")
-
-    def _one_of(self, name: str, allowed: Sequence[str]) -> None:
-        value = getattr(self, name)
-        if value is not None and value not in allowed:
-            raise ConfigError(f"{self.name}.{name} {value!r} is unknown; use one of "
-                              + ", ".join(allowed))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the section as JSON-ready values (``None`` values left out)."""
-        out: dict[str, Any] = {}
-        for item in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = _json_value(getattr(self, item.name))
-            if value is not None:
-                out[item.name] = value
-        return out
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: _json_value(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_json_value(v) for v in value]
-    return value
-
-
 # --------------------------------------------------------------------------- sections
 
 
 @dataclass(frozen=True)
-class Inputs(_Section):
+class Inputs(Section):
     """``[inputs]``: the files a run reads.
 
     Parameters
@@ -227,7 +121,7 @@ class Inputs(_Section):
 
 
 @dataclass(frozen=True)
-class Analysis(_Section):
+class Analysis(Section):
     """``[analysis]``: travel mode, thresholds and the analysis' own settings.
 
     Parameters
@@ -245,6 +139,7 @@ class Analysis(_Section):
     """
 
     name: ClassVar[str] = "analysis"
+    choices: ClassVar[Mapping[str, Sequence[str]]] = {"mode": MODES}
     mode: str = "walk"
     thresholds_min: tuple[float, ...] = (30.0, 60.0, 120.0)
     aggregate: int = 1
@@ -252,9 +147,6 @@ class Analysis(_Section):
     min_zone_population: float = 100.0
 
     def _check(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"analysis.mode {self.mode!r} is unknown; use one of "
-                              + ", ".join(MODES))
         if not self.thresholds_min:
             raise ConfigError("analysis.thresholds_min: give at least one travel-time "
                               "threshold in minutes")
@@ -269,7 +161,7 @@ class Analysis(_Section):
 
 
 @dataclass(frozen=True)
-class FacilitySettings(_Section):
+class FacilitySettings(Section):
     """``[facilities]``: which facility rows count.
 
     Parameters
@@ -288,7 +180,7 @@ PROFILE_KEYS = ("default_kph", "offroad_kph", "detour_factor", "max_snap_m", "fe
 
 
 @dataclass(frozen=True)
-class Speeds(_Section):
+class Speeds(Section):
     """``[speeds]``: overrides merged into the travel mode's default speed profile.
 
     Parameters
@@ -335,6 +227,14 @@ class Speeds(_Section):
         out = super().to_dict()
         return {**out.pop("kph", {}), **out}
 
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """The ``[speeds]`` table: highway classes (km/h) beside the profile settings."""
+        table = super().schema()
+        kph = table["properties"].pop("kph")
+        return {**table, "additionalProperties": kph["additionalProperties"],
+                "description": "km/h per OSM highway class, plus the profile settings"}
+
     def profile(self, mode: str) -> SpeedProfile:
         """Return the speed profile of ``mode`` with these overrides applied."""
         options = {k: getattr(self, k) for k in PROFILE_KEYS if getattr(self, k) is not None}
@@ -343,7 +243,7 @@ class Speeds(_Section):
 
 
 @dataclass(frozen=True)
-class Siting(_Section):
+class Siting(Section):
     """``[siting]``: new sites, the models that choose them and mobile-unit circuits.
 
     Parameters
@@ -378,6 +278,9 @@ class Siting(_Section):
     """
 
     name: ClassVar[str] = "siting"
+    choices: ClassVar[Mapping[str, Sequence[str]]] = {
+        "candidate_source": CANDIDATE_SOURCES, "weighting": WEIGHTINGS,
+        "method": SITING_METHODS, "solver": SOLVERS}
     new_sites: int = 5
     threshold_min: float | None = None
     satellite_min_population: float = 5000.0
@@ -407,13 +310,9 @@ class Siting(_Section):
         self._positive("candidate_spacing_m", unit=" of metres")
         source = self.candidate_source or ("both" if self.candidates else "underserved")
         object.__setattr__(self, "candidate_source", source)
-        self._one_of("candidate_source", CANDIDATE_SOURCES)
         if source != "underserved" and self.candidates is None:
             raise ConfigError(f"siting.candidate_source {source!r} needs a candidates file "
                               "(siting.candidates)")
-        self._one_of("weighting", WEIGHTINGS)
-        self._one_of("method", SITING_METHODS)
-        self._one_of("solver", SOLVERS)
         self._at_least("min_distance_from_facility_m", 0)
         self._positive("travel_time_cap", "solver_time_limit_s", "mobile_workday_h")
         self._at_least("exact_max_candidates", 1)
@@ -427,7 +326,7 @@ class Siting(_Section):
 
 
 @dataclass(frozen=True)
-class Output(_Section):
+class Output(Section):
     """``[output]``: where the run folder goes."""
 
     name: ClassVar[str] = "output"
@@ -435,7 +334,7 @@ class Output(_Section):
 
 
 #: Section attribute of :class:`Scenario` -> its class.
-SECTIONS: dict[str, type[_Section]] = {
+SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
     "siting": Siting, "output": Output,
 }
@@ -550,7 +449,7 @@ class Scenario:
             if section == "":
                 nested[key] = value
             else:
-                nested.setdefault(section, {})[key] = _json_value(value)
+                nested.setdefault(section, {})[key] = json_value(value)
         return self.with_changes(nested)
 
 
@@ -563,7 +462,7 @@ for _section, _cls in SECTIONS.items():
 _KEY_SECTION["speeds_kph"] = "speeds"
 
 
-def _section_from_table(name: str, table: Mapping[str, Any], *, source: str) -> _Section:
+def _section_from_table(name: str, table: Mapping[str, Any], *, source: str) -> Section:
     cls = SECTIONS[name]
     if name == "speeds":
         table = dict(table)
@@ -652,94 +551,11 @@ def _resolve(base_dir: Path, value: str | Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def parse_exclusions(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Parse ``COLUMN=VALUE[,VALUE]`` command-line items into an exclusion mapping.
-
-    Examples
-    --------
-    >>> parse_exclusions(["amenity=pharmacy,dentist"])
-    {'amenity': ('pharmacy', 'dentist')}
-    """
-    out: dict[str, tuple[str, ...]] = {}
-    for item in items:
-        column, sep, values = item.partition("=")
-        if not sep or not column.strip() or not values.strip():
-            raise ConfigError(
-                f"--exclude {item!r}: write COLUMN=VALUE, e.g. --exclude amenity=pharmacy"
-            )
-        out[column.strip()] = out.get(column.strip(), ()) + tuple(
-            v.strip() for v in values.split(",") if v.strip()
-        )
-    return out
 
 
-def parse_thresholds(text: str) -> tuple[float, ...]:
-    """Parse ``"30,60,120"`` into minutes.
-
-    Raises
-    ------
-    ConfigError
-        A value is not a positive number.
-    """
-    out = []
-    for part in text.split(","):
-        try:
-            value = float(part)
-        except ValueError:
-            raise ConfigError(
-                f"--thresholds: {part.strip()!r} is not a number of minutes; use e.g. 30,60,120"
-            ) from None
-        if not (value > 0 and math.isfinite(value)):
-            raise ConfigError(f"--thresholds: {part.strip()} must be a positive number of minutes")
-        out.append(value)
-    return tuple(out)
 
 
 # --------------------------------------------------------------------------- JSON Schema
-
-
-def _type_schema(hint: Any) -> dict[str, Any]:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        (inner,) = [a for a in args if a is not type(None)]
-        return _type_schema(inner)
-    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    if hint in simple:
-        return {"type": simple[hint]}
-    if hint is Path:
-        return {"type": "string", "description": "a file path"}
-    if origin is tuple:
-        return {"type": "array", "items": _type_schema(args[0]), "minItems": 1}
-    if origin in (Mapping, dict):
-        inner = _type_schema(args[1]) if args else {}
-        if typing.get_origin(args[1]) is tuple:
-            inner = {"anyOf": [inner, inner["items"]]}
-        return {"type": "object", "additionalProperties": inner}
-    return {}
-
-
-def _section_schema(cls: type[_Section]) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    properties: dict[str, Any] = {}
-    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
-        prop = _type_schema(hints[item.name])
-        if item.default is not dataclasses.MISSING and item.default is not None:
-            prop["default"] = _json_value(item.default)
-        allowed = {("analysis", "mode"): list(MODES),
-                   ("siting", "candidate_source"): list(CANDIDATE_SOURCES),
-                   ("siting", "weighting"): list(WEIGHTINGS),
-                   ("siting", "method"): list(SITING_METHODS),
-                   ("siting", "solver"): list(SOLVERS)}.get((cls.name, item.name))
-        if allowed:
-            prop["enum"] = allowed
-        properties[item.name] = prop
-    if cls is Speeds:
-        kph = properties.pop("kph")
-        return {"type": "object", "properties": properties,
-                "additionalProperties": kph["additionalProperties"],
-                "description": "km/h per OSM highway class, plus the profile settings"}
-    return {"type": "object", "properties": properties, "additionalProperties": False,
-            "description": (cls.__doc__ or "").strip().splitlines()[0]}
 
 
 def scenario_schema() -> dict[str, Any]:
@@ -755,7 +571,7 @@ def scenario_schema() -> dict[str, Any]:
         "properties": {
             "title": {"type": "string", "default": "accessmap run"},
             "synthetic": {"type": "boolean", "default": False},
-            **{name: _section_schema(cls) for name, cls in SECTIONS.items()},
+            **{name: cls.schema() for name, cls in SECTIONS.items()},
         },
         "additionalProperties": False,
     }

@@ -8,6 +8,11 @@ catch ``ValueError`` or ``OSError`` keep working (the pattern of
 
 from __future__ import annotations
 
+__all__ = [
+    "AccessmapError", "AccessmapWarning", "Cancelled", "ConfigError", "DataQualityWarning",
+    "InputDataError", "InputFileError", "NetworkError", "OutputError", "SolverError",
+]
+
 
 class AccessmapError(Exception):
     """Root of every error raised by accessmap."""

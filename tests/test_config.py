@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from accessmap import ConfigError
+from accessmap.cli import parse_exclusions, parse_thresholds
 from accessmap.config import (
     SECTIONS,
     Scenario,
     load_scenario,
-    parse_exclusions,
-    parse_thresholds,
     scenario_from_dict,
     scenario_schema,
 )

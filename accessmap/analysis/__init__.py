@@ -1,1 +1,3 @@
 """analysis."""
+
+__all__: list[str] = []

@@ -15,6 +15,8 @@ from accessmap.inputs.population import Population
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.travel_times import Access, facility_point_times
 
+__all__ = ["catchment_table", "facility_catchments", "step_decay", "two_step_fca"]
+
 
 def step_decay(time_s: NDArray[np.float64], max_time_s: float) -> NDArray[np.float64]:
     """E2SFCA weights of Luo & Qi (2009): 1.00, 0.68, 0.22 over thirds of the catchment.

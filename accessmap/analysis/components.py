@@ -13,6 +13,8 @@ from accessmap.routing.network import RoadNetwork
 if TYPE_CHECKING:
     from accessmap.routing.travel_times import Access
 
+__all__ = ["component_report"]
+
 logger = logging.getLogger(__name__)
 
 

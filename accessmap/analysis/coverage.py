@@ -17,6 +17,11 @@ from numpy.typing import NDArray
 
 from accessmap.routing.travel_times import NO_ROUTE, OFF_NETWORK
 
+__all__ = [
+    "coverage_by", "coverage_by_groups", "coverage_records", "coverage_table", "label_weights",
+    "underserved_mask", "unreachable_summary",
+]
+
 
 def coverage_table(
     time_s: NDArray[np.float64],

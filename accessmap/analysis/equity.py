@@ -25,6 +25,11 @@ from numpy.typing import NDArray
 from accessmap.analysis.coverage import underserved_mask
 from accessmap.inputs.areas import RURAL
 
+__all__ = [
+    "coverage_gaps", "equity_summary", "rural_underserved_share", "travel_time_inequality",
+    "weighted_gini",
+]
+
 
 def weighted_gini(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
     """Population-weighted Gini index of non-negative ``values`` (NaN if undefined).

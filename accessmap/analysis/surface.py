@@ -20,6 +20,8 @@ from numpy.typing import NDArray
 from accessmap._raster import cell_area_km2, label_polygons, write_cog
 from accessmap.inputs.population import Population
 
+__all__ = ["isochrone_bands", "travel_time_grid", "write_travel_time"]
+
 logger = logging.getLogger(__name__)
 
 

@@ -14,6 +14,8 @@ from accessmap._raster import cell_area_km2, label_polygons
 from accessmap.analysis.coverage import underserved_mask
 from accessmap.inputs.population import Population
 
+__all__ = ["REST_ZONE", "underserved_zones"]
+
 logger = logging.getLogger(__name__)
 
 

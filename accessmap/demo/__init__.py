@@ -13,6 +13,8 @@ from pathlib import Path
 from accessmap.config import FacilitySettings, Inputs, Output, Scenario, Siting
 from accessmap.inputs.network import default_cache_dir
 
+__all__ = ["DEMO_FILES", "demo_data_dir", "demo_scenario"]
+
 logger = logging.getLogger(__name__)
 
 

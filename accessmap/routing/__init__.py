@@ -1,1 +1,3 @@
 """routing."""
+
+__all__: list[str] = []

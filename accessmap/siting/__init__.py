@@ -1,1 +1,3 @@
 """siting."""
+
+__all__: list[str] = []

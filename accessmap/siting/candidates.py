@@ -29,6 +29,11 @@ from accessmap.siting.models import (
 if TYPE_CHECKING:
     pass
 
+__all__ = [
+    "WEIGHTINGS", "CoverageMatrix", "candidate_nodes", "candidates_from_points",
+    "coverage_matrix", "equity_weights", "filter_candidates", "greedy_sites", "point_groups",
+]
+
 logger = logging.getLogger(__name__)
 
 WEIGHTINGS = ("population", "travel_time", "group")

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
     TickFn = _Callable[[float, str], None]
 
+__all__ = ["CircuitSettings", "Circuits", "nearest_nodes", "plan_circuits"]
+
 logger = logging.getLogger(__name__)
 
 

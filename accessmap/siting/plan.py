@@ -47,6 +47,11 @@ from accessmap.siting.models import (
     select_sites,
 )
 
+__all__ = [
+    "MOBILE_UNIT_STOP", "SATELLITE_CLINIC", "SitingData", "SitingPlan", "recommend_sites",
+    "site_kind",
+]
+
 logger = logging.getLogger(__name__)
 
 
