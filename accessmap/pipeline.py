@@ -58,7 +58,7 @@ from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
-from accessmap.progress import CancelToken, Progress, RunProgress, Tick
+from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
 from accessmap.record import (
     InputFile,
     RunRecord,
@@ -77,6 +77,7 @@ logger = logging.getLogger(__name__)
 
 #: Relative cost of each stage (measured on the Comoros runs), for the progress fraction.
 STAGE_WEIGHTS = {"network": 3.0, "population": 1.0, "facilities": 0.5, "areas": 1.0,
+                 "drive_network": 0.5,
                  "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "siting": 3.0,
                  "outputs": 5.0}
 
@@ -98,6 +99,7 @@ class RunInputs:
     candidates: gpd.GeoDataFrame | None = None
     exclusions: gpd.GeoDataFrame | None = None
     group_polygons: gpd.GeoDataFrame | None = None
+    drive_network: RoadNetwork | None = None
 
 
 @dataclass
@@ -181,9 +183,10 @@ def run(
                        plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
                        timings, analysis=coverage_analysis, siting=plan)
     if write:
-        with stage("outputs"):
+        with stage("outputs") as tick:
             result.out_dir = write_run_folder(record, scenario.output.out, overwrite=overwrite,
-                                              extra_writers=planner_writers(offline=offline))
+                                              extra_writers=planner_writers(offline=offline),
+                                              tick=tick)
     reporter.finish()
     return result
 
@@ -255,8 +258,11 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
         if siting.weighting == "group" and paths.groups is not None \
                 and paths.groups.suffix.lower() not in RASTER_SUFFIXES:
             polygons = read_vector(paths.groups, what="groups")
+    with stage("drive_network"):
+        drive = _drive_network(scenario, network)
     return RunInputs(network, population, facilities, admin, labels, groupings,
-                     candidates=candidates, exclusions=exclusions, group_polygons=polygons)
+                     candidates=candidates, exclusions=exclusions, group_polygons=polygons,
+                     drive_network=drive)
 
 
 @contextmanager
@@ -299,19 +305,22 @@ def _group_weights(
     return {column: label_weights(labels, population.population)}
 
 
-def _drive_network(scenario: Scenario) -> Callable[[], RoadNetwork]:
-    """Load, on first call, the drive network of mobile circuits in a walking run.
+def _drive_network(scenario: Scenario, network: RoadNetwork) -> RoadNetwork | None:
+    """The drive network of mobile circuits, when the run may plan them in another mode.
 
-    The run's ``[speeds]`` class speeds are walking speeds and do not apply to vehicles;
-    its other profile settings (snap distance, ferries, surface factors) do.
+    The run's ``[speeds]`` class speeds are those of its own mode and do not apply to
+    vehicles; its other profile settings (snap distance, ferries, surface factors) do.
     """
-    assert scenario.inputs.network is not None
-    path, speeds = scenario.inputs.network, scenario.speeds
+    siting = scenario.siting
+    wanted = siting.mobile and (siting.new_sites > 0 or siting.coverage_target is not None)
+    if network.mode == "drive" or not wanted or scenario.inputs.network is None:
+        return None
+    speeds = scenario.speeds
     options = {k: getattr(speeds, k) for k in ("max_snap_m", "ferry_kph", "ferry_wait_min")
                if getattr(speeds, k) is not None}
     profile = SpeedProfile.default("drive", surface_factors=dict(speeds.surface_factors),
                                    **options)
-    return functools.cache(lambda: load_network(path, profile=profile))
+    return load_network(scenario.inputs.network, profile=profile)
 
 
 # --------------------------------------------------------------------------- stages
@@ -323,8 +332,7 @@ def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
     fx, fy = network.project(facilities.geometry.x.to_numpy(),
                              facilities.geometry.y.to_numpy(),
                              what=f"facilities file {scenario.inputs.facilities}")
-    tick(0.1, "nearest facility")
-    access = nearest_facility_times(network, px, py, fx, fy)
+    access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
     _check_facilities_snapped(access, facilities, scenario)
     return access
 
@@ -373,7 +381,8 @@ def analyse(scenario: Scenario, inputs: RunInputs, access: Access, *,
                               min_population=scenario.analysis.min_zone_population)
     tick(0.6, "catchments")
     table, accessibility, unit = facility_catchments(
-        inputs.network, population, inputs.facilities, access, thresholds, catch_min)
+        inputs.network, population, inputs.facilities, access, thresholds, catch_min,
+        tick=scaled(tick, 0.6, 1.0, "catchments"))
     return CoverageAnalysis(
         population=population, time_s=time_s, thresholds_min=thresholds,
         underserved_threshold_min=under_min, catchment_threshold_min=catch_min,
@@ -390,7 +399,7 @@ def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> Sitin
         access=access, thresholds_min=scenario.analysis.thresholds_min,
         threshold_min=scenario.siting_threshold_min, candidates=inputs.candidates,
         exclusions=inputs.exclusions, groups=inputs.group_polygons,
-        group_column=scenario.inputs.group_column, drive_network=_drive_network(scenario),
+        group_column=scenario.inputs.group_column, drive_network=inputs.drive_network,
     )
 
 

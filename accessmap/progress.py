@@ -30,11 +30,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, overload
 
 from accessmap.errors import Cancelled
 
-__all__ = ["CancelToken", "Progress", "ProgressEvent", "RunProgress", "Tick", "no_progress"]
+__all__ = ["CancelToken", "Progress", "ProgressEvent", "RunProgress", "Tick", "no_progress",
+           "scaled"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,34 @@ class Tick(Protocol):
 
 def no_progress(fraction: float, message: str = "") -> None:
     """The default tick: report nothing, never cancel."""
+
+
+@overload
+def scaled(tick: Tick, start: float, end: float, label: str = "") -> Tick: ...
+@overload
+def scaled(tick: None, start: float, end: float, label: str = "") -> None: ...
+def scaled(tick: Tick | None, start: float, end: float, label: str = "") -> Tick | None:
+    """Return a tick mapping a sub-step's 0-1 onto ``start``-``end`` of ``tick``
+    (``None`` when ``tick`` is ``None``, so the sub-step skips its reporting).
+
+    Examples
+    --------
+    >>> seen = []
+    >>> sub = scaled(lambda f, m="": seen.append((f, m)), 0.5, 1.0, "matrix")
+    >>> sub(0.5, "half")
+    >>> seen
+    [(0.75, 'matrix: half')]
+    """
+
+    if tick is None:
+        return None
+    outer = tick
+
+    def sub(fraction: float, message: str = "") -> None:
+        text = f"{label}: {message}" if label and message else (label or message)
+        outer(start + (end - start) * min(max(fraction, 0.0), 1.0), text)
+
+    return sub
 
 
 class CancelToken:

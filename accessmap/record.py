@@ -46,6 +46,7 @@ from accessmap.analysis.coverage import coverage_records, label_weights, unreach
 from accessmap.analysis.zones import REST_ZONE
 from accessmap.config import Scenario, scenario_from_dict
 from accessmap.errors import ConfigError, OutputError
+from accessmap.progress import Tick, no_progress
 from accessmap.routing.travel_times import STATUS_NAMES
 from accessmap.schemas import SchemaError, shipped_schema, validate
 from accessmap.schemas import summary as spec
@@ -299,6 +300,7 @@ def write_run_folder(
     *,
     overwrite: bool,
     extra_writers: Mapping[str, Callable[[Path], None]] | None = None,
+    tick: Tick | None = None,
 ) -> Path:
     """Write a run folder atomically: data files, then the extra writers.
 
@@ -314,6 +316,9 @@ def write_run_folder(
         File name -> function writing it at the given (staged) path, run after the data
         files so that it may read them (map, report) or amend one (QGIS styles of
         ``layers.gpkg``).
+    tick
+        Progress (0-1) after each file; it may raise
+        :class:`~accessmap.errors.Cancelled`, which leaves no folder behind.
 
     Raises
     ------
@@ -327,18 +332,26 @@ def write_run_folder(
     except SchemaError as err:
         raise OutputError(f"{FILES.summary} would not follow record version "
                           f"{RECORD_VERSION}: {err}; this is a bug in accessmap") from None
+    tick = tick or no_progress
+    extras = dict(extra_writers or {})
+    steps = 4 + len(extras)
     with staged_folder(out_dir, overwrite=overwrite) as stage:
         write_json(stage / FILES.summary, data)
         for name, table in record.tables.items():
             write_csv(stage / name, table)
+        tick(1 / steps, "tables")
         write_layers(stage / FILES.layers, record.layers)
+        tick(2 / steps, FILES.layers)
         if record.travel_time is not None:
             surface = record.travel_time
             write_cog(stage / FILES.travel_time, surface.minutes, surface.transform,
                       surface.crs, description="travel time to nearest facility (minutes)")
-        for name, writer in (extra_writers or {}).items():
+        tick(3 / steps, FILES.travel_time)
+        for done, (name, writer) in enumerate(extras.items(), start=4):
             writer(stage / name)
             logger.info("wrote %s", name)
+            tick(done / steps, name)
+        tick(1.0, "run folder complete")
     return Path(out_dir)
 
 

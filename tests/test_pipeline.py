@@ -164,3 +164,79 @@ def test_comoros_worked_example_scenario(comoros_dir: Path, tmp_path: Path) -> N
              for s in day["stops"]]
     mobile = [s for s in summary["recommended_sites"] if s["kind"] == "mobile_unit_stop"]
     assert len(stops) + len(summary["mobile_unserved"]) == len(mobile)
+
+
+# --------------------------------------------------------------------------- progress, cancel
+
+
+def test_progress_rises_to_one_through_every_stage(tiny_world: dict[str, Path]) -> None:
+    from accessmap.pipeline import STAGE_WEIGHTS
+    from accessmap.progress import ProgressEvent
+
+    events: list[ProgressEvent] = []
+    run(tiny_scenario(tiny_world), progress=events.append)
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert events[-1].stage == "done"
+    assert {e.stage for e in events} >= set(STAGE_WEIGHTS)
+
+
+@pytest.mark.parametrize("stage", ["network", "travel_times", "analysis", "siting", "outputs"])
+def test_cancelling_mid_run_raises_and_leaves_nothing(tiny_world: dict[str, Path],
+                                                      stage: str) -> None:
+    from accessmap.errors import Cancelled
+    from accessmap.progress import CancelToken, ProgressEvent
+
+    token = CancelToken()
+
+    def listener(event: ProgressEvent) -> None:
+        if event.stage == stage and event.fraction > 0:
+            token.cancel("stopped by the test")
+
+    scenario = tiny_scenario(tiny_world)
+    with pytest.raises(Cancelled, match="stopped by the test"):
+        run(scenario, progress=listener, cancel=token)
+    out = scenario.output.out
+    assert not out.exists()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
+
+
+def test_stages_after_loading_never_touch_the_disk(tiny_world: dict[str, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """pipeline.load_inputs is the only reader: once inputs are loaded, the stages run
+    with every file-opening entry point disabled."""
+    import builtins
+
+    import pyogrio
+    import rasterio
+
+    from accessmap import pipeline
+    from accessmap.analysis.coverage import coverage_table
+    from accessmap.siting.plan import recommend_sites
+
+    scenario = tiny_scenario(tiny_world)
+    inputs = pipeline.load_inputs(scenario)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a stage opened a file: {args[:1]}")
+
+    real_open = builtins.open
+    data_dir = str(tiny_world["dir"])
+
+    def open_outside_the_data(file: object, *args: object, **kwargs: object) -> object:
+        # the MILP solver's scratch files in the temp folder are fine; inputs are not
+        if str(file).startswith(data_dir):
+            refuse(file)
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", open_outside_the_data)
+    for target, name in [(rasterio, "open"), (pyogrio, "read_dataframe"),
+                         (pyogrio, "write_dataframe")]:
+        monkeypatch.setattr(target, name, refuse)
+    access = pipeline._travel_times(scenario, inputs, lambda fraction, message="": None)
+    coverage_table(access.time_s, inputs.population.population,
+                   scenario.analysis.thresholds_min)
+    analysis = pipeline.analyse(scenario, inputs, access)
+    plan = recommend_sites(scenario.siting, pipeline._siting_data(scenario, inputs, access))
+    assert analysis.by_group is not None and len(plan.sites) == 1

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
 from accessmap.config import Scenario, Siting
-from accessmap.errors import InputDataError, InputFileError
+from accessmap.errors import InputDataError
 from accessmap.inputs.network import network_from_graph
 from accessmap.inputs.population import Population
 from accessmap.routing.network import RoadNetwork
@@ -364,17 +364,16 @@ def test_filter_candidates_exclusions_and_facility_distance() -> None:
     assert sorted(net.node_osm_id[kept].tolist()) == [2, 4]  # 0,1 near facility; 3 excluded
 
 
-def test_candidates_from_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_candidates_from_points(caplog: pytest.LogCaptureFixture) -> None:
     net = line_network()
-    path = tmp_path / "cands.geojson"
-    gpd.GeoDataFrame(geometry=[Point(45.0201, 0.0001), Point(60.0, 10.0)],
-                     crs="EPSG:4326").to_file(path)
+    points = gpd.GeoDataFrame(geometry=[Point(45.0201, 0.0001), Point(60.0, 10.0)],
+                              crs="EPSG:4326")
     with caplog.at_level(logging.WARNING):
-        nodes = candidates_from_points(net, path)
+        nodes = candidates_from_points(net, points)
     assert net.node_osm_id[nodes].tolist() == [2]
     assert "farther than" in caplog.text and "rows 2" in caplog.text
-    with pytest.raises(InputFileError, match="does not exist"):
-        candidates_from_points(net, tmp_path / "missing.gpkg")
+    with pytest.raises(InputDataError, match="no candidate points"):
+        candidates_from_points(net, points.iloc[:0])
 
 
 # --------------------------------------------------------------------------- stage

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from accessmap._raster import cell_area_km2, label_polygons
 from accessmap.inputs.population import Population
+from accessmap.progress import Tick
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.travel_times import Access, facility_point_times
 
@@ -111,6 +112,8 @@ def facility_catchments(
     access: Access,
     thresholds_min: Sequence[float],
     catchment_threshold_min: float,
+    *,
+    tick: Tick | None = None,
 ) -> tuple[gpd.GeoDataFrame, NDArray[np.float64], str]:
     """Per facility: its nearest-facility catchment (polygon and people), 2SFCA, E2SFCA.
 
@@ -122,6 +125,8 @@ def facility_catchments(
         Travel-time thresholds of the catchment table's "people within" columns.
     catchment_threshold_min
         Catchment size of the 2SFCA ratios.
+    tick
+        Progress of the facility-to-point searches (0-1).
 
     Returns
     -------
@@ -142,7 +147,7 @@ def facility_catchments(
     else:
         supply, unit = np.ones(len(facilities)), "facility"
     limit = catchment_threshold_min * 60
-    times = facility_point_times(network, access, limit)
+    times = facility_point_times(network, access, limit, tick=tick)
     ratio, accessibility = two_step_fca(times, supply, population.population, limit)
     e_ratio, _ = two_step_fca(times, supply, population.population, limit, decay=True)
     grid = population.to_grid((access.facility + 1).astype(float), fill=0.0).astype(np.int32)

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from accessmap.progress import Tick
 from accessmap.routing.network import SNAP_SAMPLE_M, RoadNetwork, _check_projected
-
-if TYPE_CHECKING:
-    from collections.abc import Callable as _Callable
-
-    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
-    TickFn = _Callable[[float, str], None]
 
 __all__ = ["Snap", "entry_costs", "entry_points", "snap_points"]
 
@@ -54,7 +48,7 @@ _SNAP_EPS_M = 1e-6
 
 def snap_points(
     network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64], *,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> Snap:
     """Snap points (network CRS, metres) to the nearest point of the nearest segment.
 

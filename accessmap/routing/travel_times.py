@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse
 from numpy.typing import NDArray
 
+from accessmap.progress import Tick, scaled
 from accessmap.routing.engine import Sources, bounded_times, nearest_source
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import Snap, entry_costs, entry_points, snap_points
-
-if TYPE_CHECKING:
-    from collections.abc import Callable as _Callable
-
-    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
-    TickFn = _Callable[[float, str], None]
 
 __all__ = [
     "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access", "facility_point_times",
@@ -70,18 +64,6 @@ class Access:
     node_facility: NDArray[np.int64]
 
 
-def _part(tick: TickFn | None, start: float, end: float) -> TickFn | None:
-    """A tick for a sub-step that maps its fraction 0-1 onto ``start``-``end`` of ``tick``."""
-    if tick is None:
-        return None
-    outer = tick
-
-    def part(fraction: float, message: str = "") -> None:
-        outer(start + (end - start) * fraction, message)
-
-    return part
-
-
 def facility_sources(network: RoadNetwork, snap: Snap) -> Sources:
     """Return facilities as weighted graph entries for searches over ``graph_to``."""
     point, node, cost = entry_points(network, snap, towards_network=False)
@@ -99,7 +81,7 @@ def nearest_facility_times(
     facility_y: NDArray[np.float64],
     *,
     point_snap: Snap | None = None,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> Access:
     """Compute every demand point's travel time to its nearest facility.
 
@@ -123,11 +105,11 @@ def nearest_facility_times(
     Access
     """
     if point_snap is None:
-        point_snap = snap_points(network, point_x, point_y, tick=_part(tick, 0.0, 0.4))
-    facility_snap = snap_points(network, facility_x, facility_y, tick=_part(tick, 0.4, 0.45))
+        point_snap = snap_points(network, point_x, point_y, tick=scaled(tick, 0.0, 0.4))
+    facility_snap = snap_points(network, facility_x, facility_y, tick=scaled(tick, 0.4, 0.45))
     node_time, node_facility = nearest_source(
         network.graph_to, facility_sources(network, facility_snap),
-        tick=_part(tick, 0.45, 0.95),
+        tick=scaled(tick, 0.45, 0.95),
     )
     time_s, facility = _point_times(network, point_snap, node_time, node_facility)
     _same_segment_trips(network, point_snap, facility_snap, time_s, facility)
@@ -215,7 +197,7 @@ def source_point_times(
     demand: NDArray[np.int64],
     limit_s: float,
     *,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> scipy.sparse.csr_array:
     """Travel time from demand points to each source (facility or candidate) within a limit.
 
@@ -256,7 +238,7 @@ def source_point_times(
 
 
 def facility_point_times(
-    network: RoadNetwork, access: Access, limit_s: float, *, tick: TickFn | None = None
+    network: RoadNetwork, access: Access, limit_s: float, *, tick: Tick | None = None
 ) -> scipy.sparse.csr_array:
     """Facility x demand point travel times within ``limit_s`` (sparse, zeros stored).
 

@@ -10,19 +10,13 @@ import heapq
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse
 from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable as _Callable
-
-    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
-    TickFn = _Callable[[float, str], None]
+from accessmap.progress import Tick
 
 __all__ = ["ReducedInstance", "covered_weight", "lazy_greedy", "order_by_gain",
            "reduce_instance"]
@@ -123,7 +117,7 @@ def lazy_greedy(
     k: int,
     *,
     progress: Callable[[int, int], None] | None = None,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Greedy maximal covering with lazy evaluation of the gains.
 

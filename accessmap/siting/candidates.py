@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ import shapely
 from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError
-from accessmap.inputs.facilities import read_vector
+from accessmap.progress import Tick
 from accessmap.routing.engine import Sources
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import Snap
@@ -91,7 +90,7 @@ def candidate_nodes(
 
 def candidates_from_points(
     network: RoadNetwork,
-    points: gpd.GeoDataFrame | str | os.PathLike[str],
+    points: gpd.GeoDataFrame,
 ) -> NDArray[np.int64]:
     """Planner-proposed candidate points, each moved to its nearest network node.
 
@@ -103,19 +102,15 @@ def candidates_from_points(
     network
         Road network.
     points
-        Point layer in any CRS, or a vector file path (GeoPackage, GeoJSON, CSV with
-        lon/lat columns).
+        Point layer in any CRS (the pipeline reads ``[siting] candidates``).
 
     Raises
     ------
-    InputFileError
-        The file is missing or unreadable.
     InputDataError
         It holds no points.
     """
-    source = "candidates" if isinstance(points, gpd.GeoDataFrame) else str(points)
-    frame = points.to_crs("EPSG:4326") if isinstance(points, gpd.GeoDataFrame) \
-        else read_vector(points, what="candidates")
+    source = "candidates"
+    frame = points.to_crs("EPSG:4326")
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.empty:
         raise InputDataError(f"{source}: no candidate points; give a point layer")
@@ -137,7 +132,7 @@ def filter_candidates(
     network: RoadNetwork,
     nodes: NDArray[np.int64],
     *,
-    exclusions: gpd.GeoDataFrame | str | os.PathLike[str] | None = None,
+    exclusions: gpd.GeoDataFrame | None = None,
     facility_x: NDArray[np.float64] | None = None,
     facility_y: NDArray[np.float64] | None = None,
     min_distance_m: float = 0.0,
@@ -151,7 +146,7 @@ def filter_candidates(
     nodes
         Candidate nodes.
     exclusions
-        Polygons where no site may go (protected areas, flood zones), or their file.
+        Polygons where no site may go (protected areas, flood zones).
     facility_x, facility_y
         Existing facilities in the network CRS (metres).
     min_distance_m
@@ -160,9 +155,7 @@ def filter_candidates(
     nodes = np.asarray(nodes, dtype=np.int64)
     keep = np.ones(nodes.size, dtype=bool)
     if exclusions is not None and nodes.size:
-        areas = exclusions if isinstance(exclusions, gpd.GeoDataFrame) \
-            else read_vector(exclusions, what="exclusion areas")
-        polygons = areas.to_crs(network.crs).geometry
+        polygons = exclusions.to_crs(network.crs).geometry
         polygons = polygons[polygons.notna()].to_numpy()
         inside = shapely.STRtree(polygons).query(
             shapely.points(network.node_x[nodes], network.node_y[nodes]),
@@ -187,7 +180,7 @@ def coverage_matrix(
     demand: NDArray[np.int64],
     threshold_s: float,
     *,
-    tick: Callable[[float, str], None] | None = None,
+    tick: Tick | None = None,
 ) -> CoverageMatrix:
     """Build the sparse candidates x demand coverage matrix.
 
@@ -311,7 +304,7 @@ def equity_weights(
 def point_groups(
     lon: NDArray[np.float64],
     lat: NDArray[np.float64],
-    polygons: gpd.GeoDataFrame | str | os.PathLike[str],
+    polygons: gpd.GeoDataFrame,
     column: str,
 ) -> NDArray[np.object_]:
     """Group value (as text) of the polygon containing each point; None outside all.
@@ -321,8 +314,7 @@ def point_groups(
     InputDataError
         ``column`` is not in the polygon layer.
     """
-    frame = polygons if isinstance(polygons, gpd.GeoDataFrame) \
-        else read_vector(polygons, what="groups")
+    frame = polygons
     if column not in frame.columns:
         raise InputDataError(f"groups layer has no column {column!r}; columns are "
                              + ", ".join(map(str, frame.columns)))

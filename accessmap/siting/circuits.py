@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -24,14 +23,9 @@ import shapely
 from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError, SolverError
+from accessmap.progress import Tick
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import snap_points
-
-if TYPE_CHECKING:
-    from collections.abc import Callable as _Callable
-
-    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
-    TickFn = _Callable[[float, str], None]
 
 __all__ = ["CircuitSettings", "Circuits", "nearest_nodes", "plan_circuits"]
 
@@ -139,7 +133,7 @@ def plan_circuits(
     bases: pd.DataFrame,
     *,
     settings: CircuitSettings | None = None,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> Circuits:
     """Group stops into weekly circuits from their nearest bases and route each day.
 

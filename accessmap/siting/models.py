@@ -45,6 +45,7 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError
+from accessmap.progress import Tick, scaled
 from accessmap.siting._greedy import (
     ReducedInstance,
     covered_weight,
@@ -54,11 +55,7 @@ from accessmap.siting._greedy import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable as _Callable
     from typing import Self
-
-    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
-    TickFn = _Callable[[float, str], None]
 
 __all__ = [
     "LSCP", "METHODS", "SOLVERS", "ExactMCLP", "GreedyMCLP", "ReducedInstance", "Selection",
@@ -179,7 +176,7 @@ class SitingModel(ABC, Generic[_Result]):
         return cls(reduce_instance(matrix, weights, population), **settings)
 
     @abstractmethod
-    def solve(self, *, tick: TickFn | None = None) -> _Result:
+    def solve(self, *, tick: Tick | None = None) -> _Result:
         """Solve the model; ``tick(fraction, message)`` reports progress (ends at 1.0)."""
 
 
@@ -197,7 +194,7 @@ class GreedyMCLP(SitingModel[SolverOutcome]):
         super().__init__(instance)
         self.k, self.progress = k, progress
 
-    def solve(self, *, tick: TickFn | None = None) -> SolverOutcome:
+    def solve(self, *, tick: Tick | None = None) -> SolverOutcome:
         """Run :func:`lazy_greedy` on the instance's weights."""
         start = time.perf_counter()
         chosen, _ = lazy_greedy(self.instance.matrix, self.instance.weights, self.k,
@@ -222,7 +219,7 @@ class ExactMCLP(SitingModel[SolverOutcome]):
         super().__init__(instance)
         self.k, self.solver, self.time_limit_s = k, solver, time_limit_s
 
-    def solve(self, *, tick: TickFn | None = None) -> SolverOutcome:
+    def solve(self, *, tick: Tick | None = None) -> SolverOutcome:
         """Build and solve the MILP (ticks before and after the solver)."""
         import pulp
 
@@ -312,7 +309,7 @@ def select_sites(
     solver: str = "cbc",
     time_limit_s: float | None = 60.0,
     progress: Callable[[int, int], None] | None = None,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> Selection:
     """Choose ``k`` new sites maximising newly covered weight.
 
@@ -359,12 +356,8 @@ def select_sites(
         method == "auto" and instance.n_candidates <= exact_max_candidates)
     greedy_share = 0.2 if want_exact and k > 0 else 0.9
 
-    def greedy_tick(fraction: float, message: str = "") -> None:
-        if tick is not None:
-            tick(greedy_share * fraction, message)
-
     greedy_outcome = GreedyMCLP(instance, k=k, progress=progress).solve(
-        tick=greedy_tick if tick is not None else None)
+        tick=scaled(tick, 0.0, greedy_share))
     greedy = greedy_outcome.chosen
     assert greedy is not None  # the greedy always answers
     greedy_obj = float(greedy_outcome.objective or 0.0)
@@ -377,12 +370,8 @@ def select_sites(
         notes.append(f"{instance.n_candidates} candidates exceed exact_max_candidates="
                      f"{exact_max_candidates}; used the greedy (within 1-1/e of optimum)")
     if want_exact and k > 0 and greedy.size > 0:
-        def exact_tick(fraction: float, message: str = "") -> None:
-            if tick is not None:
-                tick(greedy_share + (0.9 - greedy_share) * fraction, message)
-
         outcome = ExactMCLP(instance, k=k, solver=solver, time_limit_s=time_limit_s).solve(
-            tick=exact_tick if tick is not None else None)
+            tick=scaled(tick, greedy_share, 0.9))
         status, seconds = outcome.status, outcome.seconds
         if outcome.chosen is None:
             notes.append(f"exact MCLP not solved ({outcome.status}); fell back to the "
@@ -470,7 +459,7 @@ class LSCP(SitingModel[TargetResult]):
         self.method, self.exact_max_candidates = method, exact_max_candidates
         self.solver, self.time_limit_s = solver, time_limit_s
 
-    def solve(self, *, tick: TickFn | None = None) -> TargetResult:
+    def solve(self, *, tick: Tick | None = None) -> TargetResult:
         """Greedy first (0 to 0.5), then the MILP when wanted, 1.0 at the end."""
         import pulp
 
@@ -479,11 +468,7 @@ class LSCP(SitingModel[TargetResult]):
         all_rows = np.arange(instance.n_candidates)
         reachable = covered_weight(instance.matrix, instance.population, all_rows)
 
-        def greedy_tick(fraction: float, message: str = "") -> None:
-            if tick is not None:
-                tick(0.5 * fraction, message)
-
-        half = greedy_tick if tick is not None else None
+        half = scaled(tick, 0.0, 0.5)
         if target > reachable * (1 + 1e-9) + 1e-9:
             useful, _ = lazy_greedy(instance.matrix, instance.population,
                                     instance.n_candidates, tick=half)
@@ -532,7 +517,7 @@ def minimum_sites(
     exact_max_candidates: int = 2000,
     solver: str = "cbc",
     time_limit_s: float | None = 60.0,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> TargetResult:
     """Fewest new sites that newly cover at least ``target_population`` people.
 

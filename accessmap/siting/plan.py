@@ -13,7 +13,6 @@ site ``satellite_clinic`` or ``mobile_unit_stop`` and plans mobile-unit circuits
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -25,7 +24,7 @@ from accessmap.analysis.coverage import coverage_table, underserved_mask
 from accessmap.config import Siting
 from accessmap.errors import InputDataError
 from accessmap.inputs.population import Population
-from accessmap.progress import Tick, no_progress
+from accessmap.progress import Tick, no_progress, scaled
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.travel_times import Access, nearest_facility_times
 from accessmap.siting.candidates import (
@@ -126,8 +125,8 @@ class SitingData:
     groups, group_column
         Group polygons and their attribute, for ``weighting = "group"``.
     drive_network
-        Returns the drive network mobile circuits use; called only when there are mobile
-        stops (the pipeline loads it, with the scenario's settings).
+        The drive network mobile circuits use in a run of another mode (the pipeline loads
+        it with the scenario's settings); a drive run's own network serves otherwise.
     """
 
     network: RoadNetwork
@@ -140,7 +139,7 @@ class SitingData:
     exclusions: gpd.GeoDataFrame | None = None
     groups: gpd.GeoDataFrame | None = None
     group_column: str | None = None
-    drive_network: Callable[[], RoadNetwork] | None = None
+    drive_network: RoadNetwork | None = None
 
 
 def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = None
@@ -175,8 +174,8 @@ def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = N
     facilities = data.facilities
     fx, fy = network.project(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
     nodes = _gather_candidates(data, needy, fx, fy, settings)
-    tick(0.1, "coverage matrix")
-    cover = coverage_matrix(network, nodes, access.point_snap, demand, threshold_s)
+    cover = coverage_matrix(network, nodes, access.point_snap, demand, threshold_s,
+                            tick=scaled(tick, 0.0, 0.4, "coverage matrix"))
     tick(0.4, "site selection")
     weights = _weights_for(data, demand, settings)
     instance = reduce_instance(cover.matrix, weights, pop[demand])
@@ -187,7 +186,8 @@ def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = N
         selection = select_sites(
             instance, settings.new_sites, method=settings.method,
             exact_max_candidates=settings.exact_max_candidates, solver=settings.solver,
-            time_limit_s=settings.solver_time_limit_s)
+            time_limit_s=settings.solver_time_limit_s,
+            tick=scaled(tick, 0.45, 0.7, "site selection"))
     except InputDataError as err:
         logger.warning("no new sites recommended: %s", err)
         info["notes"] = [str(err)]
@@ -207,7 +207,7 @@ def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = N
         marginal_gain=marginal_gain_table(selection.gain_population, covered_before=covered_now,
                                           population_total=population.total),
         info=info, target=target,
-        circuits=_circuits_for(data, sites, settings),
+        circuits=_circuits_for(data, sites, settings, scaled(tick, 0.8, 1.0, "circuits")),
     )
     tick(1.0, "sites chosen")
     return plan
@@ -341,7 +341,7 @@ def _coverage_with(data: SitingData, sites: gpd.GeoDataFrame) -> pd.DataFrame:
     return coverage_table(new_access.time_s, population.population, data.thresholds_min)
 
 
-def _circuits_for(data: SitingData, sites: gpd.GeoDataFrame, settings: Siting
+def _circuits_for(data: SitingData, sites: gpd.GeoDataFrame, settings: Siting, tick: Tick
                   ) -> Circuits | None:
     mobile = sites[sites["kind"] == MOBILE_UNIT_STOP]
     if not settings.mobile or mobile.empty:
@@ -351,7 +351,7 @@ def _circuits_for(data: SitingData, sites: gpd.GeoDataFrame, settings: Siting
         if data.drive_network is None:
             logger.warning("no drive network for the mobile-unit circuits; none planned")
             return None
-        drive = data.drive_network()
+        drive = data.drive_network
     facilities = data.facilities
     stops = pd.DataFrame({"stop": mobile["rank"].to_numpy(), "lon": mobile.geometry.x,
                           "lat": mobile.geometry.y,
@@ -363,4 +363,4 @@ def _circuits_for(data: SitingData, sites: gpd.GeoDataFrame, settings: Siting
                                        workday_h=settings.mobile_workday_h,
                                        service_min=settings.mobile_service_min,
                                        search_time_s=settings.mobile_search_s or None)
-    return plan_circuits(drive, stops, bases, settings=circuit_settings)
+    return plan_circuits(drive, stops, bases, settings=circuit_settings, tick=tick)
