@@ -18,7 +18,7 @@ __all__ = ["DEMO_FILES", "demo_data_dir", "demo_scenario"]
 logger = logging.getLogger(__name__)
 
 
-#: File names in the demo folder, by role.
+#: File names in the demo folder, by role (the generator writes these).
 DEMO_FILES = {
     "network": "network.osm",
     "population": "population.tif",
