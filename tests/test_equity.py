@@ -64,3 +64,27 @@ def test_rural_share_of_underserved_people() -> None:
     pop = np.array([10.0, 30.0, 100.0, 60.0])
     assert rural_underserved_share(settlement, time_s, pop, 60) == pytest.approx(0.3)
     assert rural_underserved_share(settlement, np.zeros(4), pop, 60) is None
+
+
+def test_equity_summary_gathers_gaps_gini_and_rural_share() -> None:
+    from accessmap.analysis.coverage import coverage_by_groups, label_weights
+    from accessmap.analysis.equity import equity_summary
+    from accessmap.routing.travel_times import REACHED
+
+    settlement = np.array(["urban", "rural", "rural", "urban"], dtype=object)
+    pop = np.array([10.0, 10.0, 20.0, 60.0])
+    time_s = np.array([600.0, 4800.0, 9000.0, 1200.0])  # 10, 80, 150, 20 minutes
+    status = np.full(4, REACHED, dtype=np.int8)
+    by_group = coverage_by_groups({"settlement_type": label_weights(settlement, pop)},
+                                  time_s, status, [30, 60])
+    assert by_group["grouping"].unique().tolist() == ["settlement_type"]
+    urban = by_group[by_group["group"] == "urban"].iloc[0]
+    assert urban["share_30min"] == 1.0
+    summary = equity_summary(by_group, settlement, time_s, pop, [30, 60], 60)
+    gaps = summary["coverage_gaps"]["settlement_type"]
+    assert gaps[0]["best"] == "urban" and gaps[0]["worst"] == "rural"
+    assert gaps[0]["gap"] == pytest.approx(1.0)
+    # beyond 60 min: the two rural cells (30 people), all of the underserved
+    assert summary["rural_share_of_underserved"] == pytest.approx(1.0)
+    assert summary["underserved_threshold_min"] == 60
+    assert 0 < summary["travel_time_inequality"]["gini_reachable"] < 1

@@ -106,3 +106,40 @@ def test_two_step_fca_matches_pysal_access(decay: bool) -> None:
 def test_step_decay_thirds() -> None:
     assert step_decay(np.array([0.0, 20.0, 21.0, 40.0, 41.0, 60.0, 61.0]), 60.0).tolist() == [
         1.0, 1.0, 0.68, 0.68, 0.22, 0.22, 0.0]
+
+
+def test_facility_catchments_assemble_catchments_and_ratios_in_memory() -> None:
+    """Three cells on the two roads, one per km; facilities at both ends, capacities 2, 1."""
+    import geopandas as gpd
+    from affine import Affine
+    from shapely.geometry import Point
+
+    from accessmap.analysis.catchments import facility_catchments
+    from accessmap.inputs.population import Population
+
+    net = two_road_network()
+    lon = 45.0 + np.arange(3) * KM
+    population = Population(
+        lon=lon, lat=np.zeros(3), population=np.array([10.0, 20.0, 40.0]),
+        row=np.zeros(3, dtype=np.int64), col=np.arange(3, dtype=np.int64),
+        transform=Affine(KM, 0, 45.0 - KM / 2, 0, -KM, KM / 2), shape=(1, 3),
+        crs="EPSG:4326", source="memory")
+    facilities = gpd.GeoDataFrame(
+        {"facility_id": [1, 2], "name": ["West", "East"], "type": ["clinic", "clinic"],
+         "capacity": [2.0, 1.0]},
+        geometry=[Point(45.0, 0.0), Point(45.0 + 2 * KM, 0.0)], crs="EPSG:4326")
+    px, py = net.project(population.lon, population.lat)
+    fx, fy = net.project(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
+    access = nearest_facility_times(net, px, py, fx, fy)
+    table, accessibility, unit = facility_catchments(
+        net, population, facilities, access, [15], 15.0)
+    assert unit == "capacity"
+    # the middle cell (12 min from both) goes to the first facility in the tie
+    assert table["population"].tolist() == [30.0, 40.0]
+    # 2SFCA within 15 min: West serves cells 0, 1 (30 people), East cells 1, 2 (60)
+    assert table["sfca_ratio_per_1000"].tolist() == pytest.approx([2 / 30 * 1000,
+                                                                   1 / 60 * 1000], rel=2e-3)
+    assert accessibility == pytest.approx([2 / 30, 2 / 30 + 1 / 60, 1 / 60], rel=2e-3)
+    assert table.geometry.notna().all() and table.crs == "EPSG:4326"
+    assert table["catchment_area_km2"].sum() == pytest.approx(3 * (KM * 111.32) ** 2 * 1.0,
+                                                              rel=0.02)
