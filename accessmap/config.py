@@ -93,6 +93,8 @@ class Inputs(Section):
     network, population, facilities
         OSM extract (.osm.pbf, .osm, .osm.bz2) or GraphML; population raster (GeoTIFF)
         or census polygons/points; facility points (GeoJSON, GeoPackage, CSV with lon/lat).
+    facilities_layer
+        Layer of a facilities GeoPackage that holds several.
     population_column
         Population column of census polygons or points (raster files need none).
     boundaries, boundary_name_column, admin_level
@@ -107,6 +109,7 @@ class Inputs(Section):
     network: Path | None = None
     population: Path | None = None
     facilities: Path | None = None
+    facilities_layer: str | None = None
     population_column: str | None = None
     boundaries: Path | None = None
     boundary_name_column: str | None = None

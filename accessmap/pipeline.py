@@ -63,7 +63,7 @@ from accessmap.record import (
     InputFile,
     RunRecord,
     build_record,
-    check_output_folder,
+    claim_output_folder,
     write_run_folder,
 )
 from accessmap.routing.modes import SpeedProfile
@@ -128,7 +128,7 @@ def run(
     write: bool = True,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-    offline: bool = False,
+    offline: bool = True,
 ) -> RunResult:
     """Run the whole analysis for ``scenario`` and write its output folder.
 
@@ -146,7 +146,8 @@ def run(
     cancel
         Set it (from another thread) to stop the run at the next check.
     offline
-        Inline the map's JavaScript/CSS so ``map.html`` opens with no internet.
+        Inline the map's JavaScript/CSS so ``map.html`` opens with no internet (the
+        default); ``False`` links Leaflet from its CDN for a smaller file.
 
     Returns
     -------
@@ -160,8 +161,8 @@ def run(
         ``cancel`` was set; nothing was written.
     """
     _require_inputs(scenario)
-    if write:
-        check_output_folder(scenario.output.out, overwrite=overwrite)
+    claim = claim_output_folder(scenario.output.out, overwrite=overwrite,
+                                inputs=_input_paths(scenario)) if write else None
     reporter = RunProgress(progress, token=cancel, weights=STAGE_WEIGHTS)
     timings: dict[str, float] = {}
     stage = functools.partial(_stage, timings=timings, reporter=reporter)
@@ -186,7 +187,7 @@ def run(
         with stage("outputs") as tick:
             result.out_dir = write_run_folder(record, scenario.output.out, overwrite=overwrite,
                                               extra_writers=planner_writers(offline=offline),
-                                              tick=tick)
+                                              tick=tick, claim=claim)
     reporter.finish()
     return result
 
@@ -202,6 +203,14 @@ def _stage(name: str, *, timings: dict[str, float], reporter: RunProgress) -> It
 
 
 Stage = Callable[[str], Any]  # _stage with the run's timings and reporter bound
+
+
+def _input_paths(scenario: Scenario) -> list[Path]:
+    """Every file the run reads (an output folder may never hold one of them)."""
+    inputs, siting = scenario.inputs, scenario.siting
+    return [p for p in (inputs.network, inputs.population, inputs.facilities,
+                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions)
+            if p is not None]
 
 
 def _require_inputs(scenario: Scenario) -> None:
@@ -245,7 +254,8 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
             aggregate=scenario.analysis.aggregate, population_column=paths.population_column,
         )
     with stage("facilities"):
-        facilities = load_facilities(paths.facilities, exclude=scenario.facilities.exclude)
+        facilities = load_facilities(paths.facilities, exclude=scenario.facilities.exclude,
+                                     layer=paths.facilities_layer)
     with stage("areas"):
         admin, labels = _admin_areas(scenario, population)
         groupings = _group_weights(scenario, population)

@@ -32,8 +32,10 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from accessmap._files import (
+    OutputClaim,
     check_output_folder,
     check_target,
+    claim_output_folder,
     json_ready,
     staged_folder,
     write_csv,
@@ -79,12 +81,38 @@ if TYPE_CHECKING:
     from accessmap.siting.plan import SitingPlan
 
 __all__ = [
-    "COLUMNS", "CURRENT", "FILES", "LAYERS", "RECORD_VERSION", "WITH_NEW_SITES", "Columns",
-    "CoverageRow", "InputFile", "RunFiles",
-    "RunFolder", "RunInfo", "RunLayers", "RunRecord", "Summary", "Surface", "apply_affine",
-    "build_record", "check_output_folder", "check_target", "coverage_csv", "demand_points",
-    "json_ready", "staged_folder", "summary_schema", "write_csv", "write_json", "write_layers",
-    "write_run_folder", "write_summary_schema",
+    "COLUMNS",
+    "CURRENT",
+    "FILES",
+    "LAYERS",
+    "RECORD_VERSION",
+    "WITH_NEW_SITES",
+    "Columns",
+    "CoverageRow",
+    "InputFile",
+    "OutputClaim",
+    "RunFiles",
+    "RunFolder",
+    "RunInfo",
+    "RunLayers",
+    "RunRecord",
+    "Summary",
+    "Surface",
+    "apply_affine",
+    "build_record",
+    "check_output_folder",
+    "check_target",
+    "claim_output_folder",
+    "coverage_csv",
+    "demand_points",
+    "json_ready",
+    "staged_folder",
+    "summary_schema",
+    "write_csv",
+    "write_json",
+    "write_layers",
+    "write_run_folder",
+    "write_summary_schema",
 ]
 
 logger = logging.getLogger(__name__)
@@ -301,6 +329,7 @@ def write_run_folder(
     overwrite: bool,
     extra_writers: Mapping[str, Callable[[Path], None]] | None = None,
     tick: Tick | None = None,
+    claim: OutputClaim | None = None,
 ) -> Path:
     """Write a run folder atomically: data files, then the extra writers.
 
@@ -319,6 +348,9 @@ def write_run_folder(
     tick
         Progress (0-1) after each file; it may raise
         :class:`~accessmap.errors.Cancelled`, which leaves no folder behind.
+    claim
+        What :func:`claim_output_folder` saw before the run: the final rename is refused
+        if another run wrote the folder meanwhile.
 
     Raises
     ------
@@ -335,7 +367,7 @@ def write_run_folder(
     tick = tick or no_progress
     extras = dict(extra_writers or {})
     steps = 4 + len(extras)
-    with staged_folder(out_dir, overwrite=overwrite) as stage:
+    with staged_folder(out_dir, overwrite=overwrite, claim=claim) as stage:
         write_json(stage / FILES.summary, data)
         for name, table in record.tables.items():
             write_csv(stage / name, table)

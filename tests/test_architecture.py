@@ -5,7 +5,7 @@ The layers, lowest first (a module may import its own package and any lower laye
 higher one; see ``docs/architecture.md``)::
 
     _version, errors  <  progress, _raster, _files  <  routing  <  config  <  inputs  <  analysis
-    <  siting  <  schemas  <  record  <  outputs  <  demo  <  pipeline  <  cli
+    <  siting  <  schemas  <  record  <  outputs  <  demo  <  pipeline  <  batch, service  <  cli
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ LAYERS: dict[str, int] = {
     "outputs": 9,
     "demo": 10,
     "pipeline": 11,
-    "cli": 12,
+    "batch": 12, "service": 12,
+    "cli": 13,
 }
 MAX_LINES = 600
 

@@ -68,6 +68,17 @@ PROBE = """<script>
             });
           });
         });
+      var box = function (el) {
+        var r = el.getBoundingClientRect();
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+                name: (el.className.baseVal === undefined ? el.className : '') +
+                      (el.textContent || '').slice(0, 20)};
+      };
+      report.viewport = [window.innerWidth, window.innerHeight];
+      report.sites = Array.prototype.map.call(document.querySelectorAll('.am-site'), box);
+      report.panels = Array.prototype.map.call(
+        document.querySelectorAll('.am-panel, .leaflet-control'), box)
+        .filter(function (b) { return b.right > b.left && b.bottom > b.top; });
       var out = document.createElement('pre');
       out.id = 'am-probe';
       out.textContent = JSON.stringify(report);
@@ -95,12 +106,31 @@ def _run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 
 
-def probe(page: Path, tmp_path: Path) -> dict[str, Any]:
-    """Open ``page`` (with the probe injected) in headless Chromium; return its report."""
+#: Window size minus page viewport of headless Chromium (its window has a frame), measured.
+_FRAME: list[tuple[int, int]] = []
+
+
+def probe(page: Path, tmp_path: Path, *, size: tuple[int, int] = (1280, 900)
+          ) -> dict[str, Any]:
+    """Open ``page`` (with the probe injected) in headless Chromium; return its report.
+
+    ``size`` is the page's viewport (width, height): the window is made larger by the
+    frame headless Chromium draws around it (measured on the first call).
+    """
     text = page.read_text(encoding="utf-8")
     probed = page.with_name(page.stem + ".probe.html")
     probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
-    done = _run_chromium(["--dump-dom", probed.as_uri()], tmp_path / "profile-dom")
+    frame = _FRAME[0] if _FRAME else (0, 0)
+    report = _probe_once(probed, tmp_path, (size[0] + frame[0], size[1] + frame[1]))
+    if not _FRAME and report["viewport"] != list(size):
+        _FRAME.append((size[0] - report["viewport"][0], size[1] - report["viewport"][1]))
+        return probe(page, tmp_path, size=size)
+    return report
+
+
+def _probe_once(probed: Path, tmp_path: Path, window: tuple[int, int]) -> dict[str, Any]:
+    done = _run_chromium([f"--window-size={window[0]},{window[1]}", "--dump-dom",
+                          probed.as_uri()], tmp_path / "profile-dom")
     found = re.search(r'<pre id="am-probe">(.*?)</pre>', done.stdout, re.S)
     assert found, f"the page did not finish loading; Chromium said:\n{done.stderr[-3000:]}"
     import html
@@ -108,9 +138,10 @@ def probe(page: Path, tmp_path: Path) -> dict[str, Any]:
     return dict(json.loads(html.unescape(found.group(1))))
 
 
-def screenshot(page: Path, target: Path, tmp_path: Path) -> Path:
-    """Save a 1280x900 screenshot of ``page``."""
-    _run_chromium([f"--screenshot={target}", "--window-size=1280,900",
+def screenshot(page: Path, target: Path, tmp_path: Path, *,
+               size: tuple[int, int] = (1280, 900)) -> Path:
+    """Save a screenshot of ``page`` at ``size`` (width, height)."""
+    _run_chromium([f"--screenshot={target}", f"--window-size={size[0]},{size[1]}",
                    "--hide-scrollbars", page.as_uri()], tmp_path / "profile-shot")
     assert target.is_file() and target.stat().st_size > 10_000, "no screenshot written"
     return target
@@ -155,6 +186,36 @@ def test_offline_map_of_a_complete_run_folder(tmp_path: Path) -> None:
     screenshot(page, tmp_path / "map.png", tmp_path)
 
 
+#: Window sizes at which nothing may hide a recommended site.
+WINDOW_SIZES = [(1024, 768), (1280, 720), (1920, 1080)]
+
+
+def hidden_sites(report: dict[str, Any]) -> list[str]:
+    """Recommended-site markers outside the window or overlapping a panel or control."""
+    width, height = report["viewport"]
+    problems = []
+    for site in report["sites"]:
+        if site["left"] < 0 or site["top"] < 0 or site["right"] > width or (
+                site["bottom"] > height):
+            problems.append(f"site {site['name']!r} outside the {width}x{height} window")
+        for panel in report["panels"]:
+            if (site["left"] < panel["right"] and panel["left"] < site["right"]
+                    and site["top"] < panel["bottom"] and panel["top"] < site["bottom"]):
+                problems.append(f"site {site['name']!r} under {panel['name']!r}")
+    return problems
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", WINDOW_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_no_recommended_site_starts_hidden(tmp_path: Path, size: tuple[int, int]) -> None:
+    page = write_map(make_run_folder(tmp_path / "run"))
+    report = probe(page, tmp_path, size=size)
+    assert report["errors"] == []
+    assert report["viewport"] == list(size)
+    assert len(report["sites"]) == 2
+    assert hidden_sites(report) == []
+
+
 @pytest.mark.browser
 def test_online_map_fails_without_network_but_offline_does_not(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run")
@@ -181,7 +242,11 @@ def test_demo_map_in_browser(tmp_path: Path) -> None:
     _check_map(report, expected_labels(page.parent))
     assert len(expected_labels(page.parent)) >= 7
     assert report["features"] > 0
-    screenshot(page, tmp_path / "demo.png", tmp_path)
+    for size in WINDOW_SIZES:
+        report = probe(page, tmp_path, size=size)
+        assert report["sites"], "no recommended site drawn"
+        assert hidden_sites(report) == [], size
+        screenshot(page, tmp_path / f"demo-{size[0]}x{size[1]}.png", tmp_path, size=size)
 
 
 @pytest.mark.browser
@@ -202,4 +267,8 @@ def test_comoros_map_in_browser(comoros_dir: Path, tmp_path: Path) -> None:
     report = probe(page, tmp_path)
     _check_map(report, expected_labels(out))
     assert len(expected_labels(out)) >= 7
-    screenshot(page, tmp_path / "comoros.png", tmp_path)
+    for size in WINDOW_SIZES:
+        report = probe(page, tmp_path, size=size)
+        assert report["sites"], "no recommended site drawn"
+        assert hidden_sites(report) == [], size
+        screenshot(page, tmp_path / f"comoros-{size[0]}x{size[1]}.png", tmp_path, size=size)

@@ -126,3 +126,40 @@ def test_bad_settings_and_inputs() -> None:
         CircuitSettings(service_min=-1)
     with pytest.raises(InputDataError, match=r"need column.*people"):
         plan_circuits(drive_line(), stops_at([2], [1]).drop(columns="people"), bases_at([0]))
+
+
+def _dense_assignment(network: RoadNetwork, stop_node: np.ndarray, base_node: np.ndarray,
+                      settings: CircuitSettings) -> list[int]:
+    """The former assignment: full Dijkstra from every base, both ways (dense)."""
+    import scipy.sparse.csgraph
+
+    out = scipy.sparse.csgraph.dijkstra(network.graph_from, indices=base_node)
+    back = scipy.sparse.csgraph.dijkstra(network.graph_to, indices=base_node)
+    chosen = []
+    for node in stop_node:
+        trip = out[:, node] + back[:, node]
+        best = int(np.argmin(trip))
+        fits = np.isfinite(trip[best]) and \
+            trip[best] + settings.service_min * 60 <= settings.workday_h * 3600
+        chosen.append(best if fits else -1)
+    return chosen
+
+
+def test_bounded_base_search_picks_the_dense_choice() -> None:
+    """Searching from the stops within the day picks the same bases as from every base,
+    and still measures a too-far stop's real nearest base for the message (the island
+    case is in ``test_unreachable_and_too_far_stops_are_reported``)."""
+    net = drive_line(n=40, step_s=300.0)
+    settings = CircuitSettings(days_per_week=1, workday_h=2, service_min=30,
+                               search_time_s=None)
+    stops = stops_at([1, 7, 12, 20, 33, 39], [5, 5, 5, 5, 5, 5])
+    bases = bases_at([0, 9, 9, 25])
+    stop_node = circuits.nearest_nodes(net, stops["lon"].to_numpy(), stops["lat"].to_numpy())
+    base_node = circuits.nearest_nodes(net, bases["lon"].to_numpy(), bases["lat"].to_numpy())
+    unserved: list[dict[str, object]] = []
+    got = circuits._assign_bases(net, stops, stop_node, base_node, settings, unserved)
+    assert got.tolist() == _dense_assignment(net, stop_node, base_node, settings)
+    assert got.tolist()[:3] == [0, 1, 1]  # ties between bases on one node: the first
+    reasons = {int(u["stop"]): str(u["reason"]) for u in unserved}  # type: ignore[call-overload]
+    assert list(reasons) == [6]
+    assert "takes 140 min" in reasons[6]  # node 39 to base 25: 14 x 5 min, both ways

@@ -129,3 +129,93 @@ def test_admin_level_out_of_range(tiny_world: dict[str, Path]) -> None:
     result = invoke("run", *world_args(tiny_world), "--admin-level", "20")
     assert result.exit_code == 2
     assert "--admin-level" in result.output
+
+
+def _comparable(out: Path) -> dict[str, object]:
+    """The summary without the run record's source and the timings (solver time too)."""
+    summary = json.loads((out / "summary.json").read_text())
+    summary.get("siting", {}).pop("solver_seconds", None)
+    return {k: v for k, v in summary.items() if k not in ("run", "timings_s")}
+
+
+@pytest.mark.slow
+def test_options_only_give_the_same_run_as_the_scenario_file(tmp_path: Path) -> None:
+    """The README's promise, on the demo data: a scenario file and options only agree."""
+    from accessmap.demo import DEMO_FILES, demo_data_dir
+
+    data = demo_data_dir()
+    files = {role: (data / name).as_posix() for role, name in DEMO_FILES.items()}
+    scenario = tmp_path / "demo.toml"
+    scenario.write_text(f"""title = "Demo: walking access"
+[inputs]
+network = "{files['network']}"
+population = "{files['population']}"
+facilities = "{files['facilities']}"
+boundaries = "{files['boundaries']}"
+boundary_name_column = "name"
+[analysis]
+mode = "walk"
+thresholds_min = [30, 60, 120]
+[facilities]
+exclude = {{ amenity = ["pharmacy"] }}
+[siting]
+new_sites = 6
+threshold_min = 60
+satellite_min_population = 6000
+""")
+    first = invoke("run", scenario, "--out", tmp_path / "file")
+    assert first.exit_code == 0, first.output
+    second = invoke(
+        "run", "--network", files["network"], "--population", files["population"],
+        "--facilities", files["facilities"], "--boundaries", files["boundaries"],
+        "--set", "inputs.boundary_name_column=name", "--exclude", "amenity=pharmacy",
+        "--mode", "walk", "--thresholds", "30,60,120", "--new-sites", "6",
+        "--site-threshold", "60", "--satellite-min-population", "6000",
+        "--title", "Demo: walking access", "--out", tmp_path / "options", "-q")
+    assert second.exit_code == 0, second.output
+    assert _comparable(tmp_path / "file") == _comparable(tmp_path / "options")
+    kinds = {s["kind"] for s in _comparable(tmp_path / "file")["recommended_sites"]}  # type: ignore[index]
+    assert kinds == {"satellite_clinic", "mobile_unit_stop"}
+
+
+def test_set_reaches_any_setting_and_is_validated(tiny_world: dict[str, Path]) -> None:
+    out = tiny_world["dir"] / "set"
+    result = invoke("run", *world_args(tiny_world), "--set", "siting.new_sites=0",
+                    "--set", "analysis.thresholds_min=[15, 45]", "--set", "title=Set 'me'",
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [c["threshold_min"] for c in summary["coverage"]] == [15, 45]
+    assert summary["recommended_sites"] == []
+    assert summary["title"] == "Set 'me'"
+    bad = invoke("run", *world_args(tiny_world), "--set", "siting.new_sites=-2",
+                 "--out", tiny_world["dir"] / "bad")
+    assert bad.exit_code == 1 and "new_sites" in bad.output
+    assert "SECTION.KEY=VALUE" in invoke("run", "--set", "nonsense").output
+
+
+def test_results_on_stdout_and_mode_in_the_title(tiny_world: dict[str, Path]) -> None:
+    scenario = tiny_world["dir"] / "walk.toml"
+    scenario.write_text('title = "Tiny: walking access"\n[analysis]\nmode = "walk"\n')
+    out = tiny_world["dir"] / "drive"
+    result = CliRunner().invoke(main, ["run", str(scenario), *world_args(tiny_world),
+                                       "--mode", "drive", "--out", str(out), "-v"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == f"map: {out / 'map.html'}"
+    assert any(line.startswith("report: ") for line in lines[-3:])
+    assert lines[0].startswith("population ")
+    assert "INFO" not in result.stdout and "INFO" in result.stderr  # -v after the command
+    assert json.loads((out / "summary.json").read_text())["title"] == "Tiny: driving access"
+
+
+def test_retitle_appends_a_mode_a_title_does_not_name() -> None:
+    from accessmap.cli import _retitled
+    from accessmap.config import Scenario
+
+    base = Scenario(title="Synthetic demo district")
+    assert _retitled(base.replace(mode="drive"), base, explicit=False).title == (
+        "Synthetic demo district, driving")
+    assert _retitled(base.replace(mode="drive"), base, explicit=True).title == (
+        "Synthetic demo district")
+    assert _retitled(base, base, explicit=False).title == "Synthetic demo district"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -52,11 +53,14 @@ def test_report_sections_and_numbers(tmp_path: Path) -> None:
 def test_names_are_escaped_in_both_formats(tmp_path: Path) -> None:
     run = _with_area_tables(make_run_folder(tmp_path / "run"))
     write_report(run)
-    for name in ("report.html", "report.md"):
-        text = (run / name).read_text(encoding="utf-8")
-        assert XSS not in text
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
-        assert "Test district &amp; &lt;friends&gt;" in text
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Test district &amp; &lt;friends&gt;" in html
+    md = (run / "report.md").read_text(encoding="utf-8")  # backslash escapes, no entities
+    assert XSS not in md
+    assert "\\<script\\>alert(1)\\</script\\>" in md
+    assert "Test district & \\<friends\\>" in md
 
 
 def test_mobile_circuits_one_row_per_unit_and_day(tmp_path: Path) -> None:
@@ -68,9 +72,10 @@ def test_mobile_circuits_one_row_per_unit_and_day(tmp_path: Path) -> None:
     run = make_run_folder(tmp_path / "run", mobile_circuits=circuits)
     write_report(run)
     md = (run / "report.md").read_text(encoding="utf-8")
-    assert "| 1 | &lt;script&gt;alert(1)&lt;/script&gt; | 1 | #2: 21 min, 1,755; #1: 30 min, " \
+    assert "| 1 | \\<script\\>alert(1)\\</script\\> | 1 | #2: 21 min, 1,755; #1: 30 min, " \
            "10 | 42 | 162 |" in md
-    assert "| 1 | &lt;script&gt;alert(1)&lt;/script&gt; | 2 |  | 10 | 130 |" in md
+    assert "| 1 | \\<script\\>alert(1)\\</script\\> | 2 |  | 10 | 130 |" in md
+    assert not re.search(r"&(#\d+|[a-z]+);", md), "raw HTML entity in report.md"
 
 
 def test_absent_tables_are_said_not_skipped(tmp_path: Path) -> None:

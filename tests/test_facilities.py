@@ -45,7 +45,7 @@ def test_exclusion_and_missing_column(tmp_path: Path) -> None:
 def test_csv_with_swapped_columns_names_the_row(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text("name,lat,lon\nA,-11.7,43.3\nB,43.3,-11.7\nC,120.5,-11.7\n")
-    with pytest.raises(InputDataError, match=r"row 4: latitude 120.5 is out of range"):
+    with pytest.raises(InputDataError, match=r"row 3 \(line 4\): latitude 120.5 is out of range"):
         load_facilities(path)
 
 

@@ -143,3 +143,54 @@ def test_facility_catchments_assemble_catchments_and_ratios_in_memory() -> None:
     assert table.geometry.notna().all() and table.crs == "EPSG:4326"
     assert table["catchment_area_km2"].sum() == pytest.approx(3 * (KM * 111.32) ** 2 * 1.0,
                                                               rel=0.02)
+
+
+def lattice_network(n: int = 8) -> RoadNetwork:
+    """An n x n grid of 1 km two-way residential roads."""
+    graph = nx.MultiDiGraph()
+    for i in range(n):
+        for j in range(n):
+            graph.add_node(i * n + j, x=45.0 + j * KM, y=i * KM)
+    for i in range(n):
+        for j in range(n):
+            for di, dj in ((0, 1), (1, 0)):
+                if i + di < n and j + dj < n:
+                    a, b = i * n + j, (i + di) * n + j + dj
+                    graph.add_edge(a, b, length=1000.0, highway="residential")
+                    graph.add_edge(b, a, length=1000.0, highway="residential")
+    return network_from_graph(graph, mode="walk")
+
+
+@pytest.mark.parametrize("block", [1, 3, 128])
+def test_blocked_fca_equals_the_whole_matrix_exactly(block: int) -> None:
+    """Facility blocks give the very same ratios and accessibility (no tolerance)."""
+    from accessmap.analysis.catchments import _chunked_fca
+    from accessmap.routing.travel_times import facility_point_time_blocks
+
+    net = lattice_network()
+    rng = np.random.default_rng(16)
+    px, py = net.project(45.0 + rng.uniform(0, 7, 300) * KM, rng.uniform(0, 7, 300) * KM)
+    fx, fy = net.project(45.0 + rng.uniform(0, 7, 11) * KM, rng.uniform(0, 7, 11) * KM)
+    access = nearest_facility_times(net, px, py, fx, fy)
+    demand, supply, limit = rng.uniform(0, 50, 300), rng.uniform(1, 5, 11), 2400.0
+    whole = facility_point_times(net, access, limit)
+    ratio, acc = two_step_fca(whole, supply, demand, limit)
+    e_ratio, _ = two_step_fca(whole, supply, demand, limit, decay=True)
+    blocks = list(facility_point_time_blocks(net, access, limit, block_facilities=block))
+    assert [first for first, _ in blocks] == list(range(0, 11, block))
+    stacked = scipy.sparse.vstack([b for _, b in blocks]).tocsr()
+    assert np.array_equal(stacked.indptr, whole.indptr)
+    assert np.array_equal(stacked.data, whole.data)
+    got = _chunked_fca(iter(blocks), supply, demand, limit)
+    np.testing.assert_array_equal(got[0], ratio)
+    np.testing.assert_array_equal(got[1], e_ratio)
+    np.testing.assert_array_equal(got[2], acc)
+
+
+def test_blocks_need_a_positive_size() -> None:
+    from accessmap.errors import InputDataError
+    from accessmap.routing.engine import Sources, bounded_time_blocks
+
+    net = two_road_network()
+    with pytest.raises(InputDataError, match="block_sources must be"):
+        next(bounded_time_blocks(net.graph_to, Sources.at_nodes([0]), 1.0, block_sources=0))

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from affine import Affine
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from accessmap.errors import OutputError
-from accessmap.outputs.figures import _nice_length, access_map_figure, gain_table, write_figures
-from accessmap.record import RunFolder
+from accessmap.outputs.figures import (
+    _nice_length,
+    access_map_figure,
+    gain_curve_figure,
+    gain_table,
+    write_figures,
+)
+from accessmap.record import RunFolder, Surface
 from tests.runfolder_factory import make_run_folder
 
 
@@ -69,4 +80,74 @@ def test_figures_without_optional_layers(tmp_path: Path) -> None:
         "marginal_gain.csv"))
     figure = access_map_figure(RunFolder(run))
     texts = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert texts == ["existing facility"]
+    assert texts == ["health post", "hospital"]  # each facility type, as on the map
+
+
+def _texts_outside(figure: Figure) -> list[str]:
+    """Texts (titles, labels, legend, site ranks) whose box leaves the figure."""
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    width, height = figure.bbox.width, figure.bbox.height
+    undrawn = set()  # labels of ticks outside the view, which matplotlib does not draw
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
+                    undrawn |= {id(tick.label1), id(tick.label2)}
+    outside = []
+    for text in figure.findobj(Text):
+        if not text.get_visible() or not text.get_text().strip() or id(text) in undrawn:
+            continue
+        box = text.get_window_extent(renderer)
+        if box.x0 < -1 or box.y0 < -1 or box.x1 > width + 1 or box.y1 > height + 1:
+            outside.append(text.get_text()[:40])
+    return outside
+
+
+def _overlapping_site_labels(figure: Figure) -> list[tuple[str, str]]:
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    labels = [t for t in figure.axes[0].texts if t.get_gid() == "site-label"]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in labels]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+            if box_a.overlaps(box_b)]
+
+
+def _long_thin(run: RunFolder, monkeypatch: pytest.MonkeyPatch) -> RunFolder:
+    """The test folder seen through a 3-degree-long, 2-cell-high populated strip."""
+    minutes = np.full((2, 300), 45.0)
+    minutes[:, 150:] = 150.0
+    strip = Surface(minutes, Affine(0.01, 0, 44.0, 0, -0.01, -12.0), "EPSG:4326",
+                    np.zeros((2, 300), bool))
+    run.surface = lambda: strip  # type: ignore[method-assign]
+    long_title = ("A very long title naming the country, the travel mode, the data sources "
+                  "and the year of the population estimate, as ministries like them")
+    monkeypatch.setattr(RunFolder, "title", property(lambda self: long_title))
+    return run
+
+
+@pytest.mark.parametrize("shape", ["square", "long_thin"])
+def test_no_text_leaves_the_figures(tmp_path: Path, shape: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    run = RunFolder(make_run_folder(tmp_path / "run"))
+    if shape == "long_thin":
+        run = _long_thin(run, monkeypatch)
+    for figure in (access_map_figure(run), gain_curve_figure(run)):
+        assert _texts_outside(figure) == []
+    assert _overlapping_site_labels(access_map_figure(run)) == []
+
+
+@pytest.mark.slow
+def test_demo_figures_fit_and_labels_do_not_overlap(tmp_path: Path) -> None:
+    from accessmap.demo import demo_scenario
+    from accessmap.pipeline import run as run_pipeline
+
+    out = tmp_path / "demo"
+    run_pipeline(demo_scenario().replace(out=out))
+    run = RunFolder(out)
+    figure = access_map_figure(run)
+    assert _texts_outside(figure) == []
+    assert _texts_outside(gain_curve_figure(run)) == []
+    assert _overlapping_site_labels(figure) == []
+    assert len([t for t in figure.axes[0].texts if t.get_gid() == "site-label"]) >= 5

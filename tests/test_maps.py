@@ -71,8 +71,8 @@ def test_names_are_escaped_never_markup(run_dir: Path) -> None:
 
 
 def test_offline_map_needs_no_url(run_dir: Path, tmp_path: Path) -> None:
-    offline = write_map(run_dir, tmp_path / "off.html", offline=True).read_text("utf-8")
-    online = write_map(run_dir, tmp_path / "on.html").read_text("utf-8")
+    offline = write_map(run_dir, tmp_path / "off.html").read_text("utf-8")  # the default
+    online = write_map(run_dir, tmp_path / "on.html", offline=False).read_text("utf-8")
     pattern = re.compile(r"""(?:src|href)\s*=\s*["']?https?://""", re.I)
     assert not pattern.search(offline)
     assert "Leaflet 1.9.4" in offline and "fullscreen" in offline.lower()
@@ -144,7 +144,7 @@ def test_long_lines_are_simplified(tmp_path: Path) -> None:
     wiggle = LineString(np.column_stack([x, -12.02 + 1e-6 * np.sin(np.arange(x.size))]))
     gpd.GeoDataFrame({"highway": ["primary"]}, geometry=[wiggle], crs="EPSG:4326").to_file(
         run / "layers.gpkg", layer="roads", driver="GPKG", engine="pyogrio")
-    text = write_map(run).read_text(encoding="utf-8")
+    text = write_map(run, offline=False).read_text(encoding="utf-8")  # no inlined Leaflet
     assert len(text) < 200_000  # 20,000 raw vertices would take > 600 kB
     assert "Roads (context)" in text
 

@@ -102,6 +102,19 @@ def test_ferry_without_duration_uses_default_speed(tmp_path: Path) -> None:
     assert times_between(net, 1, 2)[0] == pytest.approx(360 + 1800, rel=REL)
 
 
+def test_clipped_ferry_loop_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """A ferry loop clipped to its one landing node (kept twice) used to divide by zero."""
+    nodes = line_nodes(2)
+    path = write_osm(tmp_path / "ferry.osm", nodes, [
+        (10, [1, 2], {"highway": "residential"}),
+        (11, [1, 98, 99, 1], {"route": "ferry"}),  # 98, 99 are outside the extract
+    ])
+    with pytest.warns(DataQualityWarning, match=r"1 of them have fewer than 2 nodes left "
+                      r"\(distinct, located\) and are skipped, 1 of them ferries"):
+        net = load(path, "walk")
+    assert set(net.seg_highway) == {"residential"}
+
+
 def test_ferry_closed_to_passengers_is_skipped(tmp_path: Path) -> None:
     nodes = line_nodes(3)
     path = write_osm(tmp_path / "f.osm", nodes, [
@@ -441,6 +454,31 @@ def test_unusable_cache_is_ignored_with_a_warning(
     with caplog.at_level(logging.INFO, logger="accessmap.inputs.network"):
         load_network(path, mode="walk", cache_dir=cache)
     assert "parsing skipped" in caplog.text  # the rebuild replaced the bad cache
+
+
+def test_cache_with_a_wrong_checksum_is_rebuilt(tmp_path: Path) -> None:
+    path = _small_town(tmp_path, "town.osm")
+    cache = tmp_path / "cache"
+    good = load_network(path, mode="walk", cache_dir=cache)
+    (target,) = cache.iterdir()
+    with np.load(target) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["seg_time_fwd_s"] = arrays["seg_time_fwd_s"] * 2  # consistent shape, wrong content
+    np.savez(target, **arrays)
+    with pytest.warns(DataQualityWarning, match="does not match its checksum"):
+        again = load_network(path, mode="walk", cache_dir=cache)
+    np.testing.assert_array_equal(again.seg_time_fwd_s, good.seg_time_fwd_s)
+
+
+def test_cache_temporaries_of_killed_runs_are_removed(tmp_path: Path) -> None:
+    path = _small_town(tmp_path, "town.osm")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale = cache / "network-walk-abc.npz.999999999.tmp.npz"  # no such process
+    stale.write_bytes(b"half")
+    load_network(path, mode="walk", cache_dir=cache)
+    assert not stale.exists()
+    assert [p.suffix for p in cache.iterdir()] == [".npz"]
 
 
 # --------------------------------------------------------------------------- off-network

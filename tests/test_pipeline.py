@@ -104,8 +104,12 @@ def test_existing_output_not_overwritten(tiny_world: dict[str, Path]) -> None:
     with pytest.raises(OutputError, match="--overwrite"):
         run(scenario)
     assert (scenario.output.out / "keep.txt").read_text() == "mine"
-    run(scenario, overwrite=True)
-    assert not (scenario.output.out / "keep.txt").exists()
+    with pytest.raises(OutputError, match="is not an accessmap run folder"):
+        run(scenario, overwrite=True)
+    assert (scenario.output.out / "keep.txt").read_text() == "mine"
+    (scenario.output.out / "keep.txt").unlink()
+    run(scenario)
+    run(scenario, overwrite=True)  # a run folder may be replaced
     assert (scenario.output.out / "summary.json").is_file()
 
 

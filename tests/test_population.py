@@ -190,3 +190,45 @@ def test_group_raster_on_another_grid_is_refused(tmp_path: Path) -> None:
     pop = load_population(pop_path)
     with pytest.raises(InputDataError, match=r"on another grid.*gdalwarp -r sum"):
         counts_on_grid(shifted, pop)
+
+
+# --------------------------------------------------------------------------- refuse or warn
+
+
+@pytest.mark.parametrize("sentinel", [3.4028235e38, -3.4028235e38, -99999.0, -9999.0])
+def test_undeclared_nodata_sentinels_are_masked_with_a_count(tmp_path: Path,
+                                                             sentinel: float) -> None:
+    data = sample()
+    data[0, 0] = 5.0
+    data[2, 2] = data[7, 7] = sentinel
+    path = write_raster(tmp_path / "pop.tif", data, nodata=None)
+    with pytest.warns(DataQualityWarning, match=r"pop\.tif: 2 cells hold .*a nodata value "
+                      r"the file does not declare"):
+        pop = load_population(path)
+    assert pop.total == pytest.approx(float(data[(data > 0) & (data < 1e38)].sum()), rel=1e-6)
+    assert pop.total < 1e6
+
+
+def test_a_multi_band_raster_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bands.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=2,
+                       dtype="float32", crs="EPSG:4326", transform=ORIGIN) as ds:
+        ds.write(np.ones((2, 4, 4), dtype=np.float32))
+    with pytest.raises(InputDataError, match=r"has 2 bands; .*gdal_translate -b 1"):
+        load_population(path)
+
+
+@pytest.mark.parametrize(("transform", "match"), [
+    (Affine.identity(), "has no geotransform"),
+    (Affine(CELL, 0.001, 45.0, 0.001, -CELL, -11.0), "has a rotated geotransform"),
+    (Affine(CELL, 0.0, 45.0, 0.0, CELL, -11.1), "is not north-up"),
+])
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # writing it
+def test_unusable_geotransforms_are_refused(tmp_path: Path, transform: Affine,
+                                            match: str) -> None:
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1,
+                       dtype="float32", crs="EPSG:4326", transform=transform) as ds:
+        ds.write(np.ones((4, 4), dtype=np.float32), 1)
+    with pytest.raises(InputDataError, match=match):
+        load_population(path)

@@ -1,8 +1,13 @@
-"""Facility catchments and supply-to-demand ratios (2SFCA, E2SFCA)."""
+"""Facility catchments and supply-to-demand ratios (2SFCA, E2SFCA).
+
+The ratios need only per-facility demand sums and per-point accessibility sums, so
+:func:`facility_catchments` takes the facility-to-point times one block of facilities at
+a time and keeps the sums, never the whole facility x point matrix.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -14,7 +19,7 @@ from accessmap._raster import cell_area_km2, label_polygons
 from accessmap.inputs.population import Population
 from accessmap.progress import Tick
 from accessmap.routing.network import RoadNetwork
-from accessmap.routing.travel_times import Access, facility_point_times
+from accessmap.routing.travel_times import Access, facility_point_time_blocks
 
 __all__ = ["catchment_table", "facility_catchments", "step_decay", "two_step_fca"]
 
@@ -65,17 +70,59 @@ def two_step_fca(
         ``ratio`` per facility (NaN when no one lives within its catchment) and
         ``accessibility`` per demand point (0 when no facility is within reach).
     """
-    coo = times.tocoo()
+    accessibility = np.zeros(times.shape[1], dtype=np.float64)
+    ratio = _block_ratios(times, np.asarray(supply, float), demand, max_time_s,
+                          decay=decay, accessibility=accessibility)
+    return ratio, accessibility
+
+
+def _block_ratios(
+    block: scipy.sparse.csr_array,
+    supply: NDArray[np.float64],
+    demand: NDArray[np.float64],
+    max_time_s: float,
+    *,
+    decay: bool,
+    accessibility: NDArray[np.float64] | None,
+) -> NDArray[np.float64]:
+    """2SFCA step 1 for the facilities of ``block`` (its rows), step 2 added in place.
+
+    A block holds every time of its facilities, so their ratios are complete; their
+    share of each point's accessibility is added to ``accessibility`` entry by entry in
+    the block's order (``np.add.at``), so blocks taken in facility order give exactly the
+    sums of one pass over the whole matrix.  ``supply`` holds the block's facilities.
+    """
+    coo = block.tocoo()
     fac, pt, t = coo.row, coo.col, coo.data
     inside = t <= max_time_s
     fac, pt, t = fac[inside], pt[inside], t[inside]
     weight = step_decay(t, max_time_s) if decay else np.ones(t.size)
-    served = np.bincount(fac, weights=demand[pt] * weight, minlength=times.shape[0])
+    served = np.bincount(fac, weights=demand[pt] * weight, minlength=block.shape[0])
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(served > 0, np.asarray(supply, float) / served, np.nan)
-    accessibility = np.bincount(pt, weights=np.nan_to_num(ratio[fac]) * weight,
-                                minlength=times.shape[1]).astype(np.float64)
-    return ratio.astype(np.float64), accessibility
+        ratio = np.where(served > 0, supply / served, np.nan)
+    if accessibility is not None:
+        np.add.at(accessibility, pt, np.nan_to_num(ratio[fac]) * weight)
+    return ratio.astype(np.float64)
+
+
+def _chunked_fca(
+    blocks: Iterator[tuple[int, scipy.sparse.csr_array]],
+    supply: NDArray[np.float64],
+    demand: NDArray[np.float64],
+    max_time_s: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """2SFCA ratios, E2SFCA ratios and 2SFCA accessibility, one block of facilities at a
+    time (the facility x point matrix is never whole); equal to :func:`two_step_fca`."""
+    ratio = np.full(supply.size, np.nan)
+    e_ratio = np.full(supply.size, np.nan)
+    accessibility = np.zeros(demand.size, dtype=np.float64)
+    for first, block in blocks:
+        rows = slice(first, first + block.shape[0])
+        ratio[rows] = _block_ratios(block, supply[rows], demand, max_time_s, decay=False,
+                                    accessibility=accessibility)
+        e_ratio[rows] = _block_ratios(block, supply[rows], demand, max_time_s, decay=True,
+                                      accessibility=None)
+    return ratio, e_ratio, accessibility
 
 
 def catchment_table(
@@ -147,9 +194,9 @@ def facility_catchments(
     else:
         supply, unit = np.ones(len(facilities)), "facility"
     limit = catchment_threshold_min * 60
-    times = facility_point_times(network, access, limit, tick=tick)
-    ratio, accessibility = two_step_fca(times, supply, population.population, limit)
-    e_ratio, _ = two_step_fca(times, supply, population.population, limit, decay=True)
+    blocks = facility_point_time_blocks(network, access, limit, tick=tick)
+    ratio, e_ratio, accessibility = _chunked_fca(blocks, np.asarray(supply, float),
+                                                 population.population, limit)
     grid = population.to_grid((access.facility + 1).astype(float), fill=0.0).astype(np.int32)
     geoms = label_polygons(grid, population.transform, population.crs)
     areas_km2 = np.bincount(grid.ravel(), weights=np.broadcast_to(

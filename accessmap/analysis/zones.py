@@ -1,4 +1,8 @@
-"""Underserved zones: clusters of people beyond a travel-time threshold."""
+"""Underserved zones: clusters of people beyond a travel-time threshold.
+
+Every per-zone figure is aggregated in one pass over the demand points and one over the
+grid (``np.bincount``), so the cost grows with the cells, not with cells x zones.
+"""
 
 from __future__ import annotations
 
@@ -59,16 +63,19 @@ def underserved_zones(
     rank_of[big] = np.arange(1, big.size + 1)
     small = np.setdiff1d(order, big)
     rank_of[small] = big.size + 1
+    n_ranks = big.size + (1 if small.size else 0)
     point_rank = rank_of[zone]
     grid_rank = np.where(labels > 0, rank_of[labels], 0).astype(np.int32)
     geoms = label_polygons(grid_rank, population.transform, population.crs)
     areas = np.broadcast_to(cell_area_km2(population.transform, population.shape,
                                           population.crs), population.shape)
+    area_km2 = np.bincount(grid_rank.ravel(), weights=areas.ravel(), minlength=n_ranks + 1)
+    stats = _zone_sums(point_rank, pop, np.asarray(time_s, np.float64), n_ranks + 1)
     rows = [
-        _zone_row(rank, REST_ZONE if rank > big.size else f"zone {rank}",
-                  point_rank == rank, pop, time_s,
-                  float(areas[grid_rank == rank].sum()), geoms.get(rank))
-        for rank in range(1, big.size + (2 if small.size else 1))
+        {"rank": rank, "zone": REST_ZONE if rank > big.size else f"zone {rank}",
+         **{key: value[rank] for key, value in stats.items()},
+         "area_km2": float(area_km2[rank]), "geometry": geoms.get(rank)}
+        for rank in range(1, n_ranks + 1)
     ]
     columns = ["rank", "zone", "population", "unreachable_population", "cells", "area_km2",
                "mean_time_min", "max_time_min", "geometry"]
@@ -78,19 +85,26 @@ def underserved_zones(
                             crs="EPSG:4326")
 
 
-def _zone_row(
-    rank: int, name: str, member: NDArray[np.bool_], pop: NDArray[np.float64],
-    time_s: NDArray[np.float64], area_km2: float, geometry: Any,
-) -> dict[str, Any]:
-    t, p = time_s[member], pop[member]
-    routed = np.isfinite(t)
-    weight = float(p[routed].sum())
+def _zone_sums(
+    rank: NDArray[np.int32], pop: NDArray[np.float64], time_s: NDArray[np.float64], n: int,
+) -> dict[str, list[Any]]:
+    """Per zone rank (0 = not underserved), in one pass over the demand points.
+
+    ``population``, ``unreachable_population`` (no route), ``cells``, ``mean_time_min``
+    (population-weighted over the routed points; NaN without any) and ``max_time_min``.
+    """
+    routed = np.isfinite(time_s)
+    people = np.bincount(rank, weights=pop, minlength=n)
+    unreachable = np.bincount(rank[~routed], weights=pop[~routed], minlength=n)
+    cells = np.bincount(rank, minlength=n)
+    weight = np.bincount(rank[routed], weights=pop[routed], minlength=n)
+    weighted = np.bincount(rank[routed], weights=pop[routed] * time_s[routed], minlength=n)
+    longest = np.full(n, -np.inf)
+    np.maximum.at(longest, rank[routed], time_s[routed])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(weight > 0, weighted / weight / 60, np.nan)
     return {
-        "rank": rank, "zone": name, "population": float(p.sum()),
-        "unreachable_population": float(p[~routed].sum()), "cells": int(member.sum()),
-        "area_km2": area_km2,
-        "mean_time_min": float((p[routed] * t[routed]).sum()) / weight / 60
-        if weight > 0 else np.nan,
-        "max_time_min": float(t[routed].max()) / 60 if routed.any() else np.nan,
-        "geometry": geometry,
+        "population": people.tolist(), "unreachable_population": unreachable.tolist(),
+        "cells": cells.tolist(), "mean_time_min": mean.tolist(),
+        "max_time_min": np.where(np.isfinite(longest), longest / 60, np.nan).tolist(),
     }

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from accessmap.config import FacilitySettings, Inputs, Output, Scenario, Siting
+from accessmap.demo.files import DEMO_FILES
 from accessmap.inputs.network import default_cache_dir
 
 __all__ = ["DEMO_FILES", "demo_data_dir", "demo_scenario"]
@@ -18,14 +19,6 @@ __all__ = ["DEMO_FILES", "demo_data_dir", "demo_scenario"]
 logger = logging.getLogger(__name__)
 
 
-#: File names in the demo folder, by role (the generator writes these).
-DEMO_FILES = {
-    "network": "network.osm",
-    "population": "population.tif",
-    "facilities": "facilities.geojson",
-    "boundaries": "subdistricts.geojson",
-    "groups": "groups.geojson",
-}
 
 
 def demo_data_dir() -> Path:

@@ -19,7 +19,7 @@ from pyproj import Geod
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from accessmap.demo import DEMO_FILES
+from accessmap.demo.files import DEMO_FILES
 from accessmap.demo.geometry import (
     HEIGHT_KM,
     LAT_MAX,
@@ -55,7 +55,7 @@ LICENCE = "CC0 1.0 (public domain dedication); the data are generated, not surve
 
 GEOJSON_DECIMALS = 6
 
-#: The generated files by role (declared once, in :mod:`accessmap.demo`), plus the README.
+#: The generated files by role (declared once, in :mod:`accessmap.demo.files`), plus the README.
 FILE_NAMES: dict[str, str] = {**DEMO_FILES, "readme": "README.md"}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
 
@@ -39,8 +40,12 @@ _TYPE_COLUMNS = ("type", "facility_type", "amenity", "healthcare")
 _NOT_A_TYPE = {"", "yes", "no", "nan", "none"}
 
 
-def read_vector(path: str | os.PathLike[str], *, what: str) -> gpd.GeoDataFrame:
+def read_vector(path: str | os.PathLike[str], *, what: str,
+                layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame in EPSG:4326.
+
+    The frame's index is the 0-based data row of the file, so that messages can name
+    ``row index + 1`` (the 1-based data row) even after rows are left out.
 
     Parameters
     ----------
@@ -48,21 +53,25 @@ def read_vector(path: str | os.PathLike[str], *, what: str) -> gpd.GeoDataFrame:
         Any format pyogrio reads; CSV files need longitude/latitude columns.
     what
         What the file is, for messages (``"facilities"``, ``"boundaries"``).
+    layer
+        The layer of a multi-layer file (GeoPackage); required when there are several.
 
     Raises
     ------
     InputFileError
         The file is missing or unreadable.
     InputDataError
-        It has no CRS (and is not CSV) or its coordinates are not plausible.
+        It has no CRS (and is not CSV), its coordinates are not plausible, or it has
+        several layers and ``layer`` does not name one of them.
     """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{what} file {path} does not exist; check the path")
     if path.suffix.lower() == ".csv":
         return _read_csv_points(path, what)
+    layer = _choose_layer(path, what, layer)
     try:
-        frame = gpd.read_file(path)
+        frame = gpd.read_file(path, layer=layer)
     except Exception as err:
         raise InputFileError(f"{what} file {path} cannot be read as a vector file ({err})") \
             from None
@@ -72,6 +81,23 @@ def read_vector(path: str | os.PathLike[str], *, what: str) -> gpd.GeoDataFrame:
             "(e.g. EPSG:4326) in QGIS"
         )
     return frame.to_crs("EPSG:4326")
+
+
+def _choose_layer(path: Path, what: str, layer: str | None) -> str | None:
+    """The layer to read: ``layer`` if the file has it, the only one, else refused."""
+    import pyogrio
+
+    try:
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception:  # unreadable: read_file reports it
+        return layer
+    if layer is not None and layer not in names:
+        raise InputDataError(f"{what} file {path} has no layer {layer!r}; its layers: "
+                             + ", ".join(names))
+    if layer is None and len(names) > 1:
+        raise InputDataError(f"{what} file {path} has {len(names)} layers ("
+                             + ", ".join(names) + "); name the one to use")
+    return layer
 
 
 def _read_csv_points(path: Path, what: str) -> gpd.GeoDataFrame:
@@ -93,7 +119,7 @@ def _read_csv_points(path: Path, what: str) -> gpd.GeoDataFrame:
     if bad_lat.size:
         row = int(bad_lat[0])
         raise InputDataError(
-            f"{path} row {row + 2}: latitude {lat.iloc[row]} is out of range; "
+            f"{path} row {row + 1} (line {row + 2}): latitude {lat.iloc[row]} is out of range; "
             f"are the {lon_col}/{lat_col} columns swapped?"
         )
     geometry = gpd.points_from_xy(lon, lat)
@@ -104,6 +130,7 @@ def load_facilities(
     path: str | os.PathLike[str],
     *,
     exclude: Mapping[str, Sequence[str]] | None = None,
+    layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Load health facilities as points with ``facility_id``, ``name`` and ``type``.
 
@@ -112,7 +139,10 @@ def load_facilities(
     path
         Facility file (GeoJSON, GeoPackage, Shapefile, CSV with lon/lat).
     exclude
-        Rows to leave out: column -> values, e.g. ``{"amenity": ["pharmacy"]}``.
+        Rows to leave out: column -> values, e.g. ``{"amenity": ["pharmacy"]}``; values
+        are compared as numbers on a number column (``capacity=14`` matches 14.0).
+    layer
+        The layer of a multi-layer GeoPackage (required when it has several).
 
     Returns
     -------
@@ -125,16 +155,17 @@ def load_facilities(
     -----
     DataQualityWarning
         Rows were left out for lack of a usable geometry (one warning for all of them;
-        each row is also logged).
+        each row is also logged); an exclusion value matches no facility.
 
     Raises
     ------
     InputDataError
-        No usable facility remains, an exclusion names a missing column, or coordinates
-        are out of range.
+        No usable facility remains, an exclusion names a missing column, coordinates
+        are out of range, a capacity is not a finite number >= 0, or the file has
+        several layers and ``layer`` names none of them.
     """
     path = Path(path)
-    frame = read_vector(path, what="facilities")
+    frame = read_vector(path, what="facilities", layer=layer)
     frame = _apply_exclusions(frame, exclude or {}, path)
     frame, dropped = _usable_points(frame, path)
     if frame.empty:
@@ -144,20 +175,66 @@ def load_facilities(
             + "; check the file's geometries and the exclusions"
         )
     _check_ranges(frame, path)
+    capacity = _capacities(frame, path)
     frame = frame.reset_index(drop=True)
     frame["facility_id"] = np.arange(len(frame))
     frame["type"] = _facility_types(frame)
     frame["name"] = [
-        str(n) if isinstance(n, str) and n.strip() else f"unnamed {kind} #{i}"
-        for i, (n, kind) in enumerate(
-            zip(_first_column(frame, _NAME_COLUMNS, default=""), frame["type"], strict=True))
+        name if name else f"unnamed {kind} #{i}"
+        for i, (name, kind) in enumerate(zip(
+            map(_name_text, _first_column(frame, _NAME_COLUMNS, default="")), frame["type"],
+            strict=True))
     ]
-    capacity = frame["capacity"] if "capacity" in frame else pd.Series(np.nan, index=frame.index)
-    frame["capacity"] = pd.to_numeric(capacity, errors="coerce")
+    frame["capacity"] = capacity
     frame.attrs["dropped"] = dropped
     logger.info("loaded %d facilities from %s (%d rows without usable geometry)",
                 len(frame), path.name, len(dropped))
     return frame
+
+
+def _name_text(value: object) -> str:
+    """A facility name as text; numbers (a clinic called 12) stay names, not "unnamed"."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return ""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _capacities(frame: pd.DataFrame, path: Path) -> NDArray[np.float64]:
+    """The capacity column as numbers (NaN where empty); refuses text, inf and negatives."""
+    if "capacity" not in frame:
+        return np.full(len(frame), np.nan)
+    raw = frame["capacity"]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    given = ~raw.isna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = given & ~(np.isfinite(values) & (values >= 0))
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        shown = raw.iloc[at]
+        shown = repr(shown) if isinstance(shown, str) else str(shown)
+        raise InputDataError(
+            f"facilities file {path} row {_data_row(frame.index[at])}: capacity "
+            f"{shown} is not a number >= 0; give a finite capacity (beds, staff) "
+            f"or leave it empty for unknown ({int(bad.sum())} such row(s))")
+    return np.asarray(values, dtype=np.float64)
+
+
+def _data_row(label: object) -> int:
+    """1-based data row of a frame index label (read_vector numbers rows from 0)."""
+    return int(label) + 1 if isinstance(label, int | np.integer) else 0
+
+
+def _exclusion_hits(column: pd.Series, value: object) -> NDArray[np.bool_]:
+    """Rows of ``column`` equal to ``value``, as numbers on a number column."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+        if pd.isna(number):
+            return np.zeros(len(column), dtype=np.bool_)
+        close = np.isclose(column.to_numpy(dtype=np.float64), float(number), rtol=0, atol=1e-9)
+        return np.asarray(close, dtype=np.bool_)
+    return np.asarray(column.astype(str).eq(str(value)).to_numpy(), dtype=np.bool_)
 
 
 def _apply_exclusions(
@@ -170,7 +247,17 @@ def _apply_exclusions(
                 f"facilities file {path} has no column {column!r} to exclude by; columns: "
                 + ", ".join(str(c) for c in frame.columns if c != "geometry")
             )
-        hit = frame[column].astype(str).isin([str(v) for v in values]).to_numpy()
+        hit = np.zeros(len(frame), dtype=bool)
+        for value in values:
+            found = _exclusion_hits(frame[column], value)
+            if not found.any():
+                seen = ", ".join(map(str, pd.unique(frame[column].dropna())[:8]))
+                message = (f"facilities file {path.name}: the exclusion {column}={value!r} "
+                           f"matches no facility (values of {column}: {seen}); check its "
+                           "spelling")
+                logger.warning("%s", message)
+                warnings.warn(message, DataQualityWarning, stacklevel=4)
+            hit |= found
         logger.info("excluding %d facilities where %s is one of %s", hit.sum(), column,
                     list(values))
         keep &= ~hit
@@ -183,7 +270,7 @@ def _usable_points(
     geometry = frame.geometry
     empty = (geometry.isna() | geometry.is_empty).to_numpy()
     dropped = [
-        {"row": int(i) + 1, "reason": "no geometry"} for i in np.flatnonzero(empty)
+        {"row": _data_row(frame.index[i]), "reason": "no geometry"} for i in np.flatnonzero(empty)
     ]
     frame = frame.loc[~empty].copy()
     not_point = frame.geometry.geom_type != "Point"
@@ -191,7 +278,7 @@ def _usable_points(
         frame.loc[not_point, "geometry"] = frame.loc[not_point].geometry.representative_point()
     lon = frame.geometry.x.to_numpy()
     bad = ~np.isfinite(lon) | ~np.isfinite(frame.geometry.y.to_numpy())
-    dropped += [{"row": int(i) + 1, "reason": "coordinates are not numbers"}
+    dropped += [{"row": _data_row(frame.index[i]), "reason": "coordinates are not numbers"}
                 for i in np.flatnonzero(bad)]
     for item in dropped:
         logger.warning("facilities file %s row %s left out: %s", path.name, item["row"],
@@ -211,7 +298,8 @@ def _check_ranges(frame: gpd.GeoDataFrame, path: Path) -> None:
     if bad.size:
         row = int(bad[0])
         raise InputDataError(
-            f"facilities file {path} row {row + 1}: coordinates ({lon[row]}, {lat[row]}) are "
+            f"facilities file {path} row {_data_row(frame.index[row])}: coordinates "
+            f"({lon[row]}, {lat[row]}) are "
             "outside longitude/latitude ranges; are the columns swapped or is the CRS wrong?"
         )
 

@@ -10,7 +10,7 @@ import warnings
 from array import array
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -19,17 +19,12 @@ from numpy.typing import NDArray
 from accessmap._version import __version__
 from accessmap.errors import DataQualityWarning, InputDataError, InputFileError, NetworkError
 from accessmap.inputs.osm import WayRows, collect_ways, rows_from_graph
+from accessmap.progress import Tick, scaled
 from accessmap.routing.modes import (
     SpeedProfile,
     ferry_time_s,
 )
 from accessmap.routing.network import RoadNetwork, _check_lonlat
-
-if TYPE_CHECKING:
-    from collections.abc import Callable as _Callable
-
-    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
-    TickFn = _Callable[[float, str], None]
 
 __all__ = [
     "CACHE_FORMAT", "default_cache_dir", "file_sha256", "load_network", "network_from_graph",
@@ -51,7 +46,7 @@ _ARRAY_FIELDS = (
 
 #: Bump when the cached arrays change meaning; older caches are then ignored.
 #: 3: nodes numbered along a Z-order curve (:func:`_spatial_order`).
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -77,14 +72,41 @@ def _cache_path(path: Path, profile: SpeedProfile, cache_dir: Path) -> Path:
     return cache_dir / f"network-{profile.mode}-{_cache_key(path, profile)}.npz"
 
 
+def _content_sha256(arrays: dict[str, NDArray[Any]], *texts: str) -> str:
+    """Checksum of the cached content (every array's dtype, shape and bytes)."""
+    digest = hashlib.sha256()
+    for name in _ARRAY_FIELDS:
+        value = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
+        digest.update(value.tobytes())
+    for text in texts:
+        digest.update(text.encode())
+    return digest.hexdigest()
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove cache temporary files left by killed runs (their process is gone)."""
+    for tmp in folder.glob("network-*.tmp.npz"):
+        try:
+            pid = int(tmp.name.rsplit(".", 3)[-3])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            tmp.unlink(missing_ok=True)
+            logger.info("removed %s, left by an interrupted run", tmp.name)
+        except OSError:
+            continue  # alive (another user's process): leave it
+
+
 def _save_cache(network: RoadNetwork, target: Path, key: str) -> None:
     """Write the arrays to ``target`` atomically (temporary file, then rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(target.parent)
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npz")
     arrays = {name: getattr(network, name) for name in _ARRAY_FIELDS}
+    checksum = _content_sha256(arrays, network.crs, network.source, key)
     try:
         np.savez(tmp, crs=np.asarray(network.crs), source=np.asarray(network.source),
-                 key=np.asarray(key), **arrays)
+                 key=np.asarray(key), checksum=np.asarray(checksum), **arrays)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -96,7 +118,10 @@ def _load_cache(target: Path, profile: SpeedProfile, key: str) -> RoadNetwork | 
         with open(target, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             arrays = {name: data[name] for name in _ARRAY_FIELDS}
             crs, source, stored = str(data["crs"]), str(data["source"]), str(data["key"])
+            checksum = str(data["checksum"])
         problem = None if stored == key else f"it was made for key {stored}"
+        if problem is None and checksum != _content_sha256(arrays, crs, source, key):
+            problem = "its content does not match its checksum: the file is corrupt"
         problem = problem or _cache_problem(arrays)
     except Exception as err:  # any unreadable cache is ignored
         problem = f"{type(err).__name__}: {err}"
@@ -131,7 +156,7 @@ def load_network(
     profile: SpeedProfile | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
-    tick: TickFn | None = None,
+    tick: Tick | None = None,
 ) -> RoadNetwork:
     """Load a routable network for one mode from an OSM extract or a GraphML file.
 
@@ -199,7 +224,7 @@ def load_network(
 
 
 def _cached_or_parsed(path: Path, profile: SpeedProfile,
-                      cache_dir: str | os.PathLike[str] | None, tick: TickFn | None
+                      cache_dir: str | os.PathLike[str] | None, tick: Tick | None
                       ) -> RoadNetwork:
     """The network from the cache when usable, else parsed and cached."""
     key = _cache_key(path, profile)
@@ -219,13 +244,9 @@ def _cached_or_parsed(path: Path, profile: SpeedProfile,
     return network
 
 
-def _parse_osm(path: Path, profile: SpeedProfile, tick: TickFn | None) -> RoadNetwork:
-    def read_tick(fraction: float, message: str = "") -> None:
-        if tick is not None:
-            tick(fraction * _READ_SHARE, message)
-
+def _parse_osm(path: Path, profile: SpeedProfile, tick: Tick | None) -> RoadNetwork:
     try:
-        rows = collect_ways(path, profile, tick=read_tick if tick is not None else None)
+        rows = collect_ways(path, profile, tick=scaled(tick, 0.0, _READ_SHARE))
     except RuntimeError as err:
         raise InputFileError(
             f"{path}: cannot read this OpenStreetMap file ({err}); it may be truncated or "
@@ -393,8 +414,11 @@ def _time_ferries(
     way_index = np.asarray(rows.way_index)
     for index, tags in rows.ferries:
         on_way = way_index == index
+        n_segments = int(on_way.sum())
+        if n_segments == 0:  # skipped when read (fewer than two located nodes)
+            continue
         total_m = float(length[on_way].sum())
         total_s = ferry_time_s(tags, total_m, profile)
-        share = length[on_way] / total_m if total_m > 0 else 1.0 / int(on_way.sum())
+        share = length[on_way] / total_m if total_m > 0 else np.full(n_segments, 1 / n_segments)
         fwd[on_way] = total_s * share
         bwd[on_way] = total_s * share

@@ -16,19 +16,14 @@ from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError
+from accessmap.progress import Tick
 from accessmap.routing.modes import SpeedProfile, ferry_usable, get_mode, way_speeds_kph
-
-if TYPE_CHECKING:
-    from collections.abc import Callable as _Callable
-
-    #: A progress callback (see :mod:`accessmap.progress`): fraction 0-1, message.
-    TickFn = _Callable[[float, str], None]
 
 __all__ = ["WayRows", "collect_ways", "rows_from_graph"]
 
@@ -95,7 +90,7 @@ def _way_speeds(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[float, 
 
 
 def collect_ways(
-    path: Path, profile: SpeedProfile, *, tick: TickFn | None = None
+    path: Path, profile: SpeedProfile, *, tick: Tick | None = None
 ) -> WayRows:
     """Read highway and ferry ways with node locations from an OSM PBF/XML file.
 
@@ -134,7 +129,7 @@ def collect_ways(
         .with_filter(osmium.filter.KeyFilter("highway", "route"))
     )
     way_type = osmium.osm.Way
-    n_ways = clipped = lost = 0
+    n_ways = clipped = lost = lost_ferries = 0
     expected = max(path.stat().st_size / _BYTES_PER_WAY, 1.0)
     if tick is not None:
         tick(0.0, f"reading {path.name}")
@@ -148,8 +143,10 @@ def collect_ways(
         refs, n_located, n_nodes = _way_refs(way.nodes, rows)
         if n_located < n_nodes:
             clipped += 1
-        if n_located < 2:
-            lost += int(n_nodes >= 2)
+        if len(refs) < 2:  # no segment left (a clipped loop may keep one node twice)
+            if n_located < n_nodes and n_nodes >= 2:
+                lost += 1
+                lost_ferries += int(tags.get("highway") is None)
             continue
         highway = tags.get("highway")
         if highway is None:
@@ -162,19 +159,21 @@ def collect_ways(
     logger.info("read %d usable ways (%d segments) for %s from %s",
                 n_ways, len(rows.a), profile.mode, path.name)
     if clipped:
-        _warn_clipped(path, clipped, lost)
+        _warn_clipped(path, clipped, lost, lost_ferries)
     if tick is not None:
         tick(1.0, f"read {n_ways:,} ways")
     return rows
 
 
-def _warn_clipped(path: Path, clipped: int, lost: int) -> None:
+def _warn_clipped(path: Path, clipped: int, lost: int, lost_ferries: int = 0) -> None:
     """Log and warn that ways lost nodes missing from the extract."""
+    ferries = f", {lost_ferries} of them ferries" if lost_ferries else ""
     message = (
         f"{path.name}: {clipped} usable way(s) have nodes missing from the extract "
-        f"(clipped at its edge?); their missing parts are left out"
-        + (f" and {lost} of them have fewer than 2 nodes left and are dropped" if lost
-           else "")
+        f"(clipped at its edge?); their located nodes are joined in order and the rest "
+        f"left out"
+        + (f", and {lost} of them have fewer than 2 nodes left (distinct, located) and are "
+           f"skipped{ferries}" if lost else "")
         + "; use an extract with complete ways (osmium extract --strategy complete_ways) "
         "if the study area reaches the edge"
     )

@@ -228,18 +228,45 @@ def _load_raster(
 
 
 def _open_raster(path: Path, what: str) -> rasterio.DatasetReader:
+    """Open a count raster: one band, a CRS and a north-up, unrotated geotransform."""
     try:
-        dataset = rasterio.open(path)
+        with warnings.catch_warnings():  # no geotransform: refused below, in one line
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            dataset = rasterio.open(path)
     except rasterio.errors.RasterioIOError as err:
         raise InputFileError(f"{what} file {path} cannot be read as a raster ({err})") \
             from None
-    if dataset.crs is None:
+    problem = _raster_problem(dataset, path)
+    if problem is not None:
         dataset.close()
-        raise InputDataError(
-            f"{what} file {path} has no coordinate reference system; assign one "
-            "(WorldPop rasters are EPSG:4326), e.g. with gdal_edit.py -a_srs EPSG:4326"
-        )
+        raise InputDataError(f"{what} file {path} {problem}")
     return dataset
+
+
+def _raster_problem(dataset: rasterio.DatasetReader, path: Path) -> str | None:
+    """Why a raster cannot be read as people per cell, or None."""
+    if dataset.count != 1:
+        return (f"has {dataset.count} bands; accessmap reads one band of people per cell: "
+                f"write the band you mean to its own file, e.g. gdal_translate -b 1 "
+                f"{path.name} {path.stem}_band1.tif")
+    if dataset.crs is None:
+        return ("has no coordinate reference system; assign one (WorldPop rasters are "
+                "EPSG:4326), e.g. with gdal_edit.py -a_srs EPSG:4326")
+    t = dataset.transform
+    if t.is_identity:
+        return ("has no geotransform (no cell size or origin); georeference it, e.g. "
+                "gdal_edit.py -a_ullr west north east south")
+    if t.b != 0 or t.d != 0:
+        return ("has a rotated geotransform; warp it north-up without resampling counts, "
+                "e.g. gdalwarp -r sum")
+    if t.a <= 0 or t.e >= 0:
+        return (f"is not north-up (cell size {t.a:g} x {t.e:g}: rows run south to north or "
+                "columns east to west); flip it north-up, e.g. gdalwarp -r sum")
+    return None
+
+
+#: Cells at least this large in magnitude are the float32 nodata sentinel (±3.4e38).
+_FLOAT32_SENTINEL = 1e38
 
 
 def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.floating], int]:
@@ -249,6 +276,15 @@ def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.flo
     """
     data = np.ma.getdata(values)
     drop = np.ma.getmaskarray(values) | ~np.isfinite(data)
+    with np.errstate(invalid="ignore"):
+        sentinel = ~drop & ((np.abs(data) >= _FLOAT32_SENTINEL) | np.isin(data, (-9999, -99999)))
+    n_sentinel = int(sentinel.sum())
+    if n_sentinel:
+        found = ", ".join(f"{v:g}" for v in np.unique(data[sentinel])[:4])
+        _warn(f"{path.name}: {n_sentinel} cells hold {found}, a nodata value the file does "
+              "not declare (no nodata tag); they are treated as nodata (declare it with "
+              "gdal_edit.py -a_nodata)", stacklevel=5)  # load_population's caller
+        drop |= sentinel
     invalid = int(drop.sum())
     with np.errstate(invalid="ignore"):
         np.logical_or(drop, data < 0, out=drop)

@@ -15,7 +15,7 @@ from accessmap.schemas.names import FILES
 __all__ = ["planner_writers"]
 
 
-def planner_writers(*, offline: bool = False) -> dict[str, Callable[[Path], None]]:
+def planner_writers(*, offline: bool = True) -> dict[str, Callable[[Path], None]]:
     """Writers of the planner outputs, each building from the (staged) run folder.
 
     They run after the data files, in this order: QGIS default styles added to
@@ -25,7 +25,7 @@ def planner_writers(*, offline: bool = False) -> dict[str, Callable[[Path], None
     Parameters
     ----------
     offline
-        Inline the map's JavaScript/CSS so ``map.html`` opens with no internet.
+        Inline the map's JavaScript/CSS so ``map.html`` opens with no internet (default).
     """
 
     def style_writer(path: Path) -> None:

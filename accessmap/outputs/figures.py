@@ -5,8 +5,11 @@
   arrow, legend and source line.
 * ``figure_gain_curve.png/.svg``: population covered against the number of new sites.
 
-The travel-time classes and colours are those of the map and the report
-(:func:`accessmap._runfolder.time_classes`).
+The travel-time classes, colours and point symbols are those of the map and the report
+(:mod:`accessmap.outputs.style`).  The map's extent is the populated area (sea, ferry
+lines and islands without people do not set it) and its shape sets the figure's; site
+labels are moved apart with adjustText; titles and source lines are wrapped to the
+figure's width, so no text is clipped at any country shape.
 """
 
 from __future__ import annotations
@@ -24,11 +27,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from accessmap.outputs.style import NO_ROUTE_COLOUR, classify_minutes, time_classes
+from accessmap.outputs.style import (
+    NO_ROUTE_COLOUR,
+    SITE_STYLES,
+    ZONE_COLOUR,
+    classify_minutes,
+    facility_styles,
+    time_classes,
+)
 from accessmap.record import FILES, LAYERS, RunFolder, Surface, apply_affine, check_target
 
 __all__ = ["DPI", "FIGURES", "access_map_figure", "gain_curve_figure", "gain_table", "source_line",
-           "write_figures"]
+           "wrap", "write_figures"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +51,20 @@ DPI = 200
 FIGURES = FILES.figures
 
 
-SITE_STYLE = {"satellite_clinic": ("s", "#54278f", "satellite clinic"),
-              "mobile_unit_stop": ("^", "#e6550d", "mobile-unit stop")}
+#: Width (inches) of the access map's axes; its height follows the populated area's shape.
+MAP_WIDTH_IN = 7.0
+
+
+def wrap(text: str, *, width_in: float, fontsize: float) -> str:
+    """Wrap ``text`` to lines that fit ``width_in`` inches at ``fontsize`` points.
+
+    Examples
+    --------
+    >>> wrap("a b c d", width_in=0.2, fontsize=10).count("\n")
+    3
+    """
+    chars = max(8, int(width_in * 72 / (fontsize * 0.56)))
+    return textwrap.fill(text, chars, break_long_words=True, break_on_hyphens=True)
 
 
 def write_figures(run_dir: str | os.PathLike[str], *, overwrite: bool = False,
@@ -72,9 +94,15 @@ def access_map_figure(run: RunFolder) -> Figure:
     """Travel-time classes, facilities, zones and recommended sites in a UTM projection."""
     thresholds = run.thresholds_min
     facilities = run.layer(LAYERS.facilities)
+    sites = run.layer(LAYERS.recommended_sites)
     surface = run.surface()
     crs = _metric_crs(run, facilities)
-    figure = Figure(figsize=(10.5, 8.0), layout="constrained")
+    extent = _populated_extent(surface, sites, crs) or _frame_extent(run, facilities, crs)
+    height_in = MAP_WIDTH_IN
+    if extent is not None:
+        ratio = (extent[3] - extent[2]) / max(extent[1] - extent[0], 1e-9)
+        height_in = float(np.clip(MAP_WIDTH_IN * ratio, 3.2, 9.5))
+    figure = Figure(figsize=(MAP_WIDTH_IN + 3.2, height_in + 1.3), layout="constrained")
     ax = figure.add_subplot()
     handles: list[Patch | Line2D] = []
     if surface is not None:
@@ -82,33 +110,88 @@ def access_map_figure(run: RunFolder) -> Figure:
         handles += [Patch(color=c.colour, label=c.label) for c in time_classes(thresholds)]
         handles.append(Patch(color=NO_ROUTE_COLOUR, label="no route"))
     for name, style in ((LAYERS.admin_areas, {"facecolor": "none", "edgecolor": "#333333",
-                                          "linewidth": 0.8, "linestyle": "--"}),
+                                              "linewidth": 0.8, "linestyle": "--"}),
                         (LAYERS.roads, {"color": "#8a8a8a", "linewidth": 0.4}),
-                        (LAYERS.underserved_zones, {"facecolor": "none", "edgecolor": "#7a0177",
-                                               "linewidth": 1.4})):
+                        (LAYERS.underserved_zones, {"facecolor": "none",
+                                                    "edgecolor": ZONE_COLOUR,
+                                                    "linewidth": 1.4})):
         frame = run.layer(name)
         if frame is not None and not frame.empty:
             frame.to_crs(crs).plot(ax=ax, **style)
+            if name == LAYERS.admin_areas:
+                handles.append(Line2D([], [], color="#333333", linestyle="--", linewidth=0.8,
+                                      label="admin boundary"))
     if run.layer_names and LAYERS.underserved_zones in run.layer_names:
-        handles.append(Patch(facecolor="none", edgecolor="#7a0177", label="underserved zone"))
-    if facilities is not None and not facilities.empty:
-        facilities.to_crs(crs).plot(ax=ax, color="#08519c", markersize=18,
-                                    edgecolor="white", linewidth=0.6, zorder=5)
-        handles.append(Line2D([], [], marker="o", color="#08519c", linestyle="",
-                              label="existing facility"))
-    handles += _draw_sites(ax, run.layer(LAYERS.recommended_sites), crs)
-    ax.set_aspect("equal")
+        handles.append(Patch(facecolor="none", edgecolor=ZONE_COLOUR, label="underserved zone"))
+    handles += _draw_facilities(ax, facilities, crs)
+    if extent is not None:
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal", adjustable="box")
+    handles += _draw_sites(ax, sites, crs)
     ax.set_xticks([])
     ax.set_yticks([])
     _scale_bar(ax)
     _north_arrow(ax)
-    ax.set_xlabel(textwrap.fill(source_line(run) + f" Projection: {crs}.", 130),
-                  fontsize=6, color="#444444", loc="left")
+    ax.set_xlabel(wrap(source_line(run) + f" Projection: {crs}.", width_in=MAP_WIDTH_IN,
+                       fontsize=6), fontsize=6, color="#444444", loc="left")
     ax.set_ylabel("")
     figure.legend(handles=handles, loc="outside right upper", fontsize=8,
-                  title="Travel time to nearest facility", title_fontsize=8)
-    ax.set_title(_titled(run), fontsize=11)
+                  title="Legend", title_fontsize=8)
+    ax.set_title(wrap(_titled(run), width_in=MAP_WIDTH_IN + 2.5, fontsize=11), fontsize=11)
+    _spread_labels(ax)
     return figure
+
+
+def _populated_extent(surface: Surface | None, sites: gpd.GeoDataFrame | None, crs: str
+                      ) -> tuple[float, float, float, float] | None:
+    """(xmin, xmax, ymin, ymax) in ``crs`` of the populated cells and the sites, 4 % margin."""
+    if surface is None:
+        return None
+    populated = np.isfinite(surface.minutes)
+    if surface.no_route.shape == populated.shape:
+        populated |= surface.no_route
+    rows, cols = np.nonzero(populated)
+    if not rows.size:
+        return None
+    corners = [apply_affine(surface.transform, float(c), float(r))
+               for c, r in ((cols.min(), rows.min()), (cols.max() + 1, rows.max() + 1),
+                            (cols.min(), rows.max() + 1), (cols.max() + 1, rows.min()))]
+    points = gpd.GeoSeries.from_xy([c[0] for c in corners], [c[1] for c in corners],
+                                   crs=surface.crs).to_crs(crs)
+    if sites is not None and not sites.empty:
+        points = pd.concat([points, sites.geometry.to_crs(crs)])
+    xmin, ymin, xmax, ymax = points.total_bounds
+    pad = 0.04 * max(xmax - xmin, ymax - ymin, 1.0)
+    return (xmin - pad, xmax + pad, ymin - pad, ymax + pad)
+
+
+def _frame_extent(run: RunFolder, facilities: gpd.GeoDataFrame | None, crs: str
+                  ) -> tuple[float, float, float, float] | None:
+    for frame in (run.layer(LAYERS.admin_areas), facilities):
+        if frame is not None and not frame.empty:
+            xmin, ymin, xmax, ymax = frame.to_crs(crs).total_bounds
+            pad = 0.04 * max(xmax - xmin, ymax - ymin, 1.0)
+            return (xmin - pad, xmax + pad, ymin - pad, ymax + pad)
+    return None
+
+
+def _draw_facilities(ax: object, facilities: gpd.GeoDataFrame | None, crs: str
+                     ) -> list[Line2D]:
+    """Facilities by type, with the map's symbols and colours."""
+    if facilities is None or facilities.empty:
+        return []
+    frame = facilities.to_crs(crs)
+    types = (frame["type"].fillna("unknown").astype(str) if "type" in frame
+             else pd.Series("facility", index=frame.index))
+    handles = []
+    for kind, look in facility_styles(types.tolist()).items():
+        chosen = frame[types == kind]
+        ax.scatter(chosen.geometry.x, chosen.geometry.y, marker=look.marker,  # type: ignore
+                   s=30, color=look.colour, edgecolor="white", linewidth=0.6, zorder=5)
+        handles.append(Line2D([], [], marker=look.marker, color=look.colour, linestyle="",
+                              label=look.label))
+    return handles
 
 
 def _titled(run: RunFolder) -> str:
@@ -155,19 +238,34 @@ def _draw_sites(ax: object, sites: gpd.GeoDataFrame | None, crs: str) -> list[Li
         return []
     sites = sites.to_crs(crs)
     handles = []
-    for kind, (marker, colour, label) in SITE_STYLE.items():
+    for kind, look in SITE_STYLES.items():
         chosen = sites[sites["kind"] == kind] if "kind" in sites else sites.iloc[:0]
         if chosen.empty:
             continue
-        ax.scatter(chosen.geometry.x, chosen.geometry.y, marker=marker,  # type: ignore
-                   s=90, color=colour, edgecolor="white", linewidth=1, zorder=6)
+        ax.scatter(chosen.geometry.x, chosen.geometry.y, marker=look.marker,  # type: ignore
+                   s=90, color=look.colour, edgecolor="white", linewidth=1, zorder=6)
         for row in chosen.itertuples():
-            ax.annotate(str(int(row.rank)), (row.geometry.x, row.geometry.y),  # type: ignore
-                        xytext=(6, 6), textcoords="offset points", fontsize=8,
-                        fontweight="bold", zorder=7)
-        handles.append(Line2D([], [], marker=marker, color=colour, linestyle="",
-                              label=f"new {label} (rank)"))
+            ax.text(row.geometry.x, row.geometry.y, f" {int(row.rank)}",  # type: ignore
+                    fontsize=8, fontweight="bold", zorder=7, gid="site-label",
+                    ha="left", va="bottom", bbox={"boxstyle": "round,pad=0.15", "fc": "white",
+                                                  "ec": "none", "alpha": 0.75})
+        handles.append(Line2D([], [], marker=look.marker, color=look.colour, linestyle="",
+                              label=f"new {look.label} (rank)"))
     return handles
+
+
+def _spread_labels(ax: object) -> None:
+    """Move the site labels apart (adjustText) so that none hides another."""
+    labels = [t for t in ax.texts if t.get_gid() == "site-label"]  # type: ignore[attr-defined]
+    if len(labels) < 2:
+        return
+    from adjustText import adjust_text
+
+    ax.figure.draw_without_rendering()  # type: ignore[attr-defined]
+    points = [label.get_position() for label in labels]
+    adjust_text(labels, x=[p[0] for p in points], y=[p[1] for p in points], ax=ax,
+                expand=(1.2, 1.4), ensure_inside_axes=True, max_move=(40, 40),
+                arrowprops={"arrowstyle": "-", "color": "#333333", "lw": 0.5})
 
 
 def _nice_length(span_m: float) -> float:
@@ -265,7 +363,9 @@ def gain_curve_figure(run: RunFolder) -> Figure:
     ax.margins(y=0.12)  # room above the last point for its label
     ax.set_xticks(table["sites"].tolist())
     ax.grid(alpha=0.3)
-    ax.set_title(f"Coverage gained by each new site: {_titled(run)}", fontsize=10)
-    ax.set_xlabel("Number of new sites (in order of recommendation)\n"
-                  + textwrap.fill(source_line(run), 110), fontsize=8)
+    ax.set_title(wrap(f"Coverage gained by each new site: {_titled(run)}", width_in=6.0,
+                      fontsize=10), fontsize=10)
+    ax.set_xlabel("Number of new sites (in order of recommendation)", fontsize=8)
+    figure.supxlabel(wrap(source_line(run), width_in=6.0, fontsize=6), fontsize=6,
+                     color="#444444", x=0.02, ha="left")
     return figure

@@ -18,12 +18,24 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
-from accessmap.outputs.style import COVERAGE_COLOURS, classify_minutes, escape, time_classes
+from accessmap.outputs.style import (
+    COVERAGE_COLOURS,
+    DAY_COLOURS,
+    SITE_STYLES,
+    ZONE_COLOUR,
+    MarkStyle,
+    classify_minutes,
+    escape,
+    facility_styles,
+    format_number,
+    format_people,
+    time_classes,
+)
 from accessmap.record import LAYERS, RunFolder
 from accessmap.routing.network import RoadNetwork
 
-__all__ = ["MAJOR_ROADS", "area_names", "layer_builders", "roads_layer", "share_column",
-           "siting_threshold"]
+__all__ = ["FACILITY_PX", "MAJOR_ROADS", "SITE_PX", "area_names", "day_colour", "facility_types",
+           "layer_builders", "roads_layer", "share_column", "siting_threshold"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +45,8 @@ MAJOR_ROADS = ("motorway", "trunk", "primary", "secondary", "tertiary", "motorwa
                "trunk_link", "primary_link", "secondary_link", "tertiary_link", "ferry")
 
 
-#: Facility colours by type: blues and greys, apart from the sites' purple and orange.
-FACILITY_COLOURS = ("#08306b", "#2171b5", "#00acc1", "#252525", "#6baed6", "#006d77",
-                    "#737373", "#4292c6")
-
-
-DAY_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf")
+#: Size (pixels) of the facility and recommended-site markers.
+FACILITY_PX, SITE_PX = 13, 20
 
 
 class _Features(MacroElement):
@@ -55,7 +63,8 @@ var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
   pointToLayer: function (f, latlng) {
     var m = f.properties.m || {};
     if (m.html) {
-      return L.marker(latlng, {icon: L.divIcon({html: m.html, className: "am-icon",
+      return L.marker(latlng, {icon: L.divIcon({html: m.html,
+        className: "am-icon" + (m.cls ? " " + m.cls : ""),
         iconSize: [m.size, m.size], iconAnchor: [m.size / 2, m.size / 2]})});
     }
     return L.circleMarker(latlng, f.properties.s || {});
@@ -112,7 +121,7 @@ def _band_groups(frame: gpd.GeoDataFrame, thresholds: Sequence[float]
         colour = classes[max(index, 0)].colour
         pop = getattr(row, "population", np.nan)
         tooltip = (f"within {float(row.threshold_min):g} min"
-                   + (f": {float(pop):,.0f} people" if pd.notna(pop) else ""))
+                   + (f": {format_people(pop)} people" if pd.notna(pop) else ""))
         features.append(_feature(row.geometry, tooltip=escape(tooltip), style={
             "color": colour, "weight": 1.5, "fillColor": colour, "fillOpacity": 0.15}))
     return [_group("Isochrone bands", features, show=False)]
@@ -132,7 +141,7 @@ def _admin_groups(frame: gpd.GeoDataFrame, run: RunFolder) -> list[folium.Featur
         share = float(row[column]) if column and pd.notna(row[column]) else np.nan
         lines = [f"<b>{escape(name)}</b>"]
         if "population" in row and pd.notna(row["population"]):
-            lines.append(f"population {float(row['population']):,.0f}")
+            lines.append(f"population {format_people(row['population'])}")
         if column:
             lines.append(f"within {threshold:g} min: "
                          + (f"{share:.0%}" if np.isfinite(share) else "no people"))
@@ -169,12 +178,12 @@ def _zone_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
     features = []
     for row in frame.itertuples():
         parts = [f"<b>Underserved zone #{_int(getattr(row, 'rank', None))}</b>"]
-        parts += _fields(row, [("population", "population", "{:,.0f}"),
-                               ("mean_time_min", "mean time", "{:.0f} min"),
-                               ("max_time_min", "max time", "{:.0f} min"),
-                               ("area_km2", "area", "{:.1f} km²")])
+        parts += _fields(row, [("population", "population", "people"),
+                               ("mean_time_min", "mean time", "{:,.0f} min"),
+                               ("max_time_min", "max time", "{:,.0f} min"),
+                               ("area_km2", "area", "{:,.1f} km²")])
         features.append(_feature(row.geometry, tooltip="<br>".join(parts), style={
-            "color": "#7a0177", "weight": 2, "fillColor": "#c51b8a", "fillOpacity": 0.08}))
+            "color": ZONE_COLOUR, "weight": 2, "fillColor": "#c51b8a", "fillOpacity": 0.08}))
     return [_group("Underserved zones", features)]
 
 
@@ -183,40 +192,60 @@ def _int(value: Any) -> str:
 
 
 def _fields(row: Any, spec: Sequence[tuple[str, str, str]]) -> list[str]:
-    """Escaped ``label: value`` lines for the columns of ``spec`` the row has."""
+    """Escaped ``label: value`` lines for the columns of ``spec`` the row has.
+
+    A format is a ``str.format`` pattern, ``"people"`` (whole, thousands separators) or
+    ``"number"`` (three significant digits, never scientific notation).
+    """
     lines = []
     for column, label, fmt in spec:
         value = getattr(row, column, None)
         if value is None:
             continue
-        shown = "no route" if isinstance(value, float) and not np.isfinite(value) else (
-            fmt.format(value) if isinstance(value, int | float | np.number) else str(value))
+        if isinstance(value, float) and not np.isfinite(value):
+            shown = "no route"
+        elif not isinstance(value, int | float | np.number):
+            shown = str(value)
+        elif fmt in ("people", "number"):
+            shown = format_people(value) if fmt == "people" else format_number(value)
+        else:
+            shown = fmt.format(value)
         lines.append(f"{escape(label)}: {escape(shown)}")
     return lines
+
+
+def _icon(style: MarkStyle, size_px: int, text: str = "", *, css_class: str = ""
+          ) -> dict[str, Any]:
+    """Marker data of a symbol: an HTML ``div`` shaped by CSS (see :data:`SYMBOLS`)."""
+    html = f'<div style="{style.css(size_px)}">{escape(text)}</div>'
+    return {"html": html, "size": size_px + 4, "cls": css_class}
 
 
 def _facility_groups(frame: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None
                      ) -> list[folium.FeatureGroup]:
     frame = _with_catchment(frame, catchments)
-    types = frame["type"].fillna("unknown").astype(str) if "type" in frame else pd.Series(
-        "facility", index=frame.index)
-    order = types.value_counts().index.tolist()
+    types = facility_types(frame)
     groups = []
-    for index, kind in enumerate(order):
-        colour = FACILITY_COLOURS[index % len(FACILITY_COLOURS)]
+    for kind, look in facility_styles(types.tolist()).items():
         features = []
         for row in frame[types == kind].itertuples():
             lines = [f"<b>{escape(getattr(row, 'name', ''))}</b>", escape(kind)]
             lines += _fields(row, [("catchment_population", "population in catchment",
-                                    "{:,.0f}"),
+                                    "people"),
                                    ("ratio_2sfca", "2SFCA ratio (per 1,000 people)",
-                                    "{:.3g}")])
+                                    "number")])
             features.append(_feature(
                 row.geometry, popup="<br>".join(lines), tooltip=escape(getattr(row, "name", "")),
-                style={"radius": 6, "color": "#ffffff", "weight": 1.5, "fillColor": colour,
-                       "fillOpacity": 0.95}))
+                marker=_icon(look, FACILITY_PX)))
         groups.append(_group(f"Facilities: {kind} ({len(features)})", features))
     return groups
+
+
+def facility_types(frame: pd.DataFrame) -> pd.Series:
+    """Type of each facility as text (``unknown`` when missing, ``facility`` if no column)."""
+    if "type" not in frame:
+        return pd.Series("facility", index=frame.index)
+    return frame["type"].fillna("unknown").astype(str)
 
 
 def _with_catchment(frame: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None
@@ -237,22 +266,21 @@ def _with_catchment(frame: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None
 def _site_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
     kinds = frame["kind"].astype(str) if "kind" in frame else pd.Series("site", index=frame.index)
     groups = []
-    for kind, title, shape, colour in (
-        ("satellite_clinic", "Recommended satellite clinics", "border-radius:2px", "#54278f"),
-        ("mobile_unit_stop", "Recommended mobile-unit stops", "border-radius:50%", "#e6550d"),
-    ):
+    for kind, title in (("satellite_clinic", "Recommended satellite clinics"),
+                        ("mobile_unit_stop", "Recommended mobile-unit stops")):
         features = []
         for row in frame[kinds == kind].itertuples():
             rank = _int(getattr(row, "rank", None))
             lines = [f"<b>#{rank} {escape(kind.replace('_', ' '))}</b>"]
-            lines += _fields(row, [("added_population", "newly within reach", "{:,.0f}"),
+            lines += _fields(row, [("added_population", "newly within reach", "people"),
                                    ("cumulative_share", "cumulative coverage", "{:.1%}"),
                                    ("nearest_facility", "nearest facility now", "{}"),
-                                   ("nearest_facility_time_min", "time to it", "{:.0f} min")])
-            html = (f'<div style="width:18px;height:18px;background:{colour};{shape}">'
-                    f"{rank}</div>")
+                                   ("nearest_facility_time_min", "time to it",
+                                    "{:,.0f} min")])
             features.append(_feature(row.geometry, popup="<br>".join(lines),
-                                     tooltip=f"#{rank}", marker={"html": html, "size": 24}))
+                                     tooltip=f"#{rank}",
+                                     marker=_icon(SITE_STYLES[kind], SITE_PX, rank,
+                                                  css_class="am-site")))
         if features:
             groups.append(_group(title, features))
     return groups
@@ -262,12 +290,24 @@ def _route_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
     days = frame["day"] if "day" in frame else pd.Series(1, index=frame.index)
     features = []
     for (_, row), day in zip(frame.iterrows(), days, strict=True):
-        colour = DAY_COLOURS[_day_index(day) % len(DAY_COLOURS)]
-        lines = [f"{escape(k)}: {escape(v)}" for k, v in row.items()
+        colour = day_colour(day)
+        lines = [f"{escape(k)}: {escape(_shown(v))}" for k, v in row.items()
                  if k != "geometry" and pd.notna(v)]
         features.append(_feature(row.geometry, tooltip="<br>".join(lines), style={
             "color": colour, "weight": 3, "opacity": 0.9}))
     return [_group("Mobile-unit routes (colour = day)", features)]
+
+
+def _shown(value: Any) -> str:
+    """A value for a tooltip: numbers for people, anything else as text."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        return str(value)
+    return format_number(value) if float(value) % 1 else f"{float(value):,.0f}"
+
+
+def day_colour(day: Any) -> str:
+    """Colour of a route day (the same in the route layer and the legend)."""
+    return DAY_COLOURS[_day_index(day) % len(DAY_COLOURS)]
 
 
 def _day_index(day: Any) -> int:

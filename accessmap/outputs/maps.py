@@ -1,8 +1,9 @@
 """Folium decision map (``map.html``), built from a finished run folder.
 
 Every data layer renders with no tile server (planners' laptops are often offline); the
-online base map is an optional layer, and with ``offline=True`` the Leaflet JavaScript and
-CSS are inlined from ``accessmap/assets/`` so the file opens air-gapped.  Every name shown
+online base map is an optional overlay that can be switched on and off again.  By default
+(``offline=True``) the Leaflet JavaScript and CSS are inlined from ``accessmap/assets/`` so
+the file opens air-gapped; ``offline=False`` links them from a CDN (``--cdn``).  Every name shown
 comes from OSM or user files and is escaped with :func:`accessmap.outputs.style.escape`;
 features are passed to Leaflet as JSON data (never pasted into JavaScript source).
 Geometries are simplified in a metric CRS and coordinates rounded to keep the file small.
@@ -11,7 +12,8 @@ Geometries are simplified in a metric CRS and coordinates rounded to keep the fi
 from __future__ import annotations
 
 __all__ = ["MAJOR_ROADS", "area_names", "decision_map", "legend_panel", "roads_layer",
-           "share_column", "summary_panel", "time_colormap", "time_image", "write_map"]
+           "share_column", "summary_panel", "time_colormap", "time_image", "view_bounds",
+           "write_map"]
 
 import base64
 import io
@@ -20,7 +22,7 @@ import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import branca.colormap
 import folium
@@ -39,14 +41,9 @@ from accessmap.outputs.map_layers import (
     share_column,
     siting_threshold,
 )
-from accessmap.outputs.style import (
-    COVERAGE_COLOURS,
-    NO_ROUTE_COLOUR,
-    classify_minutes,
-    escape,
-    time_classes,
-)
-from accessmap.record import FILES, LAYERS, RunFolder, Surface, check_target
+from accessmap.outputs.map_panels import PANEL_CSS, FitView, legend_panel, summary_panel
+from accessmap.outputs.style import NO_ROUTE_COLOUR, classify_minutes, time_classes
+from accessmap.record import FILES, LAYERS, RunFolder, Surface, apply_affine, check_target
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +78,7 @@ def write_map(
     run_dir: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,
     *,
-    offline: bool = False,
+    offline: bool = True,
     overwrite: bool = False,
 ) -> Path:
     """Build ``map.html`` from a finished run folder.
@@ -93,7 +90,8 @@ def write_map(
     out
         Output HTML file; default ``run_dir/map.html``.
     offline
-        Inline the Leaflet JavaScript/CSS so the file needs no internet at all.
+        Inline the Leaflet JavaScript/CSS so the file needs no internet at all (default);
+        False links them from a CDN (a smaller file that needs internet to draw).
     overwrite
         Replace an existing output file.
 
@@ -111,12 +109,12 @@ def write_map(
     target = check_target(Path(out) if out else run.file(FILES.map), overwrite=overwrite)
     text = decision_map(run, offline=offline).get_root().render()
     target.write_text(text, encoding="utf-8")
-    logger.info("map %s: %.1f MB%s", target, len(text.encode()) / 1e6,
-                " (offline, assets inlined)" if offline else "")
+    logger.info("map %s: %.1f MB (%s)", target, len(text.encode()) / 1e6,
+                "offline, assets inlined" if offline else "Leaflet linked from a CDN")
     return target
 
 
-def decision_map(run: RunFolder, *, offline: bool = False) -> folium.Map:
+def decision_map(run: RunFolder, *, offline: bool = True) -> folium.Map:
     """Build the decision map of a run folder: each layer a toggle in the layer control.
 
     Parameters
@@ -124,34 +122,78 @@ def decision_map(run: RunFolder, *, offline: bool = False) -> folium.Map:
     run
         The run folder.
     offline
-        Inline the Leaflet assets instead of linking them.
+        Inline the Leaflet assets (default) instead of linking them from a CDN.
     """
     thresholds = run.thresholds_min
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.25)
     _use_assets(fmap, offline=offline)
     folium.TileLayer("OpenStreetMap", name="Online base map (needs internet)", show=False,
-                     overlay=False).add_to(fmap)
+                     overlay=True).add_to(fmap)
     notes: list[str] = []
     surface = run.surface()
     if surface is not None:
+        if surface.crs.upper() not in ("EPSG:4326", "OGC:CRS84"):
+            surface = _to_lonlat(surface)
         _surface_layer(surface, thresholds).add_to(fmap)
     else:
         notes.append(f"travel-time surface (no {FILES.travel_time})")
-    admin = run.layer(LAYERS.admin_areas)
+    frames: dict[str, gpd.GeoDataFrame | None] = {}
     for name, build in layer_builders(run):
         frame = run.layer(name)
+        frames[name] = frame
         if frame is None or frame.empty:
             notes.append(f"{name.replace('_', ' ')} (not in this run)")
             continue
         for group in build(_slim(frame, name)):
             group.add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
     fullscreen = folium.plugins.Fullscreen(position="topleft")  # type: ignore[no-untyped-call]
     fullscreen.default_js, fullscreen.default_css = [], []
     fullscreen.add_to(fmap)
-    fmap.fit_bounds(_bounds(run, surface, admin))
-    _add_panels(fmap, run, thresholds, notes, admin)
+    admin = frames.get(LAYERS.admin_areas)
+    root = _figure(fmap).html
+    root.add_child(Element(summary_panel(run, notes)))
+    root.add_child(Element(legend_panel(
+        thresholds, admin=admin is not None and share_column(
+            admin, siting_threshold(run)) is not None,
+        layers=frames, surface=surface is not None)))
+    bounds = view_bounds(run, surface, admin)
+    fmap.fit_bounds(bounds)
+    FitView(bounds).add_to(fmap)
     return fmap
+
+
+def view_bounds(run: RunFolder, surface: Surface | None,
+                admin: gpd.GeoDataFrame | None = None) -> list[list[float]]:
+    """``[[south, west], [north, east]]`` of the populated area and the recommended sites.
+
+    Cells where nobody lives (sea, ferry lines, islands without people) do not set the
+    view; without a travel-time surface the admin areas or facilities do.
+    """
+    boxes = []
+    if surface is not None and surface.crs.upper() in ("EPSG:4326", "OGC:CRS84"):
+        populated = np.isfinite(surface.minutes)
+        if surface.no_route.shape == populated.shape:
+            populated |= surface.no_route
+        rows, cols = np.nonzero(populated)
+        if rows.size:
+            west, north = apply_affine(surface.transform, float(cols.min()), float(rows.min()))
+            east, south = apply_affine(surface.transform, float(cols.max() + 1),
+                                       float(rows.max() + 1))
+            boxes.append((west, min(south, north), east, max(south, north)))
+    if not boxes:
+        for frame in (admin, run.layer(LAYERS.facilities)):
+            if frame is not None and not frame.empty:
+                boxes.append(tuple(frame.to_crs("EPSG:4326").total_bounds))
+                break
+    sites = run.layer(LAYERS.recommended_sites)
+    if sites is not None and not sites.empty:
+        boxes.append(tuple(sites.to_crs("EPSG:4326").total_bounds))
+    if not boxes:
+        return [[-60.0, -180.0], [75.0, 180.0]]
+    west, south, east, north = (f(b[i] for b in boxes)
+                                for i, f in enumerate((min, min, max, max)))
+    return [[float(south), float(west)], [float(north), float(east)]]
 
 
 def _figure(fmap: folium.Map) -> Figure:
@@ -172,15 +214,7 @@ def _use_assets(fmap: folium.Map, *, offline: bool) -> None:
             header.add_child(folium.JavascriptLink(url), name=name)
         else:
             header.add_child(folium.CssLink(url), name=name)
-    header.add_child(Element(
-        "<style>.am-icon div{display:flex;align-items:center;justify-content:center;"
-        "font:bold 11px sans-serif;color:#fff;border:2px solid #fff;"
-        "box-shadow:0 0 0 1px #222;}"
-        ".am-panel{position:fixed;z-index:1000;background:rgba(255,255,255,.93);"
-        "padding:6px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif;}"
-        ".am-panel table{border-collapse:collapse}.am-panel td,.am-panel th"
-        "{padding:1px 5px;text-align:right}.am-swatch{display:inline-block;width:14px;"
-        "height:10px;margin-right:4px;border:1px solid #777}</style>"), name="am_style")
+    header.add_child(Element(PANEL_CSS), name="am_style")
 
 
 def _slim(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
@@ -201,17 +235,6 @@ def _slim(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         logger.info("map layer %s: %d -> %d vertices (simplified at %s m, rounded to %d "
                     "decimals)", name, before, after, tolerance, COORD_DECIMALS)
     return frame
-
-
-def _bounds(run: RunFolder, surface: Surface | None, admin: gpd.GeoDataFrame | None
-            ) -> list[list[float]]:
-    if surface is not None and surface.crs.upper() in ("EPSG:4326", "OGC:CRS84"):
-        west, south, east, north = surface.bounds()
-    else:
-        frame = admin if admin is not None else run.layer(LAYERS.facilities)
-        west, south, east, north = (frame.total_bounds if frame is not None
-                                    else (-180.0, -60.0, 180.0, 75.0))
-    return [[float(south), float(west)], [float(north), float(east)]]
 
 
 def time_colormap(thresholds_min: Sequence[float]) -> branca.colormap.StepColormap:
@@ -284,74 +307,3 @@ def _to_lonlat(surface: Surface) -> Surface:
                             src_crs=surface.crs, dst_transform=transform,
                             dst_crs="EPSG:4326", src_nodata=np.nan, dst_nodata=np.nan)
     return Surface(out, transform, "EPSG:4326")
-
-
-def _add_panels(fmap: folium.Map, run: RunFolder, thresholds: Sequence[float],
-                notes: Sequence[str], admin: gpd.GeoDataFrame | None) -> None:
-    root = _figure(fmap).html
-    root.add_child(Element(summary_panel(run, notes)))
-    root.add_child(Element(legend_panel(
-        thresholds, admin=admin is not None and share_column(
-            admin, siting_threshold(run)) is not None,
-        sites=LAYERS.recommended_sites in run.layer_names)))
-
-
-def summary_panel(run: RunFolder, notes: Sequence[str] = ()) -> str:
-    """HTML of the title and summary panel (escaped)."""
-    summary, thresholds = run.summary, run.thresholds_min
-    label = ("<div style='color:#b30000;font-weight:bold'>SYNTHETIC DATA - not a real "
-             "place</div>") if run.synthetic else ""
-    after = {r["threshold_min"]: r for r in summary.get("coverage_with_new_sites") or []}
-    n_sites = len(summary.get("recommended_sites") or [])
-    rows = "".join(
-        f"<tr><td>{float(r['threshold_min']):g} min</td><td>{_share(r.get('share'))}</td>"
-        f"<td>{_share(after.get(r['threshold_min'], {}).get('share'))}</td></tr>"
-        for r in summary["coverage"])
-    unreachable = summary.get("unreachable_population")
-    missing = ("<div style='color:#666'>Not shown: " + escape("; ".join(notes)) + "</div>"
-               if notes else "")
-    return (
-        "<div class='am-panel' style='top:10px;left:60px;max-width:340px'>"
-        f"<div style='font-size:15px;font-weight:bold'>{escape(run.title)}</div>{label}"
-        f"<div>Mode: {escape(run.scenario.analysis.mode)}; thresholds "
-        f"{escape(', '.join(f'{t:g}' for t in thresholds))} min</div>"
-        f"<table><tr><th>within</th><th>now</th><th>with {n_sites} new sites</th></tr>"
-        f"{rows}</table>"
-        + (f"<div>No route to care: {float(unreachable):,.0f} people</div>"
-           if unreachable is not None else "")
-        + f"{missing}</div>"
-    )
-
-
-def _share(value: Any) -> str:
-    return f"{float(value):.1%}" if value is not None else "-"
-
-
-def legend_panel(thresholds: Sequence[float], *, admin: bool = True, sites: bool = True
-                 ) -> str:
-    """HTML of the stepped travel-time legend (same classes as the figures and report).
-
-    ``admin`` and ``sites`` add the admin-area coverage classes and the site symbols.
-    """
-    items = "".join(
-        f"<div><span class='am-swatch' style='background:{c.colour}'></span>"
-        f"{escape(c.label)}</div>" for c in time_classes(thresholds))
-    coverage = "".join(
-        f"<span class='am-swatch' style='background:{c}' title='{i * 100 // 6}%'></span>"
-        for i, c in enumerate(COVERAGE_COLOURS))
-    extra = ""
-    if admin:
-        extra += ("<div style='margin-top:4px'><b>Admin-area coverage</b><br>0% " + coverage
-                  + " 100%</div>")
-    if sites:
-        extra += ("<div style='margin-top:4px'><span class='am-swatch' style='background:"
-                  "#54278f'></span>satellite clinic <span class='am-swatch' style='background:"
-                  "#e6550d;border-radius:50%'></span>mobile-unit stop</div>")
-    return (
-        "<div class='am-panel' style='bottom:30px;right:10px'>"
-        "<b>Travel time to nearest facility</b>" + items
-        + f"<div><span class='am-swatch' style='background:{NO_ROUTE_COLOUR}'></span>"
-        f"no route</div>{extra}</div>"
-    )
-
-

@@ -1,9 +1,11 @@
-"""Planner documents built from a run folder: ``report.html`` and ``report.md``.
+"""Planner documents built from a run folder: ``report.html``, ``report.md``, ``report.pdf``.
 
 The report is assembled once as a list of blocks (headings, paragraphs, tables, figures)
 and rendered twice: Markdown (figures linked) and one self-contained HTML file (figures
-embedded, every value escaped).  Optional ``report.xlsx`` (the tables, one sheet each)
-needs the ``xlsx`` extra (openpyxl).
+embedded, every value escaped).  ``report.pdf`` is that HTML printed by headless Chromium
+(A4, page numbers, tables and figures kept whole; :func:`write_pdf`); without a Chromium
+or Chrome on the machine it is left out with a warning.  Optional ``report.xlsx`` (the
+tables, one sheet each) needs the ``xlsx`` extra (openpyxl).
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +30,8 @@ from accessmap.outputs.figures import write_figures
 from accessmap.outputs.style import escape, time_classes
 from accessmap.record import FILES, RunFolder, check_target
 
-__all__ = ["REPORT_FILES", "Block", "Table", "render_html", "render_markdown", "report_blocks",
-           "write_report", "write_xlsx"]
+__all__ = ["REPORT_FILES", "Block", "Table", "find_chromium", "render_html", "render_markdown",
+           "report_blocks", "write_pdf", "write_report", "write_xlsx"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +92,9 @@ def write_report(run_dir: str | os.PathLike[str], *, overwrite: bool = False,
     targets[0].write_text(render_html(blocks, run), encoding="utf-8")
     targets[1].write_text(render_markdown(blocks), encoding="utf-8")
     written += targets[:2]
+    pdf = check_target(run.file(FILES.report_pdf), overwrite=overwrite)
+    if write_pdf(targets[0], pdf):
+        written.append(pdf)
     if xlsx:
         write_xlsx(targets[2], blocks)
         written.append(targets[2])
@@ -332,9 +341,19 @@ def render_markdown(blocks: Sequence[Block]) -> str:
     return "\n".join(lines)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|]|&(?=#?\w+;))")
+
+
 def _md(text: str) -> str:
-    """Escape text for Markdown: HTML-escaped, table pipes and emphasis neutralised."""
-    return escape(text).replace("|", "&#124;").replace("*", "&#42;").replace("_", "\\_")
+    r"""Escape text for Markdown with backslashes (no HTML entities): markup, table pipes
+    and emphasis become literal text.
+
+    Examples
+    --------
+    >>> print(_md("<b>A & B</b> | x_y &amp;"))
+    \<b\>A & B\</b\> \| x\_y \&amp;
+    """
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 def _md_table(table: Table) -> list[str]:
@@ -351,7 +370,15 @@ _CSS = ("body{font:14px/1.45 sans-serif;max-width:60em;margin:2em auto;padding:0
         "color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px "
         "solid #ccc;padding:3px 8px;text-align:left}th{background:#f3f3f3}caption{"
         "text-align:left;font-style:italic;padding:2px 0}.warning{background:#fde0dd;"
-        "border:1px solid #c51b8a;padding:8px;font-weight:bold}img{max-width:100%}")
+        "border:1px solid #c51b8a;padding:8px;font-weight:bold}img{max-width:100%}"
+        "figure{margin:1em 0}figcaption{font-style:italic;font-size:90%}"
+        "@page{size:A4;margin:16mm 14mm 18mm 14mm;@bottom-center{content:'Page ' "
+        "counter(page) ' of ' counter(pages);font:9pt sans-serif;color:#555}}"
+        "@media print{body{font-size:10pt;max-width:none;margin:0;padding:0}"
+        "h1,h2{break-after:avoid}table{width:100%;font-size:8.5pt}thead{display:"
+        "table-header-group}table,tr,figure,img,.warning{break-inside:avoid}caption{"
+        "break-after:avoid}figure img{max-height:235mm;width:auto;max-width:100%}"
+        "td{overflow-wrap:anywhere}}")
 
 
 def render_html(blocks: Sequence[Block], run: RunFolder) -> str:
@@ -391,6 +418,55 @@ def _html_table(table: Table) -> str:
                    for row in frame.itertuples(index=False))
     caption = f"<caption>{escape(table.caption)}</caption>" if table.caption else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+#: Programs that can print the report (first found wins); ACCESSMAP_CHROMIUM overrides.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+                  "microsoft-edge", "msedge")
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium-based browser (``ACCESSMAP_CHROMIUM`` first), or ``None``."""
+    named = os.environ.get("ACCESSMAP_CHROMIUM")
+    if named:
+        return shutil.which(named) or (named if Path(named).is_file() else None)
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def write_pdf(html_path: Path, pdf_path: Path, *, timeout_s: float = 180.0) -> bool:
+    """Print ``html_path`` to ``pdf_path`` (A4, page numbers) with headless Chromium.
+
+    Returns
+    -------
+    bool
+        True when the PDF was written; False (with a warning in the log) when no
+        Chromium/Chrome is installed or it failed: the HTML report stays complete.
+    """
+    browser = find_chromium()
+    if browser is None:
+        logger.warning("report.pdf not written: no Chromium or Chrome found (install "
+                       "chromium, or set ACCESSMAP_CHROMIUM to a Chrome/Edge program); "
+                       "report.html prints the same pages from a browser")
+        return False
+    with tempfile.TemporaryDirectory(prefix="accessmap-pdf-") as profile:
+        command = [browser, "--headless", "--no-sandbox", "--disable-gpu",
+                   "--no-first-run", "--disable-background-networking",
+                   "--disable-component-update", "--no-pdf-header-footer",
+                   "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
+                   f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            logger.warning("report.pdf not written: %s failed (%s)", browser, err)
+            return False
+    if done.returncode != 0 or not pdf_path.is_file() or pdf_path.stat().st_size == 0:
+        logger.warning("report.pdf not written: %s exited with %s: %s", browser,
+                       done.returncode, done.stderr.strip()[-500:])
+        pdf_path.unlink(missing_ok=True)
+        return False
+    logger.info("report.pdf: %.1f MB", pdf_path.stat().st_size / 1e6)
+    return True
 
 
 def _require_openpyxl() -> None:

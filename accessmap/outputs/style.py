@@ -1,4 +1,5 @@
-"""Colours, travel-time classes and escaping shared by the map, figures and report."""
+"""Colours, symbols, travel-time classes, number formats and escaping shared by the map,
+figures and report, so a symbol means the same on the web map and on paper."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from numpy.typing import NDArray
 
 from accessmap.errors import OutputError
 
-__all__ = ["COVERAGE_COLOURS", "LAYER_TITLES", "NO_ROUTE_COLOUR", "TIME_COLOURS", "TimeClass",
-           "classify_minutes", "escape", "time_classes"]
+__all__ = ["COVERAGE_COLOURS", "DAY_COLOURS", "LAYER_TITLES", "NO_ROUTE_COLOUR", "SITE_STYLES",
+           "SYMBOLS", "TIME_COLOURS", "TIME_OPACITY", "ZONE_COLOUR", "MarkStyle", "Symbol",
+           "TimeClass", "classify_minutes", "escape", "facility_styles", "format_number",
+           "format_people", "time_classes"]
 
 #: Colours of the travel-time classes, near (green) to far (dark red).
 TIME_COLOURS = ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027", "#7f0000")
@@ -25,6 +28,127 @@ COVERAGE_COLOURS = ("#f7fcb9", "#d9f0a3", "#addd8e", "#78c679", "#31a354", "#006
 
 #: Colour of people with no route to any facility.
 NO_ROUTE_COLOUR = "#5a5a5a"
+
+
+#: Opacity of the travel-time classes as drawn on the map (image alpha x layer opacity).
+TIME_OPACITY = round(210 / 255 * 0.85, 2)
+
+
+#: Outline colour of underserved zones.
+ZONE_COLOUR = "#7a0177"
+
+
+#: Colours of the mobile-unit route days (day 1, 2, ...; repeating).
+DAY_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf")
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A point symbol drawn the same way by matplotlib (``marker``) and CSS (``css``)."""
+
+    marker: str
+    css: str
+
+
+#: Point symbols by name: matplotlib marker and the CSS that shapes a square ``div``.
+SYMBOLS = {
+    "circle": Symbol("o", "border-radius:50%"),
+    "square": Symbol("s", "border-radius:1px"),
+    "diamond": Symbol("D", "clip-path:polygon(50% 0,100% 50%,50% 100%,0 50%)"),
+    "triangle": Symbol("^", "clip-path:polygon(50% 0,100% 100%,0 100%)"),
+    "triangle_down": Symbol("v", "clip-path:polygon(0 0,100% 0,50% 100%)"),
+    "pentagon": Symbol("p", "clip-path:polygon(50% 0,100% 38%,81% 100%,19% 100%,0 38%)"),
+    "hexagon": Symbol("h", "clip-path:polygon(50% 0,100% 25%,100% 75%,50% 100%,0 75%,0 25%)"),
+}
+
+
+@dataclass(frozen=True)
+class MarkStyle:
+    """How one kind of point is drawn: symbol name, fill colour and legend label."""
+
+    symbol: str
+    colour: str
+    label: str
+
+    @property
+    def marker(self) -> str:
+        """The matplotlib marker of the symbol."""
+        return SYMBOLS[self.symbol].marker
+
+    def css(self, size_px: int) -> str:
+        """Inline CSS of a ``div`` drawing the symbol at ``size_px``."""
+        return (f"width:{size_px}px;height:{size_px}px;background:{self.colour};"
+                f"{SYMBOLS[self.symbol].css}")
+
+
+#: Recommended sites: satellite clinics are purple squares, mobile-unit stops orange
+#: diamonds (map, figures and legends alike).
+SITE_STYLES = {
+    "satellite_clinic": MarkStyle("square", "#54278f", "satellite clinic"),
+    "mobile_unit_stop": MarkStyle("diamond", "#e6550d", "mobile-unit stop"),
+}
+
+
+#: Symbols and colours of the facility types (blues and greys, apart from the sites').
+_FACILITY_LOOKS = (("circle", "#08306b"), ("triangle", "#2171b5"), ("pentagon", "#00acc1"),
+                   ("hexagon", "#252525"), ("triangle_down", "#6baed6"),
+                   ("circle", "#737373"), ("triangle", "#006d77"), ("pentagon", "#4292c6"))
+
+
+def facility_styles(types: Sequence[Any]) -> dict[str, MarkStyle]:
+    """Symbol and colour of each facility type, the commonest first (ties by name).
+
+    Examples
+    --------
+    >>> {k: (s.symbol, s.colour) for k, s in facility_styles(["a", "b", "b"]).items()}
+    {'b': ('circle', '#08306b'), 'a': ('triangle', '#2171b5')}
+    """
+    counts: dict[str, int] = {}
+    for value in types:
+        name = "unknown" if value is None or value != value else str(value)
+        counts[name] = counts.get(name, 0) + 1
+    order = sorted(counts, key=lambda name: (-counts[name], name))
+    return {name: MarkStyle(*_FACILITY_LOOKS[i % len(_FACILITY_LOOKS)],
+                            label=name.replace("_", " "))
+            for i, name in enumerate(order)}
+
+
+def format_people(value: Any) -> str:
+    """A count of people: whole, with thousands separators (``-`` when missing).
+
+    Examples
+    --------
+    >>> format_people(1234567.4), format_people(None)
+    ('1,234,567', '-')
+    """
+    number = _finite(value)
+    return "-" if number is None else f"{number:,.0f}"
+
+
+def format_number(value: Any, *, significant: int = 3) -> str:
+    """A number for people: thousands separators and never scientific notation.
+
+    Examples
+    --------
+    >>> format_number(1234567.0), format_number(0.000123456), format_number(12.345)
+    ('1,234,567', '0.000123', '12.3')
+    """
+    number = _finite(value)
+    if number is None:
+        return "-"
+    if abs(number) >= 10 ** (significant - 1):
+        return f"{number:,.0f}"
+    text = str(np.format_float_positional(number, precision=significant, unique=False,
+                                          fractional=False, trim="-"))
+    return text
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
 
 
 #: Human names of the optional layers, in drawing order.

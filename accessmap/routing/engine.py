@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ from accessmap.routing._sources import (
 
 __all__ = [
     "Sources",
+    "bounded_time_blocks",
     "bounded_times",
     "build_graph",
     "connected_components",
@@ -447,6 +448,84 @@ def bounded_times(
     >>> cover.indptr.tolist(), cover.indices.tolist(), cover.data.tolist()
     ([0, 2, 3], [0, 1, 3], [0.0, 1.0, 0.0])
     """
+    block = _bounded_blocks(graph, sources, limit, targets=targets, n_threads=n_threads)
+    return block(0, sources.n_sources, tick)
+
+
+def bounded_time_blocks(
+    graph: scipy.sparse.csr_array,
+    sources: Sources,
+    limit: float,
+    *,
+    targets: Sources | None = None,
+    block_sources: int = 256,
+    n_threads: int | None = None,
+    tick: Callable[[float, str], None] | None = None,
+) -> Iterator[tuple[int, scipy.sparse.csr_array]]:
+    """:func:`bounded_times` block by block of sources, so the whole matrix never exists.
+
+    The same searches and the same times as :func:`bounded_times`; the caller reduces
+    each block (sums per source or per column) and drops it before the next one is
+    searched, so memory grows with ``block_sources``, not with the number of sources.
+
+    Parameters
+    ----------
+    graph, sources, limit, targets, n_threads
+        As for :func:`bounded_times`.
+    block_sources
+        Sources per block (the last block may be smaller), ``>= 1``.
+    tick
+        Progress callback ``tick(fraction, message)`` over all blocks (last call 1.0).
+
+    Yields
+    ------
+    first, block : int, scipy.sparse.csr_array
+        The first source of the block and its rows of the :func:`bounded_times` result,
+        shape ``(rows, n_columns)``, in source order.
+
+    Raises ``InputDataError`` as :func:`bounded_times` does, or if ``block_sources < 1``.
+
+    Examples
+    --------
+    >>> g = build_graph(np.array([0, 1, 2]), np.array([1, 2, 3]), np.ones(3), 4)
+    >>> [(k, b.indices.tolist()) for k, b in
+    ...  bounded_time_blocks(g, Sources.at_nodes([0, 3]), 1.0, block_sources=1)]
+    [(0, [0, 1]), (1, [3])]
+    """
+    if not (isinstance(block_sources, int) and block_sources >= 1):
+        raise InputDataError(f"block_sources must be a whole number >= 1, got "
+                             f"{block_sources!r}")
+    block = _bounded_blocks(graph, sources, limit, targets=targets, n_threads=n_threads)
+    n = sources.n_sources
+    for first in range(0, n, block_sources):
+        last = min(n, first + block_sources)
+        yield first, block(first, last, _block_tick(tick, first, last, n))
+
+
+def _block_tick(
+    tick: Callable[[float, str], None] | None, first: int, last: int, n: int
+) -> Callable[[float, str], None] | None:
+    """``tick`` with a block's own fraction mapped onto the share of all sources."""
+    if tick is None:
+        return None
+    outer = tick
+
+    def inner(fraction: float, message: str) -> None:
+        outer(1.0 if last == n and fraction >= 1.0 else
+              (first + fraction * (last - first)) / n, message)
+
+    return inner
+
+
+def _bounded_blocks(
+    graph: scipy.sparse.csr_array,
+    sources: Sources,
+    limit: float,
+    *,
+    targets: Sources | None,
+    n_threads: int | None,
+) -> Callable[[int, int, Callable[[float, str], None] | None], scipy.sparse.csr_array]:
+    """Check and prepare the arrays once; return ``block(first, last, tick)``."""
     graph = _as_graph(graph)
     _check_sources(graph.shape[0], sources)
     if not limit >= 0:
@@ -459,7 +538,6 @@ def bounded_times(
     indptr = graph.indptr.astype(np.int64, copy=False)
     indices = graph.indices.astype(index_dtype, copy=False)
     threads = _thread_count(n_threads)
-    chunks = _chunk_bounds(sources.n_sources, threads)
     compile_kernels()
     if targets is not None:
         _check_sources(n_nodes, targets)
@@ -469,33 +547,36 @@ def bounded_times(
         node_target = np.zeros(0, np.int64)
         node_cost = np.zeros(0)
     column_dtype = index_dtype
+    node_target = node_target.astype(column_dtype, copy=False)
 
     def run(bounds: tuple[int, int]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
         return bounded_chunk(
             indptr, indices, graph.data, ptr, node, cost, bounds[0], bounds[1], float(limit),
-            node_ptr, node_target.astype(column_dtype, copy=False), node_cost, n_columns,
+            node_ptr, node_target, node_cost, n_columns,
         )
 
-    parts = run_chunks(run, chunks, threads, tick=tick, what="bounded search chunks")
-    logger.debug(
-        "bounded_times: %d sources, limit %g, %d chunks on %d threads",
-        sources.n_sources,
-        limit,
-        len(chunks),
-        threads,
-    )
-    counts = np.concatenate([np.zeros(0, np.int64), *(p[0] for p in parts)])
-    out_indptr = np.zeros(sources.n_sources + 1, dtype=np.int64)
-    np.cumsum(counts, out=out_indptr[1:])
-    out_indices = np.concatenate([np.zeros(0, column_dtype), *(p[1] for p in parts)])
-    out_data = np.concatenate([np.zeros(0), *(p[2] for p in parts)])
-    out_index_dtype = _index_dtype(n_columns, out_data.size)
-    return _csr(
-        out_data,
-        out_indices.astype(out_index_dtype, copy=False),
-        out_indptr.astype(out_index_dtype, copy=False),
-        (sources.n_sources, n_columns),
-    )
+    def block(
+        first: int, last: int, tick: Callable[[float, str], None] | None
+    ) -> scipy.sparse.csr_array:
+        rows = last - first
+        chunks = [(a + first, b + first) for a, b in _chunk_bounds(rows, threads)]
+        parts = run_chunks(run, chunks, threads, tick=tick, what="bounded search chunks")
+        logger.debug("bounded_times: sources %d-%d of %d, limit %g, %d chunks, %d threads",
+                     first, last, sources.n_sources, limit, len(chunks), threads)
+        counts = np.concatenate([np.zeros(0, np.int64), *(p[0] for p in parts)])
+        out_indptr = np.zeros(rows + 1, dtype=np.int64)
+        np.cumsum(counts, out=out_indptr[1:])
+        out_indices = np.concatenate([np.zeros(0, column_dtype), *(p[1] for p in parts)])
+        out_data = np.concatenate([np.zeros(0), *(p[2] for p in parts)])
+        out_index_dtype = _index_dtype(n_columns, out_data.size)
+        return _csr(
+            out_data,
+            out_indices.astype(out_index_dtype, copy=False),
+            out_indptr.astype(out_index_dtype, copy=False),
+            (rows, n_columns),
+        )
+
+    return block
 
 
 def _thread_count(n_threads: int | None) -> int:

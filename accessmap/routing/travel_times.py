@@ -9,6 +9,7 @@ streets count in the direction people actually travel.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,13 +18,19 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from accessmap.progress import Tick, scaled
-from accessmap.routing.engine import Sources, bounded_times, nearest_source
+from accessmap.routing.engine import (
+    Sources,
+    bounded_time_blocks,
+    bounded_times,
+    nearest_source,
+)
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import Snap, entry_costs, entry_points, snap_points
 
 __all__ = [
-    "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access", "facility_point_times",
-    "facility_sources", "nearest_facility_times", "source_point_times",
+    "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access",
+    "facility_point_time_blocks", "facility_point_times", "facility_sources",
+    "nearest_facility_times", "source_point_times",
 ]
 
 logger = logging.getLogger(__name__)
@@ -228,13 +235,17 @@ def source_point_times(
         Shape ``(sources.n_sources, demand.size)``; the best time over the point's two
         entries.  Zero times are stored: read through ``.indptr``/``.indices``/``.data``.
     """
+    return bounded_times(network.graph_to, sources, float(limit_s),
+                         targets=_point_targets(network, point_snap, demand), tick=tick)
+
+
+def _point_targets(network: RoadNetwork, point_snap: Snap, demand: NDArray[np.int64]) -> Sources:
+    """The demand points ``demand`` as targets of a search over ``graph_to``."""
     sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
                point_snap.distance_m[demand])
     point, node, cost = entry_points(network, sub, towards_network=True)
-    targets = Sources(entry_source=point, entry_node=node, entry_cost=cost,
-                             n_sources=int(demand.size))
-    return bounded_times(network.graph_to, sources, float(limit_s), targets=targets,
-                         tick=tick)
+    return Sources(entry_source=point, entry_node=node, entry_cost=cost,
+                   n_sources=int(demand.size))
 
 
 def facility_point_times(
@@ -248,3 +259,25 @@ def facility_point_times(
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     return source_point_times(network, facility_sources(network, access.facility_snap),
                               access.point_snap, demand, limit_s, tick=tick)
+
+
+def facility_point_time_blocks(
+    network: RoadNetwork,
+    access: Access,
+    limit_s: float,
+    *,
+    block_facilities: int = 128,
+    tick: Tick | None = None,
+) -> Iterator[tuple[int, scipy.sparse.csr_array]]:
+    """:func:`facility_point_times` one block of facilities at a time.
+
+    Yields ``(first, block)``: the first facility of the block and its rows of the
+    facility x demand point matrix (the same times), so that callers summing per facility
+    and per point (2SFCA) hold one block, never the whole matrix.  ``tick`` runs over
+    all blocks (last call 1.0).
+    """
+    demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
+    yield from bounded_time_blocks(
+        network.graph_to, facility_sources(network, access.facility_snap), float(limit_s),
+        targets=_point_targets(network, access.point_snap, demand),
+        block_sources=block_facilities, tick=tick)

@@ -21,6 +21,7 @@ class RunFiles:
     map: str = "map.html"
     report_html: str = "report.html"
     report_md: str = "report.md"
+    report_pdf: str = "report.pdf"
     report_xlsx: str = "report.xlsx"
     layers: str = "layers.gpkg"
     travel_time: str = "travel_time.tif"

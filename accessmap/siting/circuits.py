@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError, SolverError
 from accessmap.progress import Tick
+from accessmap.routing.engine import Sources, bounded_times
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import snap_points
 
@@ -207,7 +208,13 @@ def _assign_bases(
     settings: CircuitSettings,
     unserved: list[dict[str, object]],
 ) -> NDArray[np.int64]:
-    """Base index per stop (shortest drive round trip), -1 for stops left unserved."""
+    """Base index per stop (shortest drive round trip), -1 for stops left unserved.
+
+    The searches start at the few stops, not at the many bases: one bounded search per
+    stop and direction, limited to the working day minus one service time (no round
+    trip beyond it can be planned), kept sparse.  Only a stop with no base inside that
+    bound is searched again without one, to say how far its nearest base is.
+    """
     base_of = np.full(stop_node.size, -1, dtype=np.int64)
     usable = np.flatnonzero(base_node >= 0)
     if usable.size == 0:
@@ -216,21 +223,28 @@ def _assign_bases(
                              "road; mobile units cannot start anywhere"})
         return base_of
     nodes = base_node[usable]
-    out = scipy.sparse.csgraph.dijkstra(network.graph_from, indices=nodes)
-    back = scipy.sparse.csgraph.dijkstra(network.graph_to, indices=nodes)
     day_s = settings.workday_h * 3600
     service_s = settings.service_min * 60
+    on_road = np.flatnonzero(stop_node >= 0)
+    limit = max(day_s - service_s, 0.0)
+    from_base = _stop_base_times(network.graph_to, stop_node[on_road], nodes, limit)
+    to_base = _stop_base_times(network.graph_from, stop_node[on_road], nodes, limit)
+    row_of = np.full(stop_node.size, -1, dtype=np.int64)
+    row_of[on_road] = np.arange(on_road.size)
     for i, (stop, node) in enumerate(zip(stops["stop"], stop_node, strict=True)):
         if node < 0:
             unserved.append({"stop": stop, "reason": "farther than the snap distance from "
                              "any drivable road"})
             continue
-        trip = out[:, node] + back[:, node]
+        trip = from_base[row_of[i]] + to_base[row_of[i]]
+        best = int(np.argmin(trip))
+        if not trip[best] <= limit:  # no base within the day: measure the true nearest
+            trip = _unbounded_trips(network, int(node), nodes)
+            best = int(np.argmin(trip))
         if not np.isfinite(trip).any():
             unserved.append({"stop": stop, "reason": "no base facility can reach this stop "
                              "by road (another island or a separate road piece?)"})
             continue
-        best = int(np.argmin(trip))
         if trip[best] + service_s > day_s:
             unserved.append({"stop": stop, "reason": (
                 f"round trip from the nearest base takes {trip[best] / 60:.0f} min; with "
@@ -239,6 +253,41 @@ def _assign_bases(
             continue
         base_of[i] = usable[best]
     return base_of
+
+
+def _stop_base_times(
+    graph: scipy.sparse.csr_array,
+    stop_nodes: NDArray[np.int64],
+    base_nodes: NDArray[np.int64],
+    limit_s: float,
+) -> NDArray[np.float64]:
+    """Stops x bases times within ``limit_s`` (``inf`` beyond), from bounded searches.
+
+    Over ``graph_to`` the times are base -> stop driving, over ``graph_from`` stop ->
+    base.  Only the stops x bases block is dense (a few stops).
+    """
+    out = np.full((stop_nodes.size, base_nodes.size), np.inf)
+    if stop_nodes.size == 0:
+        return out
+    reach = bounded_times(graph, Sources.at_nodes(stop_nodes), limit_s)
+    for row in range(stop_nodes.size):
+        lo, hi = int(reach.indptr[row]), int(reach.indptr[row + 1])
+        cols, times = reach.indices[lo:hi], reach.data[lo:hi]
+        if cols.size == 0:
+            continue
+        pos = np.minimum(np.searchsorted(cols, base_nodes), cols.size - 1)
+        hit = cols[pos] == base_nodes
+        out[row, hit] = times[pos[hit]]
+    return out
+
+
+def _unbounded_trips(
+    network: RoadNetwork, stop_node: int, base_nodes: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Round trip (base -> stop -> base) from every base, with no bound (one stop)."""
+    there = scipy.sparse.csgraph.dijkstra(network.graph_to, indices=stop_node)
+    back = scipy.sparse.csgraph.dijkstra(network.graph_from, indices=stop_node)
+    return np.asarray(there[base_nodes] + back[base_nodes], dtype=np.float64)
 
 
 def _route_unit(
