@@ -244,3 +244,13 @@ def test_stages_after_loading_never_touch_the_disk(tiny_world: dict[str, Path],
     analysis = pipeline.analyse(scenario, inputs, access)
     plan = recommend_sites(scenario.siting, pipeline._siting_data(scenario, inputs, access))
     assert analysis.by_group is not None and len(plan.sites) == 1
+
+
+def test_timings_include_every_stage_and_the_outputs(tiny_world: dict[str, Path]) -> None:
+    from accessmap.pipeline import STAGE_WEIGHTS
+
+    scenario = tiny_scenario(tiny_world)
+    run(scenario)
+    timings = json.loads((scenario.output.out / "summary.json").read_text())["timings_s"]
+    assert set(timings) == set(STAGE_WEIGHTS)
+    assert all(value >= 0 for value in timings.values())
