@@ -19,10 +19,13 @@ import click
 
 from accessmap._version import __version__
 from accessmap.errors import AccessmapError, AccessmapWarning, ConfigError
+from accessmap.routing.modes import MODES
 
 __all__ = ["apply_settings", "main", "parse_exclusions", "parse_thresholds"]
 
 DEFAULT_DEMO_OUT = Path("maps/demo")
+#: Travel modes the options accept (the registry of :mod:`accessmap.routing.modes`).
+_MODE_NAMES = list(MODES)
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
@@ -126,7 +129,7 @@ def main() -> None:
               help="Health facilities (GeoJSON, GeoPackage, CSV with lon/lat).")
 @click.option("--facilities-layer", default=None, metavar="LAYER",
               help="Layer of a facilities GeoPackage that holds several.")
-@click.option("--mode", type=click.Choice(["walk", "drive"]), default=None,
+@click.option("--mode", type=click.Choice(_MODE_NAMES), default=None,
               help="Travel mode.  [default: walk]")
 @click.option("--thresholds", default=None, metavar="MIN,MIN,...",
               help="Travel-time thresholds in minutes.  [default: 30,60,120]")
@@ -187,7 +190,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
 @main.command()
 @out_option
 @overwrite_option
-@click.option("--mode", type=click.Choice(["walk", "drive"]), default="walk",
+@click.option("--mode", type=click.Choice(_MODE_NAMES), default="walk",
               show_default=True, help="Travel mode.")
 @set_option
 @cdn_options
