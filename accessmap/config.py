@@ -1,48 +1,10 @@
 """Scenario settings: nested frozen sections that mirror the scenario file's tables.
 
-A scenario file looks like this (every key optional; paths relative to the file)::
-
-    title = "Comoros, walking"
-
-    [inputs]
-    network = "../shared/data/comoros/comores-latest.osm.pbf"
-    population = "../shared/data/comoros/com_ppp_2020_UNadj.tif"
-    population_column = "pop"              # only for census polygons / points
-    facilities = "../shared/data/comoros/health.gpkg"
-    boundaries = "districts.geojson"       # optional admin areas (or the OSM extract,
-    boundary_name_column = "name"          #  with admin_level = 4)
-    groups = "wealth.geojson"              # optional group polygons
-    group_column = "wealth_quintile"
-
-    [analysis]
-    mode = "walk"                          # walk | drive
-    thresholds_min = [30, 60, 120]
-    aggregate = 1                          # sum population over n x n cells first
-    catchment_threshold_min = 60           # facility catchments and 2SFCA
-    min_zone_population = 100              # smaller underserved zones go to "other"
-
-    [facilities]
-    exclude = { amenity = ["pharmacy"] }   # rows whose column has one of these values
-
-    [speeds]                               # km/h per OSM highway class, merged into defaults
-    track = 10
-    default_kph = 20                       # classes missing from the table (omit: excluded)
-    offroad_kph = 5                        # walk from home/facility to the road
-    detour_factor = 1.3
-    max_snap_m = 5000                      # farther from a road: reported as off-network
-    ferry_kph = 15                         # ferries without a duration tag
-    ferry_wait_min = 60
-    [speeds.surface_factors]
-    unpaved = 0.6
-
-    [siting]
-    new_sites = 10
-    threshold_min = 60
-    satellite_min_population = 5000
-    candidate_spacing_m = 1000
-
-    [output]
-    out = "maps/comoros"
+A scenario file (TOML; every key optional, paths relative to the file) has one table per
+section: ``[inputs]`` (files), ``[analysis]`` (mode, thresholds), ``[facilities]``
+(exclusions), ``[speeds]`` (km/h per highway class and profile settings),
+``[siting]`` (new sites, models, circuits), ``[referral]`` and ``[output]``; the README's
+worked example shows one, and :func:`scenario_schema` describes every key.
 
 Each table is a frozen dataclass (:class:`Inputs`, :class:`Analysis`,
 :class:`FacilitySettings`, :class:`Speeds`, :class:`Siting`, :class:`Output`) and
@@ -69,12 +31,13 @@ from accessmap.errors import ConfigError
 from accessmap.routing.modes import MODES, SpeedProfile
 
 __all__ = [
-    "Analysis", "FacilitySettings", "Inputs", "Output", "Scenario", "Siting", "Speeds",
+    "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
+    "Speeds",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",
 ]
 
-SECTION_NAMES = ("inputs", "analysis", "facilities", "speeds", "siting", "output")
+SECTION_NAMES = ("inputs", "analysis", "facilities", "speeds", "siting", "referral", "output")
 CANDIDATE_SOURCES = ("underserved", "file", "both")
 WEIGHTINGS = ("population", "travel_time", "group")
 SITING_METHODS = ("auto", "exact", "greedy")
@@ -329,6 +292,30 @@ class Siting(Section):
 
 
 @dataclass(frozen=True)
+class Referral(Section):
+    """``[referral]``: travel times from each facility to the nearest one of a higher level.
+
+    Parameters
+    ----------
+    level_column
+        Facility column holding each facility's level (e.g. ``type`` or ``amenity``);
+        ``None`` (the default) computes no referral.
+    levels
+        The levels, lowest first (e.g. ``["clinic", "hospital"]``); facilities of other
+        values take no part.
+    """
+
+    name: ClassVar[str] = "referral"
+    level_column: str | None = None
+    levels: tuple[str, ...] = ()
+
+    def _check(self) -> None:
+        if self.level_column is not None and len(self.levels) < 2:
+            raise ConfigError("referral.levels: give at least two levels, lowest first, "
+                              'e.g. levels = ["clinic", "hospital"]')
+
+
+@dataclass(frozen=True)
 class Output(Section):
     """``[output]``: where the run folder goes."""
 
@@ -339,7 +326,7 @@ class Output(Section):
 #: Section attribute of :class:`Scenario` -> its class.
 SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
-    "siting": Siting, "output": Output,
+    "siting": Siting, "referral": Referral, "output": Output,
 }
 #: Path-valued keys, by section (resolved relative to a scenario file's folder).
 PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -357,7 +344,7 @@ class Scenario:
         Shown on the map and in the report.
     synthetic
         Label every output as made from synthetic data.
-    inputs, analysis, facilities, speeds, siting, output
+    inputs, analysis, facilities, speeds, siting, referral, output
         The sections; each defaults to its own defaults.  Plain mappings are accepted
         and validated like a scenario file's tables.
 
@@ -377,6 +364,7 @@ class Scenario:
     facilities: FacilitySettings = field(default_factory=FacilitySettings)
     speeds: Speeds = field(default_factory=Speeds)
     siting: Siting = field(default_factory=Siting)
+    referral: Referral = field(default_factory=Referral)
     output: Output = field(default_factory=Output)
 
     def __post_init__(self) -> None:

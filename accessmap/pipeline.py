@@ -42,6 +42,7 @@ from accessmap.analysis.coverage import (
     label_weights,
 )
 from accessmap.analysis.equity import equity_summary
+from accessmap.analysis.referral import Referral, referral_routes
 from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
 from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
@@ -78,7 +79,8 @@ logger = logging.getLogger(__name__)
 #: Relative cost of each stage (measured on the Comoros runs), for the progress fraction.
 STAGE_WEIGHTS = {"network": 3.0, "population": 1.0, "facilities": 0.5, "areas": 1.0,
                  "drive_network": 0.5,
-                 "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "siting": 3.0,
+                 "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "referral": 0.3,
+                 "siting": 3.0,
                  "outputs": 5.0}
 
 
@@ -119,6 +121,7 @@ class RunResult:
     out_dir: Path | None = None
     siting: SitingPlan | None = None
     analysis: CoverageAnalysis | None = None
+    referral: Referral | None = None
 
 
 def run(
@@ -174,15 +177,17 @@ def run(
                                   scenario.analysis.thresholds_min)
     with stage("analysis") as tick:
         coverage_analysis = analyse(scenario, inputs, access, tick=tick)
+    with stage("referral"):
+        referral = _referral(scenario, inputs)
     with stage("siting") as tick:
         plan = recommend_sites(scenario.siting, _siting_data(scenario, inputs, access),
                                tick=tick)
     network, population, facilities = inputs.network, inputs.population, inputs.facilities
     record = _record(scenario, inputs, access, coverage, coverage_analysis, plan, timings,
-                     roads=write)
+                     roads=write, referral=referral)
     result = RunResult(scenario, network, population, facilities, access, coverage,
                        plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
-                       timings, analysis=coverage_analysis, siting=plan)
+                       timings, analysis=coverage_analysis, siting=plan, referral=referral)
     if write:
         with stage("outputs") as tick:
             result.out_dir = write_run_folder(record, scenario.output.out, overwrite=overwrite,
@@ -403,6 +408,15 @@ def analyse(scenario: Scenario, inputs: RunInputs, access: Access, *,
     )
 
 
+def _referral(scenario: Scenario, inputs: RunInputs) -> Referral | None:
+    """Referral times between facility levels, when ``[referral] level_column`` is set."""
+    settings = scenario.referral
+    if settings.level_column is None:
+        return None
+    return referral_routes(inputs.network, inputs.facilities,
+                           level_column=settings.level_column, levels=settings.levels)
+
+
 def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> SitingData:
     return SitingData(
         network=inputs.network, population=inputs.population, facilities=inputs.facilities,
@@ -426,6 +440,7 @@ def _record(
     timings: dict[str, float],
     *,
     roads: bool,
+    referral: Referral | None = None,
 ) -> RunRecord:
     """The run record (``roads``: build the context roads layer, only needed to write)."""
     network = inputs.network
@@ -439,4 +454,5 @@ def _record(
         population=inputs.population, facilities=inputs.facilities, access=access,
         coverage=coverage, analysis=analysis, siting=plan,
         roads=roads_layer(network) if roads else None, timings_s=timings,
+        referral=referral,
     )

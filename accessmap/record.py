@@ -1,17 +1,11 @@
 """The run record: every file, layer, column and summary key of a run folder, declared once.
 
-A run folder holds ``summary.json`` (the :class:`Summary`, with its
-:data:`RECORD_VERSION` in ``run.record_version`` and a JSON Schema shipped as
-``accessmap/schemas/summary.schema.json``), CSV tables, ``layers.gpkg`` and
-``travel_time.tif``; the planner outputs (map, figures, report) are built from it.
-
-* :func:`build_record` turns a run's in-memory results into a :class:`RunRecord`;
-* :func:`write_run_folder` writes a record atomically (data files first, then the extra
-  writers, such as the map and report, which read the staged folder);
-* :class:`RunFolder` reads one back, checking its record version and schema.
-
-This module sits between the stages and the outputs: it may import inputs, routing,
-analysis and siting, never :mod:`accessmap.outputs` or the pipeline.
+A run folder holds ``summary.json`` (a :class:`Summary`; :data:`RECORD_VERSION` in
+``run.record_version``; schema in ``schemas/summary.schema.json``), CSV tables,
+``layers.gpkg`` and ``travel_time.tif``. :func:`build_record` turns a run's results into a
+:class:`RunRecord`, :func:`write_run_folder` writes it atomically (data files, then extra
+writers such as the map and report, which read the staged folder), :class:`RunFolder`
+reads one back. It imports the stages' results, never the outputs or the pipeline.
 """
 
 from __future__ import annotations
@@ -76,6 +70,7 @@ from accessmap.schemas.summary import (
 )
 
 if TYPE_CHECKING:
+    from accessmap.analysis.referral import Referral
     from accessmap.analysis.results import CoverageAnalysis
     from accessmap.inputs.population import Population
     from accessmap.routing.travel_times import Access
@@ -178,6 +173,7 @@ def build_record(
     siting: SitingPlan,
     roads: gpd.GeoDataFrame | None,
     timings_s: Mapping[str, float],
+    referral: Referral | None = None,
 ) -> RunRecord:
     """Gather a run's results into its record.
 
@@ -199,6 +195,8 @@ def build_record(
         The context ``roads`` layer.
     timings_s
         Seconds per stage.
+    referral
+        Referral times between facility levels, when the scenario asks for them.
     """
     pop = population.population
     unreachable = unreachable_summary(access.status, pop)
@@ -247,6 +245,7 @@ def build_record(
             population_without_facility_in_catchment=round(
                 float(pop[~(analysis.accessibility > 0)].sum()), 1)),
         equity=from_json(spec.Equity, analysis.equity),
+        referral=None if referral is None else _referral_summary(referral),
     )
     tables = {
         FILES.coverage: coverage_csv(coverage, siting.coverage_with_new_sites),
@@ -258,6 +257,7 @@ def build_record(
         FILES.underserved_zones: zones.drop(columns=COLUMNS.geometry),
         FILES.facilities: analysis.catchments.drop(columns=COLUMNS.geometry),
         **({} if analysis.by_area is None else {FILES.coverage_by_area: analysis.by_area}),
+        **({} if referral is None else {FILES.referral: referral.table}),
     }
     layers: dict[str, gpd.GeoDataFrame | None] = {
         LAYERS.facilities: facilities[[*COLUMNS.facility_layer(), COLUMNS.geometry]],
@@ -270,12 +270,25 @@ def build_record(
         LAYERS.candidates: siting.candidates,
         LAYERS.recommended_sites: siting.sites,
         LAYERS.mobile_routes: None if circuits is None else circuits.routes,
+        LAYERS.referral_routes: None if referral is None else referral.routes,
     }
     grid = np.full(population.shape, np.nan, dtype=np.float32)
     reached = np.isfinite(access.time_s)
     grid[population.row[reached], population.col[reached]] = access.time_s[reached] / 60
     return RunRecord(summary, tables, layers,
                      Surface(grid, population.transform, population.crs))
+
+
+def _referral_summary(referral: Referral) -> spec.ReferralSummary:
+    table = referral.table
+    times = table["time_min"].to_numpy(dtype=float)
+    times = times[np.isfinite(times)]
+    return spec.ReferralSummary(
+        level_column=str(referral.level_column), levels=list(referral.levels),
+        facilities=len(table), reachable=int(table["reachable"].sum()),
+        unreachable=[str(n) for n in table.loc[~table["reachable"], "name"]],
+        median_time_min=round(float(np.median(times)), 1) if times.size else None,
+        max_time_min=round(float(times.max()), 1) if times.size else None)
 
 
 def _coverage_rows(table: pd.DataFrame) -> list[CoverageRow]:

@@ -3,6 +3,7 @@ schemathesis over ``/api``; both against a real server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from accessmap.demo import demo_scenario
 from tests.service_server import LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,9 +34,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.mark.browser
-def test_page_runs_a_demo_job_and_opens_its_map(server: LiveServer) -> None:
+def test_page_runs_a_demo_job_and_opens_its_map(server: LiveServer, tmp_path: Path) -> None:
     _need_chromium()
     from playwright.sync_api import sync_playwright
+
+    demo_facilities = demo_scenario().inputs.facilities
+    assert demo_facilities is not None
+    points = json.loads(Path(demo_facilities).read_text(encoding="utf-8"))
+    points["features"] = points["features"][:3]
+    facilities_file = tmp_path / "my clinics.geojson"
+    facilities_file.write_text(json.dumps(points), encoding="utf-8")
 
     # A dismissed job whose title is markup: the jobs table must show it as text.
     body = {"inputs": {"dataset": "demo", "scenario": {"title": XSS}}}
@@ -56,6 +65,17 @@ def test_page_runs_a_demo_job_and_opens_its_map(server: LiveServer) -> None:
             page.goto(server.url + "/", wait_until="load")
             page.wait_for_selector("#f-siting-new_sites")
             assert page.input_value("#dataset") == "demo"
+            # upload facilities: the new dataset is listed and chosen, its name shown as text
+            page.click("#upload-box > summary")
+            page.set_input_files("#up-facilities", str(facilities_file))
+            page.fill("#up-title", XSS)
+            page.click("#upload")
+            page.wait_for_selector("#dataset option[value^='up-']", state="attached")
+            assert page.input_value("#dataset").startswith("up-")
+            assert "uploaded 3 facilities" in (page.text_content("#upload-status") or "")
+            assert XSS in (page.text_content("#dataset") or "")
+            assert page.locator("#setup img").count() == 0
+            page.select_option("#dataset", "demo")
             page.fill("#f-siting-new_sites", "2")
             page.select_option("#f-analysis-mode", "walk")
             page.click("details > summary")
@@ -79,6 +99,7 @@ def test_page_runs_a_demo_job_and_opens_its_map(server: LiveServer) -> None:
             browser.close()
     jobs = httpx.get(server.url + "/jobs").json()["jobs"]
     sent = next(j for j in jobs if j["jobID"] != xss_job)
+    assert sent["dataset"] == "demo"
     assert sent["status"] == "successful"
     settings = httpx.get(f"{server.url}/jobs/{sent['jobID']}/results").json()[
         "summary"]["run"]["settings"]

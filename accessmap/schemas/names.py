@@ -33,6 +33,7 @@ class RunFiles:
     sites: str = "sites.csv"
     marginal_gain: str = "marginal_gain.csv"
     mobile_visits: str = "mobile_visits.csv"
+    referral: str = "referral.csv"
     figure_access_map: str = "figure_access_map"
     figure_gain_curve: str = "figure_gain_curve"
 
@@ -61,6 +62,7 @@ class RunLayers:
     candidates: str = "candidates"
     recommended_sites: str = "recommended_sites"
     mobile_routes: str = "mobile_routes"
+    referral_routes: str = "referral_routes"
 
     def names(self) -> tuple[str, ...]:
         """Every layer name."""

@@ -220,6 +220,19 @@ class Equity:
 
 
 @dataclass
+class ReferralSummary:
+    """Referral from lower-level facilities to the nearest higher level (``referral.csv``)."""
+
+    level_column: str
+    levels: list[str]
+    facilities: int
+    reachable: int
+    unreachable: list[str]
+    median_time_min: float | None
+    max_time_min: float | None
+
+
+@dataclass
 class InputFile:
     """An input file of the run and its sha256."""
 
@@ -268,6 +281,7 @@ class Summary:
     underserved_zones: ZoneSummary
     accessibility_2sfca: Accessibility
     equity: Equity
+    referral: ReferralSummary | None = field(default=None, metadata={"optional": True})
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as ``summary.json`` holds it (JSON-ready)."""

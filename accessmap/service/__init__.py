@@ -6,7 +6,8 @@ the stages.  It needs FastAPI and uvicorn.
 
 Modules: ``settings`` (what the operator chooses), ``admission`` (checks of a request),
 ``jobs`` (the SQLite job store), ``workers`` (worker processes), ``documents`` (the OGC
-documents), ``app`` (routes, limits, API keys, the web page).
+documents), ``uploads`` (uploaded facilities and population, checked and stored per key),
+``app`` (routes, limits, API keys, the web page).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Admission of an execute request: checks, the scenario it runs, its size and its hash.
 
-A request is ``{"inputs": {"dataset": NAME, "scenario": {...}}}``.  It is refused (400)
-when the dataset is unknown, the scenario does not follow :func:`request_schema` (the
+A request is ``{"inputs": {"dataset": NAME, "scenario": {...}}}``, NAME a registered
+dataset or one of the key's uploads (``up-...``; another key's upload: 404).  It is refused
+(400) when the dataset is unknown, the scenario does not follow :func:`request_schema` (the
 scenario file's JSON Schema without its file-path keys), names a file path or a URL
 anywhere, or when its size estimate is over the server's budget.  Refusals raise
 :class:`Refused`, which the app turns into an OGC exception.
@@ -18,7 +19,7 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from accessmap.config import PATH_KEYS, Scenario, scenario_schema
 from accessmap.errors import ConfigError
 from accessmap.schemas import SchemaError, validate
-from accessmap.service.settings import Dataset, ServiceSettings
+from accessmap.service.settings import UPLOAD_PREFIX, Dataset, ServiceSettings
 
 __all__ = ["Admission", "Refused", "admit", "estimate_units", "request_schema"]
 
@@ -80,8 +81,18 @@ def request_schema() -> dict[str, Any]:
     return schema
 
 
-def admit(body: Any, settings: ServiceSettings) -> Admission:
+def admit(body: Any, settings: ServiceSettings, *,
+          uploads: Callable[[str], Dataset | None] | None = None) -> Admission:
     """Check an execute request and build the scenario it runs.
+
+    Parameters
+    ----------
+    body
+        The request's JSON body.
+    settings
+        The registered datasets and the budget.
+    uploads
+        Looks up the requesting key's uploaded dataset by id (``None`` when it has none).
 
     Raises
     ------
@@ -97,7 +108,14 @@ def admit(body: Any, settings: ServiceSettings) -> Admission:
         raise Refused(400, "unknown input", f"unknown input {unknown[0]!r}; the process 'run' "
                       "takes 'dataset' and 'scenario'")
     name = inputs.get("dataset", "demo")
-    if not isinstance(name, str) or name not in settings.datasets:
+    dataset = settings.datasets.get(name) if isinstance(name, str) else None
+    if dataset is None and isinstance(name, str) and name.startswith(UPLOAD_PREFIX):
+        dataset = uploads(name) if uploads is not None else None
+        if dataset is None:
+            raise Refused(404, "no such dataset", f"there is no uploaded dataset "
+                          f"{name[:64]!r} (uploads are seen only by the key that made them)",
+                          kind="no-such-dataset")
+    if dataset is None:
         raise Refused(400, "unknown dataset", f"dataset {str(name)[:64]!r} is not registered "
                       "on this server; registered: " + ", ".join(sorted(settings.datasets)))
     changes = inputs.get("scenario") or {}
@@ -110,7 +128,6 @@ def admit(body: Any, settings: ServiceSettings) -> Admission:
         validate(changes, request_schema())
     except SchemaError as err:
         raise Refused(400, "invalid scenario", f"scenario: {err}") from None
-    dataset = settings.datasets[name]
     try:
         scenario = dataset.scenario.with_changes(changes)
     except ConfigError as err:

@@ -17,19 +17,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 try:
-    from fastapi import Body, Depends, FastAPI, Header, Query, Request
+    import python_multipart  # noqa: F401  (uploads: FastAPI parses forms with it)
+    from fastapi import Body, Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as _err:  # pragma: no cover - depends on the environment
-    raise ImportError("accessmap serve needs FastAPI and uvicorn: pip install fastapi "
-                      "uvicorn") from _err
+    raise ImportError("accessmap serve needs FastAPI, uvicorn and python-multipart: pip "
+                      "install fastapi uvicorn python-multipart") from _err
 
 import accessmap.service.documents as documents
 from accessmap._version import __version__
 from accessmap.service.admission import Admission, Refused, admit
 from accessmap.service.jobs import FINISHED, Job, JobStore
-from accessmap.service.settings import ServiceSettings
+from accessmap.service.settings import Dataset, ServiceSettings
+from accessmap.service.uploads import Upload, UploadStore
 from accessmap.service.workers import WorkerPool, exception_document
 
 __all__ = ["create_app", "serve"]
@@ -61,19 +63,23 @@ def _problem(status: int, title: str, detail: str, *, kind: str = "",
 
 
 class _BodyLimit:
-    """ASGI middleware: bodies larger than ``limit`` bytes get 413 before any parsing."""
+    """ASGI middleware: bodies larger than ``limit`` bytes (``upload_limit`` for
+    ``POST /datasets``) get 413 before any parsing."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
+        self.app, self.default_limit, self.upload_limit = app, limit, upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope.get("method") == "POST" and scope.get("path") == "/datasets"
+        # an upload's multipart framing and form fields come on top of its files
+        limit = self.upload_limit + 64 * 1024 if upload else self.default_limit
         too_large = _problem(413, "request too large",
-                             f"the request body is over the limit of {self.limit:,} bytes")
+                             f"the request body is over the limit of {limit:,} bytes")
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                 await too_large(scope, receive, send)
                 return
         chunks: list[bytes] = []
@@ -86,7 +92,7 @@ class _BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = bool(message.get("more_body"))
-            if size > self.limit:
+            if size > limit:
                 await too_large(scope, receive, send)
                 return
         body = b"".join(chunks)
@@ -127,7 +133,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                   description="OGC API - Processes: travel times to care, coverage and site "
                               "selection.",
                   openapi_url="/api", docs_url=None, redoc_url=None, lifespan=lifespan)
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes,
+                       upload_limit=settings.max_upload_bytes)
+    uploads = UploadStore(settings)
     app.state.service = state
 
     @app.middleware("http")
@@ -226,7 +234,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if process_id != documents.PROCESS_ID:
             raise Refused(404, "no such process", f"there is no process {process_id[:64]!r}; "
                           "the only process is 'run'", kind="no-such-process")
-        return documents.process_description(base(request), settings)
+        return documents.process_description(base(request), settings,
+                                             uploads=uploads.datasets(who))
 
     @app.post("/processes/{process_id}/execution", summary="run the process", status_code=201,
               response_model=None)
@@ -236,7 +245,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if process_id != documents.PROCESS_ID:
             raise Refused(404, "no such process", f"there is no process {process_id[:64]!r}",
                           kind="no-such-process")
-        admission = admit(body, settings)
+        admission = admit(body, settings, uploads=lambda name: uploads.dataset(who, name))
         job = _submit(admission, who)
         want_async = prefer is not None and "respond-async" in prefer.lower()
         headers = {"Location": f"{base(request)}/jobs/{job.id}"}
@@ -284,6 +293,59 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                              estimate=admission.estimate)
         pool().wake()
         return job
+
+    # ------------------------------------------------------------------ datasets
+
+    def registered(name: str, dataset: Dataset, request: Request) -> dict[str, Any]:
+        return {"id": name, "kind": "registered", "title": dataset.scenario.title,
+                "links": [{"href": f"{base(request)}/processes/run", "rel": "up",
+                           "type": "application/json"}]}
+
+    @app.get("/datasets", summary="registered datasets and your uploaded ones")
+    def list_datasets(request: Request, who: Owner) -> dict[str, Any]:
+        return {"datasets": [registered(n, d, request)
+                             for n, d in sorted(settings.datasets.items())]
+                + [u.document(base(request)) for u in uploads.list_uploads(who)],
+                "links": [{"href": f"{base(request)}/datasets", "rel": "self",
+                           "type": "application/json"}]}
+
+    @app.post("/datasets", summary="upload facilities (and population) on a registered "
+              "dataset's road network", status_code=201, response_model=None)
+    def upload_dataset(
+            request: Request, who: Owner,
+            facilities: Annotated[UploadFile, File(description=(
+                "GeoJSON FeatureCollection of Points, or CSV with lon/lat columns"))],
+            population: Annotated[UploadFile | None, File(description=(
+                "single-band GeoTIFF of people per cell"))] = None,
+            base_dataset: Annotated[str, Form(alias="base", max_length=64, description=(
+                "registered dataset whose road network the upload uses"))] = "demo",
+            title: Annotated[str, Form(max_length=200)] = "") -> JSONResponse:
+        upload = uploads.create(who, facilities=facilities.file,
+                                population=population.file if population else None,
+                                base=base_dataset, title=title)
+        return JSONResponse(upload.document(base(request)), status_code=201,
+                            headers={"Location": f"{base(request)}/datasets/{upload.id}"})
+
+    def find_upload(dataset_id: str, who: str) -> Upload:
+        found = uploads.get(who, dataset_id)
+        if found is None:
+            raise Refused(404, "no such dataset", f"there is no uploaded dataset "
+                          f"{dataset_id[:64]!r}", kind="no-such-dataset")
+        return found
+
+    @app.get("/datasets/{dataset_id}", summary="a dataset")
+    def get_dataset(dataset_id: str, request: Request, who: Owner) -> dict[str, Any]:
+        if dataset_id in settings.datasets:
+            return registered(dataset_id, settings.datasets[dataset_id], request)
+        document: dict[str, Any] = find_upload(dataset_id, who).document(base(request))
+        return document
+
+    @app.delete("/datasets/{dataset_id}", summary="delete one of your uploaded datasets",
+                status_code=204, response_class=Response)
+    def delete_dataset(dataset_id: str, who: Owner) -> Response:
+        find_upload(dataset_id, who)
+        uploads.delete(who, dataset_id)
+        return Response(status_code=204)
 
     # ------------------------------------------------------------------ jobs
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from accessmap._version import __version__
 from accessmap.record import FILES
 from accessmap.service.admission import request_schema
 from accessmap.service.jobs import Job, JobStore
-from accessmap.service.settings import ServiceSettings
+from accessmap.service.settings import Dataset, ServiceSettings
 
 __all__ = ["CONFORMANCE", "MEDIA_TYPES", "PROCESS_ID", "conformance", "landing_page",
            "media_type", "output_key", "process_description", "process_summary", "results_document",
@@ -104,9 +105,12 @@ def _dataset_settings(tables: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def process_description(base: str, settings: ServiceSettings) -> dict[str, Any]:
-    """``/processes/run``: every input and output with its schema, and the datasets."""
-    names = sorted(settings.datasets)
+def process_description(base: str, settings: ServiceSettings, *,
+                        uploads: Mapping[str, Dataset] | None = None) -> dict[str, Any]:
+    """``/processes/run``: every input and output with its schema, and the datasets
+    (the registered ones, then the requesting key's ``uploads``)."""
+    every = {**settings.datasets, **(uploads or {})}
+    names = sorted(settings.datasets) + sorted(uploads or {})
     outputs = {}
     for key, name in dataclasses.asdict(FILES).items():
         if name.startswith("figure_"):
@@ -124,7 +128,8 @@ def process_description(base: str, settings: ServiceSettings) -> dict[str, Any]:
             "dataset": {
                 "title": "dataset", "minOccurs": 1, "maxOccurs": 1,
                 "description": "The name of a dataset registered on this server (road "
-                               "network, population, facilities); 'demo' is synthetic.",
+                               "network, population, facilities; 'demo' is synthetic) or "
+                               "the id of one of your uploads (POST /datasets).",
                 "schema": {"type": "string", "enum": names, "default": "demo"},
             },
             "scenario": {
@@ -136,8 +141,8 @@ def process_description(base: str, settings: ServiceSettings) -> dict[str, Any]:
         },
         "outputs": outputs,
         "x-datasets": {
-            name: {"title": settings.datasets[name].scenario.title,
-                   "settings": _dataset_settings(settings.datasets[name].scenario.to_dict())}
+            name: {"title": every[name].scenario.title,
+                   "settings": _dataset_settings(every[name].scenario.to_dict())}
             for name in names
         },
     }

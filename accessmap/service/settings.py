@@ -10,7 +10,9 @@ with their ``scenario`` object.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +20,12 @@ from pathlib import Path
 from accessmap.config import PATH_KEYS, Scenario, load_scenario
 from accessmap.errors import ConfigError
 
-__all__ = ["Dataset", "ServiceSettings", "load_api_keys", "parse_dataset_option"]
+__all__ = ["UPLOAD_PREFIX", "Dataset", "ServiceSettings", "load_api_keys",
+           "load_datasets_file", "parse_dataset_option"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+#: Ids of uploaded datasets start with this; registered names may not.
+UPLOAD_PREFIX = "up-"
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,12 @@ class ServiceSettings:
         Finished jobs' results older than this are deleted (``0``: kept for ever).
     retry_after_s
         The ``Retry-After`` of a 429.
+    max_upload_bytes
+        Larger uploads (``POST /datasets``, the whole request and each file) get 413.
+    max_upload_cells
+        Uploaded population rasters with more cells (the decompressed size) get 413.
+    max_uploads_per_key
+        Uploaded datasets one key may keep; more get 429.
     cache
         Serve an identical earlier request's results instead of running again.
     """
@@ -106,6 +117,9 @@ class ServiceSettings:
     cancel_grace_s: float = 5.0
     retention_days: float = 30.0
     retry_after_s: int = 30
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_upload_cells: int = 10_000_000
+    max_uploads_per_key: int = 20
     cache: bool = True
 
     def __post_init__(self) -> None:
@@ -118,10 +132,21 @@ class ServiceSettings:
 
             datasets["demo"] = Dataset("demo", demo_scenario())
         object.__setattr__(self, "datasets", datasets)
-        for name in ("max_body_bytes", "max_queued_per_key", "budget_units",
-                     "cancel_grace_s", "retry_after_s"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"service setting {name} must be positive")
+        reserved = [n for n in datasets if n.startswith(UPLOAD_PREFIX)]
+        if reserved:
+            raise ConfigError(f"dataset name {reserved[0]!r}: names starting with "
+                              f"{UPLOAD_PREFIX!r} are reserved for uploaded datasets")
+        for name in ("max_body_bytes", "max_queued_per_key", "budget_units", "sync_max_units",
+                     "sync_timeout_s", "cancel_grace_s", "retry_after_s", "max_upload_bytes",
+                     "max_upload_cells", "max_uploads_per_key"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not math.isfinite(value) or not value > 0:
+                raise ConfigError(f"service setting {name} {value!r} must be a positive "
+                                  "finite number")
+        if self.retention_days < 0 or not math.isfinite(self.retention_days):
+            raise ConfigError(f"service setting retention_days {self.retention_days!r} must "
+                              "be a finite number >= 0 (0: keep results for ever)")
 
     def owner(self, key: str | None) -> str:
         """The job owner of an API key: a hash of the key (never the key itself)."""
@@ -166,3 +191,37 @@ def parse_dataset_option(text: str) -> Dataset:
     if not sep or not path.strip():
         raise ConfigError(f"--dataset {text!r}: write NAME=path/to/scenario.toml")
     return Dataset(name.strip(), load_scenario(path.strip()))
+
+
+def load_datasets_file(path: str | Path) -> dict[str, Dataset]:
+    """Read a datasets file: TOML lines ``NAME = "path/to/scenario.toml"``.
+
+    Scenario paths are relative to the datasets file's folder.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not TOML, a value is not a string, a name is invalid, or a
+        scenario file cannot be read.
+    """
+    path = Path(path)
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"--datasets-file {path}: cannot read it ({err})") from None
+    datasets: dict[str, Dataset] = {}
+    for name, value in tables.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"--datasets-file {path}: {name} must be a scenario file path "
+                              f'in quotes, e.g. {name} = "scenarios/{name}.toml"')
+        scenario_path = Path(value)
+        if not scenario_path.is_absolute():
+            scenario_path = path.parent / scenario_path
+        try:
+            datasets[name] = Dataset(name, load_scenario(scenario_path))
+        except ConfigError as err:
+            raise ConfigError(f"--datasets-file {path}: {name}: {err}") from None
+    if not datasets:
+        raise ConfigError(f"--datasets-file {path} names no dataset; write lines "
+                          'NAME = "path/to/scenario.toml"')
+    return datasets

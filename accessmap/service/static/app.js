@@ -8,6 +8,8 @@
   var datasets = {};
   var fields = [];   // {path, kind, input, initial}
   var current = null;
+  var selectAfterLoad = null;  // the id of a dataset just uploaded
+  var UPLOAD = "up-";
 
   function $(id) { return document.getElementById(id); }
   function key() { return sessionStorage.getItem("accessmap-key") || ""; }
@@ -228,6 +230,35 @@
     }).catch(showError);
   }
 
+  // ------------------------------------------------------------------ uploads
+  function upload(event) {
+    event.preventDefault();
+    showError(null);
+    var form = new FormData();
+    var facilities = $("up-facilities").files[0], population = $("up-population").files[0];
+    if (!facilities) { showError(new Error("choose a facilities file first")); return; }
+    form.append("facilities", facilities);
+    if (population) { form.append("population", population); }
+    form.append("base", $("up-base").value);
+    form.append("title", $("up-title").value.trim());
+    var headers = {"Accept": "application/json"};
+    if (key()) { headers["X-API-Key"] = key(); }
+    $("upload-status").textContent = "uploading…";
+    fetch("/datasets", {method: "POST", headers: headers, body: form}).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (r.status === 401) { $("key-row").hidden = false; }
+        if (!r.ok) { throw new Error(data.detail || data.title || ("HTTP " + r.status)); }
+        return data;
+      });
+    }).then(function (data) {
+      var text = "uploaded " + data.facilities + " facilities as “" + data.title + "”";
+      if (data.warnings && data.warnings.length) { text += " (" + data.warnings.join("; ") + ")"; }
+      $("upload-status").textContent = text;
+      selectAfterLoad = data.id;
+      load();
+    }).catch(function (err) { $("upload-status").textContent = ""; showError(err); });
+  }
+
   function init() {
     $("api-key").value = key();
     $("api-key").addEventListener("change", function () {
@@ -235,6 +266,7 @@
       load();
     });
     $("run-form").addEventListener("submit", start);
+    $("upload-form").addEventListener("submit", upload);
     $("dataset").addEventListener("change", function () { fillForm($("dataset").value); });
     load();
     setInterval(function () { if (!current) { refreshJobs(); } }, 5000);
@@ -243,11 +275,17 @@
   function load() {
     api("GET", "/processes/run").then(function (process) {
       datasets = process["x-datasets"] || {};
-      var select = $("dataset");
+      var select = $("dataset"), bases = $("up-base"), base = bases.value;
       select.textContent = "";
+      bases.textContent = "";
       process.inputs.dataset.schema["enum"].forEach(function (name) {
-        var o = el("option", name); o.value = name; select.appendChild(o);
+        var uploaded = name.indexOf(UPLOAD) === 0;
+        var label = uploaded ? ((datasets[name] || {}).title || name) + " (uploaded)" : name;
+        var o = el("option", label); o.value = name; select.appendChild(o);
+        if (!uploaded) { var b = el("option", name); b.value = name; bases.appendChild(b); }
       });
+      if (base) { bases.value = base; }
+      if (selectAfterLoad) { select.value = selectAfterLoad; selectAfterLoad = null; }
       if (!fields.length) { buildForm(process.inputs.scenario.schema); }
       fillForm(select.value);
       refreshJobs();
