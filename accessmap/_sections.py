@@ -158,7 +158,7 @@ def type_schema(hint: Any) -> dict[str, Any]:
     if hint is Path:
         return {"type": "string", "description": "a file path"}
     if origin is tuple:
-        return {"type": "array", "items": type_schema(args[0]), "minItems": 1}
+        return {"type": "array", "items": type_schema(args[0])}
     if origin in (Mapping, dict):
         inner = type_schema(args[1]) if args else {}
         if typing.get_origin(args[1]) is tuple:

@@ -415,35 +415,74 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("accessmap-service"), show_default=True,
-              help="Job store and job results.")
+              help="Job store, job results and uploaded datasets.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes running jobs (one job each at a time).")
 @click.option("--dataset", "datasets", multiple=True, metavar="NAME=SCENARIO.toml",
               help="Register a dataset (repeatable); 'demo' is always registered.")
+@click.option("--datasets-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help='TOML file of lines NAME = "scenario.toml" (paths relative '
+                                 "to the file); combines with --dataset.")
 @click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File with one API key per line; then every route but / needs a key.")
 @click.option("--retention-days", default=30.0, show_default=True, type=click.FloatRange(0),
               help="Delete finished jobs' results after this many days (0: never).")
 @click.option("--max-queued", default=4, show_default=True, type=click.IntRange(1),
               help="Queued or running jobs allowed per API key.")
+@click.option("--budget", "budget_units", default=5e8, show_default=True,
+              type=click.FloatRange(0, min_open=True),
+              help="Size estimate (units) over which a job is refused with 400.")
+@click.option("--sync-max-units", default=2e7, show_default=True,
+              type=click.FloatRange(0, min_open=True),
+              help="Jobs estimated at most this size run synchronously unless the client "
+                   "sends Prefer: respond-async.")
+@click.option("--sync-timeout", "sync_timeout_s", default=120.0, show_default=True,
+              type=click.FloatRange(0, 3600, min_open=True),
+              help="Seconds a synchronous request waits before returning the job's status.")
+@click.option("--cancel-grace", "cancel_grace_s", default=5.0, show_default=True,
+              type=click.FloatRange(0, 3600, min_open=True),
+              help="Seconds a cancelled job may take to stop before its worker is killed.")
+@click.option("--max-upload-mb", default=50.0, show_default=True,
+              type=click.FloatRange(0, 10_000, min_open=True),
+              help="Largest upload (POST /datasets) in MiB; larger ones get 413.")
+@click.option("--max-upload-cells", default=10_000_000, show_default=True,
+              type=click.IntRange(1), help="Most cells of an uploaded population raster.")
+@click.option("--max-uploads", default=20, show_default=True, type=click.IntRange(1),
+              help="Uploaded datasets one API key may keep.")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Answer an identical earlier request with its results.")
 def serve(host: str, port: int, data_dir: Path, workers: int, datasets: tuple[str, ...],
-          api_key_file: Path | None, retention_days: float, max_queued: int) -> None:
+          datasets_file: Path | None, api_key_file: Path | None, retention_days: float,
+          max_queued: int, budget_units: float, sync_max_units: float, sync_timeout_s: float,
+          cancel_grace_s: float, max_upload_mb: float, max_upload_cells: int,
+          max_uploads: int, cache: bool) -> None:
     """Serve accessmap as an OGC API - Processes service with a planner's web page."""
-    from accessmap.errors import AccessmapError
+    from accessmap.errors import AccessmapError, ConfigError
 
     try:
         from accessmap.service import serve as run_service
         from accessmap.service.settings import (
             ServiceSettings,
             load_api_keys,
+            load_datasets_file,
             parse_dataset_option,
         )
 
-        registered = {d.name: d for d in map(parse_dataset_option, datasets)}
+        registered = load_datasets_file(datasets_file) if datasets_file else {}
+        for dataset in map(parse_dataset_option, datasets):
+            if dataset.name in registered:
+                raise ConfigError(f"dataset {dataset.name!r} is registered twice (--dataset "
+                                  "and --datasets-file, or --dataset repeated); give each "
+                                  "dataset one name")
+            registered[dataset.name] = dataset
         settings = ServiceSettings(
             data_dir=data_dir, workers=workers, datasets=registered,
             api_keys=load_api_keys(api_key_file) if api_key_file else frozenset(),
-            retention_days=retention_days, max_queued_per_key=max_queued)
+            retention_days=retention_days, max_queued_per_key=max_queued,
+            budget_units=budget_units, sync_max_units=sync_max_units,
+            sync_timeout_s=sync_timeout_s, cancel_grace_s=cancel_grace_s,
+            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+            max_upload_cells=max_upload_cells, max_uploads_per_key=max_uploads, cache=cache)
     except (AccessmapError, ImportError) as err:
         raise click.ClickException(str(err)) from None
     run_service(settings, host=host, port=port)

@@ -134,10 +134,17 @@ class FacilitySettings(Section):
     ----------
     exclude
         Rows to leave out: column -> values (e.g. ``{"amenity": ("pharmacy",)}``).
+    max_road_distance_m
+        Facilities farther than this from any usable road are named in a warning (their
+        walk to the road can dominate their catchment's times).
     """
 
     name: ClassVar[str] = "facilities"
     exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    max_road_distance_m: float = 500.0
+
+    def _check(self) -> None:
+        self._at_least("max_road_distance_m", 0)
 
 
 #: ``[speeds]`` keys that are profile settings rather than highway classes.

@@ -34,6 +34,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from accessmap.analysis.catchments import facility_catchments
+from accessmap.analysis.checks import check_run, far_facilities
 from accessmap.analysis.components import component_report
 from accessmap.analysis.coverage import (
     coverage_by,
@@ -56,6 +57,7 @@ from accessmap.inputs.areas import (
 )
 from accessmap.inputs.facilities import load_facilities, read_vector
 from accessmap.inputs.network import file_sha256, load_network
+from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
@@ -68,7 +70,7 @@ from accessmap.record import (
     write_run_folder,
 )
 from accessmap.routing.modes import SpeedProfile
-from accessmap.routing.network import RoadNetwork
+from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
 
@@ -102,6 +104,7 @@ class RunInputs:
     exclusions: gpd.GeoDataFrame | None = None
     group_polygons: gpd.GeoDataFrame | None = None
     drive_network: RoadNetwork | None = None
+    places: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -273,11 +276,12 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
         if siting.weighting == "group" and paths.groups is not None \
                 and paths.groups.suffix.lower() not in RASTER_SUFFIXES:
             polygons = read_vector(paths.groups, what="groups")
+        places = read_places(paths.network, bbox=_padded_bounds(network))
     with stage("drive_network"):
         drive = _drive_network(scenario, network)
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
-                     drive_network=drive)
+                     drive_network=drive, places=places)
 
 
 @contextmanager
@@ -286,9 +290,8 @@ def _untimed(name: str) -> Iterator[Tick]:
 
 
 def _padded_bounds(network: RoadNetwork) -> tuple[float, float, float, float]:
-    west, south, east, north = network.bounds_lonlat()
-    pad = network.profile.max_snap_m / 111_000
-    return west - pad, south - pad, east + pad, north + pad
+    """The study area: the network's extent plus the snap distance, in metres."""
+    return padded_bounds_lonlat(network, network.profile.max_snap_m)
 
 
 def _admin_areas(
@@ -349,6 +352,9 @@ def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
                              what=f"facilities file {scenario.inputs.facilities}")
     access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
     _check_facilities_snapped(access, facilities, scenario)
+    far_facilities(access, facilities["name"].astype(str).tolist(),
+                   max_distance_m=scenario.facilities.max_road_distance_m)
+    check_run(network, access, population.population, scenario.analysis.thresholds_min)
     return access
 
 
@@ -454,5 +460,5 @@ def _record(
         population=inputs.population, facilities=inputs.facilities, access=access,
         coverage=coverage, analysis=analysis, siting=plan,
         roads=roads_layer(network) if roads else None, timings_s=timings,
-        referral=referral,
+        referral=referral, places=inputs.places,
     )

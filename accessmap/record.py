@@ -174,6 +174,7 @@ def build_record(
     roads: gpd.GeoDataFrame | None,
     timings_s: Mapping[str, float],
     referral: Referral | None = None,
+    places: gpd.GeoDataFrame | None = None,
 ) -> RunRecord:
     """Gather a run's results into its record.
 
@@ -195,8 +196,8 @@ def build_record(
         The context ``roads`` layer.
     timings_s
         Seconds per stage.
-    referral
-        Referral times between facility levels, when the scenario asks for them.
+    referral, places
+        Referral times between facility levels; the extract's place names (map labels).
     """
     pop = population.population
     unreachable = unreachable_summary(access.status, pop)
@@ -271,6 +272,7 @@ def build_record(
         LAYERS.recommended_sites: siting.sites,
         LAYERS.mobile_routes: None if circuits is None else circuits.routes,
         LAYERS.referral_routes: None if referral is None else referral.routes,
+        LAYERS.places: places if places is not None and not places.empty else None,
     }
     grid = np.full(population.shape, np.nan, dtype=np.float32)
     reached = np.isfinite(access.time_s)
@@ -280,8 +282,7 @@ def build_record(
 
 
 def _referral_summary(referral: Referral) -> spec.ReferralSummary:
-    table = referral.table
-    times = table["time_min"].to_numpy(dtype=float)
+    table, times = referral.table, referral.table["time_min"].to_numpy(dtype=float)
     times = times[np.isfinite(times)]
     return spec.ReferralSummary(
         level_column=str(referral.level_column), levels=list(referral.levels),

@@ -21,12 +21,16 @@ import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
+from numpy.typing import NDArray
 
+from accessmap.analysis.checks import check_run, far_facilities
 from accessmap.cli import main
-from accessmap.errors import DataQualityWarning, InputDataError, OutputError
+from accessmap.errors import DataQualityWarning, InputDataError, NetworkError, OutputError
 from accessmap.inputs.facilities import load_facilities
 from accessmap.inputs.network import load_network
 from accessmap.inputs.population import load_population
+from accessmap.routing.network import RoadNetwork
+from accessmap.routing.travel_times import Access, nearest_facility_times
 from tests.conftest import KM_LON, TINY_LAT, TINY_LON0, write_osm
 
 ORIGIN = Affine(0.01, 0.0, 45.0, 0.0, -0.01, -11.0)
@@ -54,6 +58,44 @@ def _two_layers(path: Path) -> Path:
                              crs="EPSG:4326")
     frame.to_file(path, layer="hospitals", driver="GPKG")
     frame.to_file(path, layer="clinics", driver="GPKG")
+    return path
+
+
+_K = 1 / 111.32  # degrees per km on the equator
+
+
+def _stub_network(tmp: Path) -> RoadNetwork:
+    """A two-way street 1-2-3 and a one-way stub 3 -> 4 into a dead end (drive)."""
+    nodes = {1: (45.0, 0.0), 2: (45.0 + _K, 0.0), 3: (45.0 + 2 * _K, 0.0),
+             4: (45.0 + 2 * _K, 0.3 * _K), 7: (46.0, 0.0), 8: (46.0 + _K, 0.0)}
+    ways = [(10, [1, 2, 3], {"highway": "residential"}),
+            (11, [3, 4], {"highway": "service", "oneway": "yes"}),
+            (12, [7, 8], {"highway": "residential"})]
+    return load_network(write_osm(tmp / "stub.osm", nodes, ways), mode="drive",
+                        use_cache=False)
+
+
+def _travel(tmp: Path, *, home: tuple[float, float], clinic: tuple[float, float]) -> Access:
+    net = _stub_network(tmp)
+    px, py = net.project(np.array([home[0]]), np.array([home[1]]))
+    fx, fy = net.project(np.array([clinic[0]]), np.array([clinic[1]]))
+    return nearest_facility_times(net, px, py, fx, fy)
+
+
+def _stranded(tmp: Path) -> tuple[RoadNetwork, Access, NDArray[np.float64], tuple[float]]:
+    """Everyone on the far road piece 7-8 (two-way, no facility): nobody reaches one."""
+    net = _stub_network(tmp)
+    px, py = net.project(np.array([46.0 + 0.5 * _K]), np.array([0.0]))
+    fx, fy = net.project(np.array([45.0]), np.array([0.0]))
+    return net, nearest_facility_times(net, px, py, fx, fy), np.array([5.0]), (60.0,)
+
+
+def _shapes(path: Path) -> Path:
+    frame = gpd.GeoDataFrame(
+        {"name": ["point", "grounds", "two gates"]},
+        geometry=[shapely.Point(43.3, -11.7), shapely.box(43.31, -11.71, 43.32, -11.70),
+                  shapely.MultiPoint([(43.33, -11.7), (43.34, -11.7)])], crs="EPSG:4326")
+    frame.to_file(path, driver="GeoJSON")
     return path
 
 
@@ -86,6 +128,10 @@ ERRORS: dict[str, tuple[Callable[[Path], object], type[Exception], str]] = {
     "unknown layer": (
         lambda tmp: load_facilities(_two_layers(tmp / "f.gpkg"), layer="shops"),
         InputDataError, r"has no layer 'shops'; its layers: "),
+    "nobody reaches a facility": (
+        lambda tmp: check_run(*_stranded(tmp)),
+        NetworkError, r"nobody can reach a facility: of 5 people 0 are farther than the snap "
+                      r"distance"),
     "multi-band raster": (
         lambda tmp: load_population(_raster(tmp / "p.tif", np.ones((3, 3)), bands=3)),
         InputDataError, r"p\.tif has 3 bands; .*gdal_translate -b 1"),
@@ -123,6 +169,32 @@ WARNINGS: dict[str, tuple[Callable[[Path], object], str]] = {
             (10, [1, 2], {"highway": "residential"}),
             (11, [1, 98, 99, 1], {"route": "ferry"})]), mode="walk", use_cache=False),
         r"f\.osm: 1 usable way\(s\) have nodes missing.*1 of them ferries"),
+    "missing node references": (
+        lambda tmp: load_network(write_osm(tmp / "m.osm", {1: (45.0, 0.0), 2: (45.01, 0.0)}, [
+            (10, [1, 97, 2, 98, 99], {"highway": "residential"})]), mode="walk",
+            use_cache=False),
+        r"m\.osm: 1 usable way\(s\) have nodes missing from the extract \(clipped at its "
+        r"edge\?; 3 node reference\(s\) have no location\)"),
+    "unknown highway classes": (
+        lambda tmp: load_network(write_osm(tmp / "u.osm", {
+            1: (45.0, 0.0), 2: (45.01, 0.0), 3: (45.02, 0.0)}, [
+            (10, [1, 2], {"highway": "residential"}), (11, [2, 3], {"highway": "residental"}),
+            (12, [1, 3], {"highway": "residental"}), (13, [1, 3], {"highway": "tertiery"})]),
+            mode="walk", use_cache=False),
+        r"u\.osm: 3 way\(s\) have a highway class no travel mode knows: 'residental' \(2\), "
+        r"'tertiery' \(1\); they are left out"),
+    "one-way dead end next to a facility": (
+        lambda tmp: _travel(tmp, home=(45.0 + 2 * _K + 1e-4, 0.25 * _K), clinic=(45.0, -1e-4)),
+        r"1 demand point\(s\) whose nearest road leads to no facility in the direction of "
+        r"travel"),
+    "facility far from any road": (
+        lambda tmp: far_facilities(_travel(tmp, home=(45.0, 0.0), clinic=(45.0, 0.9 * _K)),
+                                   ["Hill clinic"]),
+        r"1 facility is more than 500 m from the nearest usable road: 'Hill clinic' \(8"),
+    "polygon and multipoint facilities": (
+        lambda tmp: load_facilities(_shapes(tmp / "f.geojson")),
+        r"f\.geojson: 2 row\(s\) are not points \(row 2 \(Polygon\), row 3 \(MultiPoint\)\); "
+        r"each is placed at a representative point"),
 }
 
 

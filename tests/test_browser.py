@@ -22,6 +22,7 @@ import pytest
 from accessmap.outputs.maps import write_map
 from accessmap.record import RunFolder
 from tests.runfolder_factory import XSS, make_run_folder
+from tests.test_places import add_places
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -79,6 +80,11 @@ PROBE = """<script>
       report.panels = Array.prototype.map.call(
         document.querySelectorAll('.am-panel, .leaflet-control'), box)
         .filter(function (b) { return b.right > b.left && b.bottom > b.top; });
+      report.places = Array.prototype.filter.call(
+        document.querySelectorAll('.am-place span'), function (s) {
+          return s.getBoundingClientRect().width > 0 &&
+            getComputedStyle(s).visibility !== 'hidden';
+        }).map(box);
       var out = document.createElement('pre');
       out.id = 'am-probe';
       out.textContent = JSON.stringify(report);
@@ -151,7 +157,7 @@ def screenshot(page: Path, target: Path, tmp_path: Path, *,
 LAYER_LABELS = {"roads": "Roads", "isochrone_bands": "Isochrone bands",
                 "admin_areas": "dmin area", "underserved_zones": "Underserved zones",
                 "facilities": "Facilities:", "recommended_sites": "Recommended",
-                "mobile_routes": "Mobile-unit routes"}
+                "mobile_routes": "Mobile-unit routes", "places": "Place names"}
 
 
 def expected_labels(run_dir: Path) -> list[str]:
@@ -213,6 +219,30 @@ def test_no_recommended_site_starts_hidden(tmp_path: Path, size: tuple[int, int]
     assert report["errors"] == []
     assert report["viewport"] == list(size)
     assert len(report["sites"]) == 2
+    assert hidden_sites(report) == []
+
+
+def overlapping_labels(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """Pairs of place labels shown on top of each other."""
+    boxes = report["places"]
+    return [(a["name"], b["name"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"]
+            and b["top"] < a["bottom"]]
+
+
+@pytest.mark.browser
+def test_place_labels_are_drawn_without_overlapping(tmp_path: Path) -> None:
+    # two cities on the same spot: one is moved aside; a village under a site is hidden
+    run = add_places(make_run_folder(tmp_path / "run"), [
+        ("Capital", "city", 44.01, -12.01), ("Second City", "city", 44.01, -12.01),
+        ("Under <the> site", "village", 44.035, -12.015)])
+    page = write_map(run)
+    report = probe(page, tmp_path, size=(1024, 768))
+    assert report["errors"] == []
+    assert any("Place names" in label for label in report["labels"])
+    shown = [box["name"] for box in report["places"]]
+    assert "Capital" in shown and "Second City" in shown
+    assert overlapping_labels(report) == []
     assert hidden_sites(report) == []
 
 

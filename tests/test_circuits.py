@@ -94,7 +94,9 @@ def test_unreachable_and_too_far_stops_are_reported(caplog: pytest.LogCaptureFix
                              bases_at([0]), settings=FAST)
     assert plan.visits["stop"].tolist() == [1]
     reason = plan.unserved.set_index("stop")["reason"]
-    assert "no base facility can reach this stop by road" in reason[2]
+    assert reason[2].startswith(circuits.NO_VEHICLE)
+    assert "no base facility can reach it by road" in reason[2]
+    assert plan.unreachable_stops().tolist() == [2]
     assert "mobile stop 2 is unserved" in caplog.text
     hour = CircuitSettings(workday_h=1, service_min=10, search_time_s=None)
     far = plan_circuits(drive_line(), stops_at([4], [5]), bases_at([0]), settings=hour)
@@ -163,3 +165,32 @@ def test_bounded_base_search_picks_the_dense_choice() -> None:
     reasons = {int(u["stop"]): str(u["reason"]) for u in unserved}  # type: ignore[call-overload]
     assert list(reasons) == [6]
     assert "takes 140 min" in reasons[6]  # node 39 to base 25: 14 x 5 min, both ways
+
+
+def test_base_choice_counts_the_walk_between_facility_and_road() -> None:
+    """Two bases equally far by road: the one 2 km off the road loses."""
+    bases = pd.DataFrame({"name": ["Hill", "Road"], "lon": [45.0, 45.0 + 4 * STEP],
+                          "lat": [0.02, 0.0]})
+    plan = plan_circuits(drive_line(), stops_at([2], [5]), bases, settings=FAST)
+    assert plan.visits["base"].tolist() == ["Road"]
+
+
+def test_preferred_base_is_used_when_it_can_serve_the_stop() -> None:
+    stops = stops_at([3], [5])
+    plan = plan_circuits(drive_line(), stops, bases_at([0, 4]), settings=FAST,
+                         preferred_base=np.array([0]))
+    assert plan.visits["base"].tolist() == ["B0"]
+    hour = CircuitSettings(workday_h=1, service_min=10, search_time_s=None)
+    plan = plan_circuits(drive_line(), stops, bases_at([0, 4]), settings=hour,
+                         preferred_base=np.array([0]))
+    assert plan.visits["base"].tolist() == ["B4"]  # B0: 60 min of driving + 10 of service
+    plan = plan_circuits(drive_line(), stops, bases_at([0, 4]), settings=FAST,
+                         preferred_base=np.array([0]), preferred_slack_s=60.0)
+    assert plan.visits["base"].tolist() == ["B4"]  # B0 is 40 min longer than B4
+
+
+def test_stop_off_every_drivable_road_is_unreachable_by_vehicle() -> None:
+    stops = pd.DataFrame({"stop": [1], "lon": [45.0], "lat": [1.0], "people": [3.0]})
+    plan = plan_circuits(drive_line(), stops, bases_at([0]), settings=FAST)
+    assert plan.unreachable_stops().tolist() == [1]
+    assert plan.unserved["reason"].iloc[0].startswith(circuits.NO_VEHICLE)

@@ -13,7 +13,9 @@ from matplotlib.text import Text
 
 from accessmap.errors import OutputError
 from accessmap.outputs.figures import (
+    _metric_crs,
     _nice_length,
+    _populated_extent,
     access_map_figure,
     gain_curve_figure,
     gain_table,
@@ -21,6 +23,8 @@ from accessmap.outputs.figures import (
 )
 from accessmap.record import RunFolder, Surface
 from tests.runfolder_factory import make_run_folder
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_figures_are_written_as_png_and_svg(tmp_path: Path) -> None:
@@ -151,3 +155,33 @@ def test_demo_figures_fit_and_labels_do_not_overlap(tmp_path: Path) -> None:
     assert _texts_outside(gain_curve_figure(run)) == []
     assert _overlapping_site_labels(figure) == []
     assert len([t for t in figure.axes[0].texts if t.get_gid() == "site-label"]) >= 5
+
+
+@pytest.mark.comoros
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::accessmap.errors.DataQualityWarning")  # real data
+def test_comoros_figures_fit_and_labels_do_not_overlap(comoros_dir: Path, tmp_path: Path
+                                                       ) -> None:
+    """The worked example (three islands joined by ferry lines): nothing clipped."""
+    from accessmap.config import load_scenario
+    from accessmap.pipeline import run as run_pipeline
+
+    scenario = load_scenario(ROOT / "scripts" / "comoros_walk.toml")
+    assert Path(scenario.inputs.network).resolve().parent == comoros_dir.resolve()
+    out = tmp_path / "comoros"
+    run_pipeline(scenario.replace(out=out))
+    run = RunFolder(out)
+    figure = access_map_figure(run)
+    assert _texts_outside(figure) == []
+    assert _texts_outside(gain_curve_figure(run)) == []
+    assert _overlapping_site_labels(figure) == []
+    labels = [t for t in figure.axes[0].texts if t.get_gid() == "site-label"]
+    assert len(labels) == len(run.table("sites.csv"))  # type: ignore[arg-type]
+    # the islands fill the frame: the populated cells span most of the axes both ways
+    crs = _metric_crs(run, run.layer("facilities"))
+    populated = _populated_extent(run.surface(), None, crs)
+    assert populated is not None
+    ax = figure.axes[0]
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    assert (populated[1] - populated[0]) / (x1 - x0) > 0.85
+    assert (populated[3] - populated[2]) / (y1 - y0) > 0.85

@@ -653,10 +653,10 @@ def snap_paths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = network_module._snap_exhaustive
 
-    def spy(net: RoadNetwork, x: np.ndarray, y: np.ndarray, idx: np.ndarray,
-            *rest: np.ndarray) -> None:
+    def spy(net: RoadNetwork, tree: object, tree_seg: np.ndarray, x: np.ndarray,
+            y: np.ndarray, idx: np.ndarray, *rest: np.ndarray) -> None:
         calls.append(int(idx.size))
-        original(net, x, y, idx, *rest)
+        original(net, tree, tree_seg, x, y, idx, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(network_module, "_snap_exhaustive", spy)
     return calls
@@ -768,3 +768,30 @@ def test_nodes_are_numbered_along_a_z_order_curve() -> None:
     same = _spatial_order(np.zeros(3), np.zeros(3))
     assert same.tolist() == [0, 1, 2]
     assert _spatial_order(np.zeros(0), np.zeros(0)).size == 0
+
+
+def test_snap_to_a_subset_of_segments_is_exact(tmp_path: Path) -> None:
+    """``snap_points(segments=...)`` equals the brute force over the allowed segments."""
+    gx, gy = np.meshgrid(np.arange(6) * 100.0, np.arange(6) * 100.0)
+    node = np.arange(36).reshape(6, 6)
+    u = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
+    v = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
+    net = network_on_grid(tmp_path, gx.ravel(), gy.ravel(), u, v, max_snap_m=150.0)
+    allowed = np.random.default_rng(5).random(net.n_segments) < 0.3
+    rng = np.random.default_rng(11)
+    px = net.node_x[0] + rng.uniform(-200, 700, 1500)
+    py = net.node_y[0] + rng.uniform(-200, 700, 1500)
+    snap = snap_points(net, px, py, segments=allowed)
+    import shapely
+
+    dist = shapely.distance(shapely.points(px, py)[:, None],
+                            net.segment_lines[None, :])
+    dist[:, ~allowed] = np.inf
+    seg = np.argmin(dist, axis=1)
+    best = dist[np.arange(px.size), seg]
+    far = best > net.profile.max_snap_m
+    np.testing.assert_array_equal(snap.segment, np.where(far, -1, seg))
+    np.testing.assert_allclose(snap.distance_m[~far], best[~far], rtol=0, atol=1e-9)
+    assert np.all(allowed[snap.segment[snap.on_network]])
+    none = snap_points(net, px[:3], py[:3], segments=np.zeros(net.n_segments, dtype=bool))
+    assert not none.on_network.any()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accessmap import ConfigError, InputDataError, OutputError
+from accessmap import ConfigError, DataQualityWarning, InputDataError, OutputError
 from accessmap.config import Scenario
 from accessmap.pipeline import run
 from accessmap.routing.travel_times import NO_ROUTE, OFF_NETWORK, REACHED
@@ -69,7 +69,8 @@ def test_off_network_people_are_reported_not_dropped(tiny_world: dict[str, Path]
     # The study area is the network's extent padded by the snap distance (1.6 km); the
     # northern cell reaches into it, but its centre lies ~2.05 km from the road.
     scenario = tiny_scenario(tiny_world, max_snap_m=1600.0)
-    result = run(scenario, write=False)
+    with pytest.warns(DataQualityWarning, match=r"50\.0% of the people are farther than 1600 m"):
+        result = run(scenario, write=False)
     status = result.access.status
     assert (status == OFF_NETWORK).sum() == 1
     assert (status == REACHED).sum() == 4

@@ -165,5 +165,5 @@ def test_referral_settings_are_checked() -> None:
     from accessmap.config import Scenario
     from accessmap.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="referral.levels: give at least two levels"):
+    with pytest.raises(ConfigError, match=r"referral\.levels: give at least two levels"):
         Scenario(referral={"level_column": "type", "levels": ["hospital"]})

@@ -45,6 +45,7 @@ from accessmap.siting.models import (
 )
 from accessmap.siting.plan import (
     MOBILE_UNIT_STOP,
+    NO_FACILITY_PIECE,
     SATELLITE_CLINIC,
     SitingData,
     recommend_sites,
@@ -515,6 +516,44 @@ def test_site_selection_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(curve) == len(out["kinds"]) == 4
     printed = capsys.readouterr().out
     assert "Within 60 min today" in printed and "Model:" in printed
+    assert "Facilities used: 7 (left out: amenity = pharmacy)" in printed  # as the demo
+    sites = out["sites"]
+    assert sites.columns.tolist() == ["rank", "kind", "lon", "lat", "people_added",
+                                      "nearest_facility", "minutes"]
+    assert sites["rank"].tolist() == [1, 2, 3, 4]
+    assert sites["kind"].tolist() == [k.replace("_", " ") for k in out["kinds"]]
+    assert (sites["people_added"] > 0).all() and (sites["minutes"] > 0).all()
+    assert not sites["nearest_facility"].str.contains("harmacy").any()
+    lines = printed.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == [
+        "rank", "kind", "lon"])
+    assert "people_added" in lines[header] and "nearest_facility" in lines[header]
+    for line, row in zip(lines[header + 1:header + 5], sites.itertuples(), strict=True):
+        assert line.split()[0] == str(row.rank) and f"{row.lat:.5f}" in line
+        assert f"{row.people_added:,.0f}" in line and row.nearest_facility in line
+    assert "people newly within 60 min" in printed  # the table is explained
     if "mobile_unit_stop" in out["kinds"]:
         plan = out["circuits"]
         assert len(plan.visits) + len(plan.unserved) == out["kinds"].count("mobile_unit_stop")
+
+
+def test_mobile_stop_no_vehicle_reaches_adds_no_coverage_and_says_why() -> None:
+    """A stop on an island road with no base: unreachable, not counted, reason given."""
+    graph = nx.MultiDiGraph()
+    for node, lon in ((0, 45.0), (1, 45.0 + STEP), (10, 46.0), (11, 46.0 + STEP)):
+        graph.add_node(node, x=lon, y=0.0)
+    for a, b in ((0, 1), (10, 11)):
+        for u, v in ((a, b), (b, a)):
+            graph.add_edge(u, v, length=1000.0, travel_time=600.0, highway="residential")
+    net = network_from_graph(graph, mode="drive", use_travel_time=True)
+    pop, fac, access = tiny_run(net, [(45.0, 50.0), (46.0, 300.0)], [45.0])
+    settings = Siting(new_sites=1, candidate_spacing_m=10.0, satellite_min_population=1e6,
+                      mobile=True, mobile_search_s=0.0)
+    plan = recommend_sites(settings, _siting_data(net, pop, fac, access))
+    site = plan.sites.iloc[0]
+    assert site["kind"] == MOBILE_UNIT_STOP and site["added_population"] == 300.0
+    assert site["nearest_facility"] == NO_FACILITY_PIECE
+    assert plan.circuits is not None
+    assert plan.circuits.unreachable_stops().tolist() == [1]
+    # the stop is not counted: coverage with new sites is today's (50 of 350 people)
+    assert plan.coverage_with_new_sites["population"].tolist() == [50.0]

@@ -1,7 +1,8 @@
 """Facility lists -> validated WGS84 points with an id, a name and a type.
 
 Reads GeoJSON, GeoPackage, Shapefile (anything pyogrio reads) or CSV with longitude and
-latitude columns.  Polygons (hospital grounds mapped as areas) become a point inside them.
+latitude columns.  Polygons (hospital grounds mapped as areas), lines and MultiPoints
+become a representative point of their geometry, with a warning naming the rows.
 Rows can be left out by column value (``exclude={"amenity": ("pharmacy",)}``).
 """
 
@@ -155,7 +156,9 @@ def load_facilities(
     -----
     DataQualityWarning
         Rows were left out for lack of a usable geometry (one warning for all of them;
-        each row is also logged); an exclusion value matches no facility.
+        each row is also logged); rows that are not points (polygons, lines,
+        MultiPoints) were replaced by a representative point; an exclusion value
+        matches no facility.
 
     Raises
     ------
@@ -275,6 +278,7 @@ def _usable_points(
     frame = frame.loc[~empty].copy()
     not_point = frame.geometry.geom_type != "Point"
     if not_point.any():
+        _warn_not_points(frame.loc[not_point], path)
         frame.loc[not_point, "geometry"] = frame.loc[not_point].geometry.representative_point()
     lon = frame.geometry.x.to_numpy()
     bad = ~np.isfinite(lon) | ~np.isfinite(frame.geometry.y.to_numpy())
@@ -289,6 +293,24 @@ def _usable_points(
         warnings.warn(f"facilities file {path.name}: {len(dropped)} row(s) left out for lack "
                       f"of a usable point ({shown}{more})", DataQualityWarning, stacklevel=3)
     return frame.loc[~bad], dropped
+
+
+def _warn_not_points(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Log and warn that rows with other geometries than points were replaced by a point.
+
+    The point is shapely's ``representative_point`` (inside a polygon, on a line, one of
+    a MultiPoint's points), so that the facility lies on the feature that was mapped.
+    """
+    kinds = frame.geometry.geom_type.to_numpy()
+    rows = [f"row {_data_row(label)} ({kind})"
+            for label, kind in zip(frame.index[:5], kinds[:5], strict=True)]
+    more = f" and {len(frame) - 5} more" if len(frame) > 5 else ""
+    message = (f"facilities file {path.name}: {len(frame)} row(s) are not points "
+               f"({', '.join(rows)}{more}); each is placed at a representative point of its "
+               "geometry (inside a polygon, on a line, one point of a MultiPoint): give "
+               "points if the entrance is elsewhere")
+    logger.warning("%s", message)
+    warnings.warn(message, DataQualityWarning, stacklevel=4)
 
 
 def _check_ranges(frame: gpd.GeoDataFrame, path: Path) -> None:

@@ -13,6 +13,7 @@ import logging
 import math
 import warnings
 from array import array
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,14 @@ from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError
 from accessmap.progress import Tick
-from accessmap.routing.modes import SpeedProfile, ferry_usable, get_mode, way_speeds_kph
+from accessmap.routing.modes import (
+    MODES,
+    NOT_ROUTABLE,
+    SpeedProfile,
+    ferry_usable,
+    get_mode,
+    way_speeds_kph,
+)
 
 __all__ = ["WayRows", "collect_ways", "rows_from_graph"]
 
@@ -37,6 +45,10 @@ _TICK_EVERY_WAYS = 10_000
 #: File bytes per usable way, for the progress estimate of :func:`collect_ways`
 #: (Comoros: ~770; extracts with many buildings have more bytes per road).
 _BYTES_PER_WAY = 500.0
+
+
+#: Unknown highway classes named in the warning of :func:`collect_ways`.
+_TOP_CLASSES = 5
 
 
 #: Threads decoding PBF blocks while :func:`collect_ways` reads the ways.
@@ -96,7 +108,10 @@ def collect_ways(
 
     Ways that lose nodes because the extract does not hold them (clipped at its edge)
     keep their located parts; a :class:`~accessmap.errors.DataQualityWarning` says how
-    many.
+    many ways and how many node references lack a location.  Ways whose ``highway``
+    class no travel mode knows (typos, local tags) are counted, and a second warning
+    names the most frequent classes and whether they were used at ``default_kph`` or
+    left out.
 
     Parameters
     ----------
@@ -129,7 +144,9 @@ def collect_ways(
         .with_filter(osmium.filter.KeyFilter("highway", "route"))
     )
     way_type = osmium.osm.Way
-    n_ways = clipped = lost = lost_ferries = 0
+    n_ways = clipped = lost = lost_ferries = missing = 0
+    known = _known_classes(profile)
+    unknown: Counter[str] = Counter()
     expected = max(path.stat().st_size / _BYTES_PER_WAY, 1.0)
     if tick is not None:
         tick(0.0, f"reading {path.name}")
@@ -137,18 +154,21 @@ def collect_ways(
         if not isinstance(way, way_type):
             continue
         tags = way.tags  # looked up key by key: no dict of every tag of every way
+        highway = tags.get("highway")
+        if highway is not None and highway not in known:
+            unknown[highway] += 1
         speeds = _way_speeds(tags, profile)  # type: ignore[arg-type]  # TagList reads like a Mapping
         if speeds is None:
             continue
         refs, n_located, n_nodes = _way_refs(way.nodes, rows)
         if n_located < n_nodes:
             clipped += 1
+            missing += n_nodes - n_located
         if len(refs) < 2:  # no segment left (a clipped loop may keep one node twice)
             if n_located < n_nodes and n_nodes >= 2:
                 lost += 1
                 lost_ferries += int(tags.get("highway") is None)
             continue
-        highway = tags.get("highway")
         if highway is None:
             rows.ferries.append((n_ways, dict(way.tags)))
             highway = "ferry"
@@ -159,18 +179,46 @@ def collect_ways(
     logger.info("read %d usable ways (%d segments) for %s from %s",
                 n_ways, len(rows.a), profile.mode, path.name)
     if clipped:
-        _warn_clipped(path, clipped, lost, lost_ferries)
+        _warn_clipped(path, clipped, lost, lost_ferries, missing=missing)
+    if unknown:
+        _warn_unknown_classes(path, unknown, profile)
     if tick is not None:
         tick(1.0, f"read {n_ways:,} ways")
     return rows
 
 
-def _warn_clipped(path: Path, clipped: int, lost: int, lost_ferries: int = 0) -> None:
+def _known_classes(profile: SpeedProfile) -> frozenset[str]:
+    """``highway`` classes some travel mode (or this profile) has a speed for, or refuses."""
+    names: set[str] = set(NOT_ROUTABLE) | set(profile.speeds_kph)
+    for mode in MODES:
+        names |= set(get_mode(mode).speeds_kph)
+    return frozenset(names)
+
+
+def _warn_unknown_classes(path: Path, unknown: Counter[str], profile: SpeedProfile) -> None:
+    """Log and warn about ways whose highway class no travel mode knows."""
+    top = ", ".join(f"{name!r} ({count:,})" for name, count in unknown.most_common(_TOP_CLASSES))
+    more = len(unknown) - _TOP_CLASSES
+    used = (f"used at the default speed of {profile.default_kph:g} km/h"
+            if profile.default_kph is not None else "left out")
+    message = (
+        f"{path.name}: {sum(unknown.values()):,} way(s) have a highway class no travel mode "
+        f"knows: {top}" + (f" and {more} more class(es)" if more > 0 else "")
+        + f"; they are {used}; give their speed in [speeds] (or default_kph) if they are "
+        "roads, or fix the tags in OpenStreetMap"
+    )
+    logger.warning("%s", message)
+    warnings.warn(message, DataQualityWarning, stacklevel=3)
+
+
+def _warn_clipped(path: Path, clipped: int, lost: int, lost_ferries: int = 0, *,
+                  missing: int = 0) -> None:
     """Log and warn that ways lost nodes missing from the extract."""
     ferries = f", {lost_ferries} of them ferries" if lost_ferries else ""
+    refs = f"; {missing:,} node reference(s) have no location" if missing else ""
     message = (
         f"{path.name}: {clipped} usable way(s) have nodes missing from the extract "
-        f"(clipped at its edge?); their located nodes are joined in order and the rest "
+        f"(clipped at its edge?{refs}); their located nodes are joined in order and the rest "
         f"left out"
         + (f", and {lost} of them have fewer than 2 nodes left (distinct, located) and are "
            f"skipped{ferries}" if lost else "")

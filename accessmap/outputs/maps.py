@@ -42,6 +42,7 @@ from accessmap.outputs.map_layers import (
     siting_threshold,
 )
 from accessmap.outputs.map_panels import PANEL_CSS, FitView, legend_panel, summary_panel
+from accessmap.outputs.map_places import PLACES_CSS, PLACES_LAYER, place_groups
 from accessmap.outputs.style import NO_ROUTE_COLOUR, classify_minutes, time_classes
 from accessmap.record import FILES, LAYERS, RunFolder, Surface, apply_affine, check_target
 
@@ -146,6 +147,10 @@ def decision_map(run: RunFolder, *, offline: bool = True) -> folium.Map:
             continue
         for group in build(_slim(frame, name)):
             group.add_to(fmap)
+    places = run.layer(PLACES_LAYER)
+    if places is not None and not places.empty:
+        for group in place_groups(places, fmap):
+            group.add_to(fmap)
     folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
     fullscreen = folium.plugins.Fullscreen(position="topleft")  # type: ignore[no-untyped-call]
     fullscreen.default_js, fullscreen.default_css = [], []
@@ -215,6 +220,7 @@ def _use_assets(fmap: folium.Map, *, offline: bool) -> None:
         else:
             header.add_child(folium.CssLink(url), name=name)
     header.add_child(Element(PANEL_CSS), name="am_style")
+    header.add_child(Element(PLACES_CSS), name="am_places_style")
 
 
 def _slim(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:

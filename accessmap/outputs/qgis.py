@@ -40,7 +40,7 @@ SINGLE_STYLES: dict[str, tuple[str, dict[str, str]]] = {
 
 
 SITE_STYLES = {"satellite_clinic": ("square", "#54278f"),
-               "mobile_unit_stop": ("triangle", "#e6550d")}
+               "mobile_unit_stop": ("diamond", "#e6550d")}
 
 
 def _rgba(colour: str) -> str:

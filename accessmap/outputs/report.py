@@ -378,7 +378,7 @@ _CSS = ("body{font:14px/1.45 sans-serif;max-width:60em;margin:2em auto;padding:0
         "h1,h2{break-after:avoid}table{width:100%;font-size:8.5pt}thead{display:"
         "table-header-group}table,tr,figure,img,.warning{break-inside:avoid}caption{"
         "break-after:avoid}figure img{max-height:235mm;width:auto;max-width:100%}"
-        "td{overflow-wrap:anywhere}}")
+        "td{overflow-wrap:break-word;hyphens:manual}}")
 
 
 def render_html(blocks: Sequence[Block], run: RunFolder) -> str:

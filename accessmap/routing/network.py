@@ -13,33 +13,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyproj
 import scipy.sparse
+import scipy.sparse.csgraph
 import scipy.spatial
 import shapely
 from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError
-from accessmap.routing.engine import build_graph, connected_components
-from accessmap.routing.modes import (
-    SpeedProfile,
-)
+from accessmap.routing.engine import Sources, build_graph, connected_components, nearest_source
+from accessmap.routing.modes import SpeedProfile
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["SNAP_SAMPLE_M", "RoadNetwork"]
+__all__ = ["SNAP_SAMPLE_M", "RoadNetwork", "padded_bounds_lonlat"]
 
 
 #: Points farther than this outside the network's extent cannot be meant for it.
 _ABSURD_DISTANCE_M = 1_000_000.0
-
-#: Spacing (m) of the sample points that bound snapping searches (any value is exact;
-#: smaller values make the bound tighter and the tree larger).
-SNAP_SAMPLE_M = 50.0
 
 #: Spacing (m) of the sample points that bound snapping searches (any value is exact;
 #: smaller values make the bound tighter and the tree larger).
@@ -111,6 +103,45 @@ class RoadNetwork:
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)
         return rank[labels]
+
+    @cached_property
+    def in_core(self) -> NDArray[np.bool_]:
+        """True for nodes of the strongly connected core of their weakly connected piece.
+
+        The core is the piece's largest strongly connected part (ties: the lowest
+        label) when it has at least two nodes; a piece made only of one-way links (a
+        two-node one-way stub on its own) has no core.
+        """
+        if self.n_nodes == 0:
+            return np.zeros(0, dtype=np.bool_)
+        _, strong = scipy.sparse.csgraph.connected_components(
+            self.graph_from, directed=True, connection="strong")
+        strong = np.asarray(strong, dtype=np.int64)
+        size = np.bincount(strong)
+        piece = self.component
+        # Per weak piece, the strong label with the most nodes (lowest label on ties).
+        order = np.lexsort((strong, -size[strong], piece))
+        first = order[np.r_[True, piece[order][1:] != piece[order][:-1]]]
+        core_label = strong[first]
+        core_label = core_label[size[core_label] >= 2]
+        return np.asarray(np.isin(strong, core_label), dtype=np.bool_)
+
+    @cached_property
+    def reached_from_core(self) -> NDArray[np.bool_]:
+        """True for nodes that can be reached from the strongly connected core of their piece.
+
+        See :attr:`in_core`.  A facility whose
+        entry nodes are all outside this set can be reached by nobody but the few people
+        on its own stub (one-way dead ends mapped the wrong way round).
+        """
+        core = np.flatnonzero(self.in_core)
+        if core.size == 0:
+            return np.zeros(self.n_nodes, dtype=np.bool_)
+        entry = Sources(entry_source=np.zeros(core.size, dtype=np.int64),
+                        entry_node=core.astype(np.int64),
+                        entry_cost=np.zeros(core.size), n_sources=1)
+        time_s, _ = nearest_source(self.graph_from, entry)
+        return np.asarray(np.isfinite(time_s), dtype=np.bool_)
 
     @cached_property
     def segment_tree(self) -> shapely.STRtree:
@@ -246,12 +277,50 @@ class RoadNetwork:
         }
 
 
+#: Metres per degree of latitude at the equator, where a degree is shortest (WGS84).
+_M_PER_DEG_LAT_MIN = 110_574.0
 
 
+#: Metres per degree of longitude on the equator (WGS84); times cos(latitude) elsewhere.
+_M_PER_DEG_LON_EQUATOR = 111_320.0
 
 
+def padded_bounds_lonlat(network: RoadNetwork, pad_m: float
+                         ) -> tuple[float, float, float, float]:
+    """Return the network's (west, south, east, north) in degrees, padded by ``pad_m`` metres.
 
+    The pad is at least ``pad_m`` on every side: north-south in degrees of latitude at
+    their shortest (110,574 m), east-west in degrees of longitude at the box's most
+    poleward latitude, where they are shortest (``111,320 m * cos(latitude)``).  At 60°N
+    the east-west pad in degrees is therefore twice the north-south one, so that people
+    within the snap distance east or west of the roads are kept.
 
+    Parameters
+    ----------
+    network
+        The road network.
+    pad_m
+        Pad in metres (the walk to a road: ``network.profile.max_snap_m``).
+
+    Returns
+    -------
+    tuple of float
+        ``(west, south, east, north)``, clipped to -180..180 and -90..90; the whole
+        longitude range when the box reaches within 0.1 degree of a pole.
+
+    Examples
+    --------
+    >>> west, south, east, north = padded_bounds_lonlat(network, 5000.0)  # doctest: +SKIP
+    """
+    west, south, east, north = network.bounds_lonlat()
+    pad = max(float(pad_m), 0.0)
+    dlat = pad / _M_PER_DEG_LAT_MIN
+    south, north = max(south - dlat, -90.0), min(north + dlat, 90.0)
+    poleward = max(abs(south), abs(north))
+    if poleward >= 89.9:
+        return -180.0, south, 180.0, north
+    dlon = pad / (_M_PER_DEG_LON_EQUATOR * float(np.cos(np.radians(poleward))))
+    return max(west - dlon, -180.0), south, min(east + dlon, 180.0), north
 
 
 def _check_lonlat(lon: NDArray[np.float64], lat: NDArray[np.float64], source: str) -> None:
@@ -279,11 +348,10 @@ def _check_degrees(
             f"ranges (e.g. {lon[bad[0]]:g}, {lat[bad[0]]:g}); they look like metres or "
             "another projection: give longitude/latitude in degrees (EPSG:4326)"
         )
-    west, south, east, north = network.bounds_lonlat()
-    pad = network.profile.max_snap_m / 111_000
+    west, south, east, north = padded_bounds_lonlat(network, network.profile.max_snap_m)
 
     def inside(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
-        return (x >= west - pad) & (x <= east + pad) & (y >= south - pad) & (y <= north + pad)
+        return (x >= west) & (x <= east) & (y >= south) & (y <= north)
 
     swapped = np.flatnonzero(~inside(lon, lat) & inside(lat, lon))
     if swapped.size:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.spatial
 from numpy.typing import NDArray
 
 from accessmap.progress import Tick
@@ -48,7 +49,7 @@ _SNAP_EPS_M = 1e-6
 
 def snap_points(
     network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64], *,
-    tick: Tick | None = None,
+    segments: NDArray[np.bool_] | None = None, tick: Tick | None = None,
 ) -> Snap:
     """Snap points (network CRS, metres) to the nearest point of the nearest segment.
 
@@ -63,6 +64,9 @@ def snap_points(
         The road network.
     x, y
         Points in the network CRS (metres).
+    segments
+        Per segment, whether points may snap to it (default: every segment); used to
+        move points off road pieces from which no facility can be reached.
     tick
         Progress callback ``tick(fraction, message)``, called after each block of
         16,384 points and at the end (1.0).  Whatever it raises (``Cancelled``)
@@ -98,8 +102,12 @@ def snap_points(
     limit = network.profile.max_snap_m
     reach = limit + SNAP_SAMPLE_M  # samples beyond this are never needed
     half2 = (SNAP_SAMPLE_M / 2) ** 2
-    tree = network.sample_tree
-    sample_seg = np.append(network.sample_segment, -1)  # the tree's "missing" index maps to -1
+    tree, tree_seg = _samples(network, segments)
+    if tree is None:
+        if tick is not None:
+            tick(1.0, "snapped 0 points (no usable segment)")
+        return Snap(segment, fraction, distance)
+    sample_seg = np.append(tree_seg, -1)  # the tree's "missing" index maps to -1
     k = min(_SNAP_K, tree.n)
     unsettled: list[NDArray[np.int64]] = []
     for lo in range(0, x.size, _SNAP_BLOCK):
@@ -124,7 +132,7 @@ def snap_points(
             tick(_BLOCKS_SHARE * hi / x.size, f"snapped {hi:,} of {x.size:,} points")
     rest = np.concatenate(unsettled)
     if rest.size:
-        _snap_exhaustive(network, x, y, rest, segment, distance, fraction)
+        _snap_exhaustive(network, tree, tree_seg, x, y, rest, segment, distance, fraction)
     if tick is not None:
         tick(1.0, f"snapped {x.size:,} points")
     return Snap(segment, fraction, distance)
@@ -173,14 +181,28 @@ def _nearest_candidate(
     return cand[rows, col], best_d, frac[rows, col]
 
 
+def _samples(
+    network: RoadNetwork, segments: NDArray[np.bool_] | None
+) -> tuple[scipy.spatial.cKDTree | None, NDArray[np.int64]]:
+    """The sample tree and each sample's segment, restricted to ``segments`` if given."""
+    if segments is None:
+        return network.sample_tree, network.sample_segment
+    keep = np.asarray(segments, dtype=bool)[network.sample_segment]
+    if not keep.any():
+        return None, np.zeros(0, dtype=np.int64)
+    data = np.asarray(network.sample_tree.data)[keep]
+    tree = scipy.spatial.cKDTree(data, balanced_tree=False, compact_nodes=False)
+    return tree, network.sample_segment[keep]
+
+
 def _snap_exhaustive(
-    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64],
+    network: RoadNetwork, tree: scipy.spatial.cKDTree, tree_seg: NDArray[np.int64],
+    x: NDArray[np.float64], y: NDArray[np.float64],
     idx: NDArray[np.int64], segment: NDArray[np.int64], distance: NDArray[np.float64],
     fraction: NDArray[np.float64],
 ) -> None:
     """Exact snap of points ``idx`` over every sample within their proven radius."""
     limit = network.profile.max_snap_m
-    tree = network.sample_tree
     pts = np.column_stack([x[idx], y[idx]])
     # Any sample gives an upper bound on the distance to the network.
     first, _ = tree.query(pts, k=1)
@@ -191,7 +213,7 @@ def _snap_exhaustive(
     if counts.sum() == 0:
         return
     owner = np.repeat(np.arange(idx.size), counts)
-    seg = network.sample_segment[np.concatenate([np.asarray(f, dtype=np.int64)
+    seg = tree_seg[np.concatenate([np.asarray(f, dtype=np.int64)
                                                  for f in found if len(f)])]
     dist, frac = _segment_distances(network, x[idx][owner], y[idx][owner], seg)
     order = np.lexsort((seg, dist, owner))

@@ -9,14 +9,16 @@ streets count in the direction people actually travel.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse
 from numpy.typing import NDArray
 
+from accessmap.errors import DataQualityWarning
 from accessmap.progress import Tick, scaled
 from accessmap.routing.engine import (
     Sources,
@@ -60,6 +62,13 @@ class Access:
         Where demand points and facilities meet the network.
     node_time_s, node_facility
         The same per network node.
+    moved_points
+        Demand points snapped to a farther road because the nearest one reaches no
+        facility in the direction of travel (a one-way dead end or stub);
+        :func:`nearest_facility_times` warns about them.
+    moved_facilities
+        Facilities snapped to a farther road because nobody can reach their nearest one
+        (a one-way stub leading only away from the facility, a piece of one-way links).
     """
 
     time_s: NDArray[np.float64]
@@ -69,6 +78,10 @@ class Access:
     facility_snap: Snap
     node_time_s: NDArray[np.float64]
     node_facility: NDArray[np.int64]
+    moved_points: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64))
+    moved_facilities: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def facility_sources(network: RoadNetwork, snap: Snap) -> Sources:
@@ -88,6 +101,7 @@ def nearest_facility_times(
     facility_y: NDArray[np.float64],
     *,
     point_snap: Snap | None = None,
+    warn_moves: bool = True,
     tick: Tick | None = None,
 ) -> Access:
     """Compute every demand point's travel time to its nearest facility.
@@ -102,6 +116,9 @@ def nearest_facility_times(
         Facilities in the network CRS (metres).
     point_snap
         Precomputed snap of the demand points (saves time when called repeatedly).
+    warn_moves
+        Issue the :class:`DataQualityWarning` about moved points and facilities (off
+        when the caller has already reported them, e.g. coverage with new sites).
     tick
         Progress callback ``tick(fraction, message)``: snapping the points takes it to
         0.4, the facilities to 0.45, the network search to 0.95, the rest to 1.0.
@@ -110,16 +127,45 @@ def nearest_facility_times(
     Returns
     -------
     Access
+
+    Warns
+    -----
+    DataQualityWarning
+        Facilities or demand points were snapped past their nearest road because that
+        road cannot reach (or be reached from) the rest of the network in the direction
+        of travel; ``Access.moved_points`` / ``moved_facilities`` list them.
+
+    Notes
+    -----
+    Snapping goes to the nearest road *from which the trip can be made*: a facility
+    whose nearest segment nobody can reach (both of its ends lie outside
+    :attr:`RoadNetwork.reached_from_core`, e.g. a one-way stub leading away from it)
+    is snapped to the nearest segment with a usable end that can be reached; a demand
+    point snapped within ``max_snap_m`` whose segment leads to no facility (a one-way
+    dead end on a piece that holds a facility, or a piece of one-way links only) is
+    snapped to the nearest segment, still within ``max_snap_m``, with an end from which
+    a facility is reached.  People on a proper road piece without any facility, and
+    points with no such segment, keep their snap and the status ``NO_ROUTE``.
     """
+    x = np.asarray(point_x, float)
+    y = np.asarray(point_y, float)
     if point_snap is None:
-        point_snap = snap_points(network, point_x, point_y, tick=scaled(tick, 0.0, 0.4))
+        point_snap = snap_points(network, x, y, tick=scaled(tick, 0.0, 0.4))
     facility_snap = snap_points(network, facility_x, facility_y, tick=scaled(tick, 0.4, 0.45))
+    facility_snap, moved_fac = _reachable_facility_snap(
+        network, np.asarray(facility_x, float), np.asarray(facility_y, float), facility_snap)
     node_time, node_facility = nearest_source(
         network.graph_to, facility_sources(network, facility_snap),
         tick=scaled(tick, 0.45, 0.95),
     )
     time_s, facility = _point_times(network, point_snap, node_time, node_facility)
     _same_segment_trips(network, point_snap, facility_snap, time_s, facility)
+    point_snap, moved = _reachable_point_snap(network, x, y, point_snap, time_s, node_time)
+    if moved.size:
+        time_s, facility = _point_times(network, point_snap, node_time, node_facility)
+        _same_segment_trips(network, point_snap, facility_snap, time_s, facility)
+    if warn_moves:
+        _warn_moved(moved.size, moved_fac.size)
     status = np.full(time_s.size, REACHED, dtype=np.int8)
     status[~np.isfinite(time_s)] = NO_ROUTE
     status[~point_snap.on_network] = OFF_NETWORK
@@ -130,7 +176,95 @@ def nearest_facility_times(
     )
     if tick is not None:
         tick(1.0, "travel times done")
-    return Access(time_s, facility, status, point_snap, facility_snap, node_time, node_facility)
+    return Access(time_s, facility, status, point_snap, facility_snap, node_time, node_facility,
+                  moved_points=moved, moved_facilities=moved_fac)
+
+
+def _replace_rows(snap: Snap, rows: NDArray[np.int64], new: Snap) -> Snap:
+    """``snap`` with rows ``rows`` taken from ``new`` (aligned with ``rows``)."""
+    segment, fraction, distance = snap.segment.copy(), snap.fraction.copy(), snap.distance_m.copy()
+    segment[rows], fraction[rows], distance[rows] = new.segment, new.fraction, new.distance_m
+    return Snap(segment, fraction, distance)
+
+
+def _reachable_facility_snap(
+    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64], snap: Snap
+) -> tuple[Snap, NDArray[np.int64]]:
+    """Move facilities whose segment nobody can reach to the nearest one that can be.
+
+    A segment can bring people to a point on it when one of its ends is reached from the
+    core of its piece and the segment may be travelled from that end towards the point.
+    """
+    core = network.reached_from_core
+    if snap.segment.size == 0 or not core.any():
+        return snap, np.zeros(0, dtype=np.int64)
+    u, v = network.seg_u, network.seg_v
+    usable = ((core[u] & np.isfinite(network.seg_time_fwd_s))
+              | (core[v] & np.isfinite(network.seg_time_bwd_s)))
+    point, cost_u, cost_v = entry_costs(network, snap, towards_network=False)
+    seg = snap.segment[point]
+    ok = ((np.isfinite(cost_u) & core[u[seg]]) | (np.isfinite(cost_v) & core[v[seg]]))
+    stuck = point[~ok]
+    if stuck.size == 0:
+        return snap, stuck
+    new = snap_points(network, x[stuck], y[stuck], segments=usable)
+    rows = stuck[new.on_network]
+    picked = Snap(new.segment[new.on_network], new.fraction[new.on_network],
+                  new.distance_m[new.on_network])
+    logger.info("facilities %s moved to the nearest road that can be reached",
+                rows.tolist())
+    return _replace_rows(snap, rows, picked), rows
+
+
+def _reachable_point_snap(
+    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64], snap: Snap,
+    time_s: NDArray[np.float64], node_time: NDArray[np.float64],
+) -> tuple[Snap, NDArray[np.int64]]:
+    """Move points with no route because of one-way roads to a segment leading to a facility.
+
+    Only points whose road piece holds a facility (the direction of travel is what
+    blocks them) or is made of one-way links only (a stub without a two-way core) move;
+    people on a proper road piece without any facility keep ``NO_ROUTE``, which the run
+    reports as such.
+    """
+    stuck = np.flatnonzero(snap.on_network & ~np.isfinite(time_s))
+    if stuck.size:
+        piece = network.component
+        n_pieces = int(piece.max()) + 1
+        has_core = np.bincount(piece, weights=network.in_core, minlength=n_pieces) > 0
+        leads = np.isfinite(node_time)
+        has_facility = np.bincount(piece, weights=leads, minlength=n_pieces) > 0
+        stuck_piece = piece[network.seg_u[snap.segment[stuck]]]
+        stuck = stuck[has_facility[stuck_piece] | ~has_core[stuck_piece]]
+    if stuck.size == 0 or x.size != snap.segment.size:
+        return snap, np.zeros(0, dtype=np.int64)
+    leads = np.isfinite(node_time)
+    usable = ((leads[network.seg_u] & np.isfinite(network.seg_time_bwd_s))
+              | (leads[network.seg_v] & np.isfinite(network.seg_time_fwd_s)))
+    if not usable.any():
+        return snap, np.zeros(0, dtype=np.int64)
+    new = snap_points(network, x[stuck], y[stuck], segments=usable)
+    rows = stuck[new.on_network]
+    picked = Snap(new.segment[new.on_network], new.fraction[new.on_network],
+                  new.distance_m[new.on_network])
+    return _replace_rows(snap, rows, picked), rows
+
+
+def _warn_moved(points: int, facilities: int) -> None:
+    """Log and warn how many points and facilities were snapped past their nearest road."""
+    parts = []
+    if facilities:
+        parts.append(f"{facilities} facilit{'y' if facilities == 1 else 'ies'} that no one "
+                     "could reach from their nearest road (a one-way stub leading away?)")
+    if points:
+        parts.append(f"{points:,} demand point(s) whose nearest road leads to no facility "
+                     "in the direction of travel (one-way dead ends or stubs)")
+    if not parts:
+        return
+    message = ("snapped " + " and ".join(parts) + " to the nearest road that does, within "
+               "the snap distance; check the one-way tags and connections of the roads there")
+    logger.warning("%s", message)
+    warnings.warn(message, DataQualityWarning, stacklevel=3)
 
 
 def _point_times(

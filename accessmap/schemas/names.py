@@ -63,6 +63,7 @@ class RunLayers:
     recommended_sites: str = "recommended_sites"
     mobile_routes: str = "mobile_routes"
     referral_routes: str = "referral_routes"
+    places: str = "places"
 
     def names(self) -> tuple[str, ...]:
         """Every layer name."""

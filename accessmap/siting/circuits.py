@@ -28,7 +28,7 @@ from accessmap.routing.engine import Sources, bounded_times
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import snap_points
 
-__all__ = ["CircuitSettings", "Circuits", "nearest_nodes", "plan_circuits"]
+__all__ = ["NO_VEHICLE", "CircuitSettings", "Circuits", "nearest_nodes", "plan_circuits"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ try:  # before anything imports highspy (pulp does): the two HiGHS builds clash
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 except ImportError:  # pragma: no cover - depends on import order in the process
     pywrapcp = routing_enums_pb2 = None
+
+
+#: How the reason of an unserved stop begins when no vehicle can reach it at all (such a
+#: stop adds no mobile coverage; the others are reachable but do not fit in the week).
+NO_VEHICLE = "no vehicle can reach this stop: "
 
 
 _VISIT_COLUMNS = ["unit", "base", "day", "order", "stop", "arrival_min", "departure_min",
@@ -99,6 +104,11 @@ class Circuits:
     routes: gpd.GeoDataFrame
     unserved: pd.DataFrame
 
+    def unreachable_stops(self) -> NDArray[np.int64]:
+        """Ids of the stops no vehicle can reach (their reason starts with ``NO_VEHICLE``)."""
+        hit = self.unserved["reason"].astype(str).str.startswith(NO_VEHICLE)
+        return np.asarray(self.unserved.loc[hit, "stop"].to_numpy(), dtype=np.int64)
+
     def records(self) -> list[dict[str, object]]:
         """JSON-ready units with their days and stops (summary key ``mobile_circuits``)."""
         out: list[dict[str, object]] = []
@@ -134,9 +144,16 @@ def plan_circuits(
     bases: pd.DataFrame,
     *,
     settings: CircuitSettings | None = None,
+    preferred_base: NDArray[np.int64] | None = None,
+    preferred_slack_s: float = np.inf,
     tick: Tick | None = None,
 ) -> Circuits:
     """Group stops into weekly circuits from their nearest bases and route each day.
+
+    A stop's base is ``preferred_base`` (the nearest facility a sites table shows) when
+    a unit from there can serve it within a working day and its round trip is at most
+    ``preferred_slack_s`` longer than the shortest; otherwise the base with the shortest
+    round trip.  Round trips count the walk between each facility and its road.
 
     Parameters
     ----------
@@ -148,6 +165,10 @@ def plan_circuits(
         Existing facilities that can host a unit: ``name``, ``lon``, ``lat``.
     settings
         Working rules.
+    preferred_base
+        Per stop, the row of ``bases`` to use when it can serve the stop (-1: none).
+    preferred_slack_s
+        How much longer (s) the preferred base's round trip may be than the shortest.
     tick
         Progress callback ``tick(fraction, message)``: after assigning stops to bases
         (0.1), after each unit's routing, 1.0 at the end; whatever it raises
@@ -166,9 +187,12 @@ def plan_circuits(
     _require(stops, ("stop", "lon", "lat", "people"), "stops")
     _require(bases, ("name", "lon", "lat"), "bases")
     stop_node = nearest_nodes(network, stops["lon"].to_numpy(), stops["lat"].to_numpy())
-    base_node = nearest_nodes(network, bases["lon"].to_numpy(), bases["lat"].to_numpy())
+    base_node, base_walk_s = _base_entries(network, bases["lon"].to_numpy(),
+                                           bases["lat"].to_numpy())
     unserved: list[dict[str, object]] = []
-    base_of = _assign_bases(network, stops, stop_node, base_node, settings, unserved)
+    base_of = _assign_bases(network, stops, stop_node, base_node, settings, unserved,
+                            base_walk_s=base_walk_s, preferred=preferred_base,
+                            slack_s=preferred_slack_s)
     visits, routes = [], []
     used_bases = np.unique(base_of[base_of >= 0])
     if tick is not None:
@@ -194,6 +218,26 @@ def plan_circuits(
     )
 
 
+def _base_entries(
+    network: RoadNetwork, lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Each base's road node (-1 when off-road) and its walk to that road (s, one way).
+
+    The walk is the off-road leg of the mode's profile from the facility to its nearest
+    road, the same leg the travel times add, so that a facility far from the road is not
+    preferred as a base over a nearer one on the road.
+    """
+    x, y = network.project(np.asarray(lon, float), np.asarray(lat, float))
+    snap = snap_points(network, x, y)
+    ok = snap.on_network
+    node = np.full(x.size, -1, dtype=np.int64)
+    seg = snap.segment[ok]
+    node[ok] = np.where(snap.fraction[ok] <= 0.5, network.seg_u[seg], network.seg_v[seg])
+    walk = np.full(x.size, np.inf)
+    walk[ok] = network.profile.offroad_seconds(snap.distance_m[ok])
+    return node, walk
+
+
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -207,8 +251,17 @@ def _assign_bases(
     base_node: NDArray[np.int64],
     settings: CircuitSettings,
     unserved: list[dict[str, object]],
+    *,
+    base_walk_s: NDArray[np.float64] | None = None,
+    preferred: NDArray[np.int64] | None = None,
+    slack_s: float = np.inf,
 ) -> NDArray[np.int64]:
-    """Base index per stop (shortest drive round trip), -1 for stops left unserved.
+    """Base index per stop (shortest round trip), -1 for stops left unserved.
+
+    The round trip is the drive base -> stop -> base plus twice the base's walk between
+    the facility and its road (``base_walk_s``, 0 when not given).  A ``preferred`` base
+    (index into the bases, -1 none) wins when its round trip fits the working day and
+    is at most ``slack_s`` longer than the shortest.
 
     The searches start at the few stops, not at the many bases: one bounded search per
     stop and direction, limited to the working day minus one service time (no round
@@ -219,10 +272,12 @@ def _assign_bases(
     usable = np.flatnonzero(base_node >= 0)
     if usable.size == 0:
         for stop in stops["stop"]:
-            unserved.append({"stop": stop, "reason": "no base facility is near a drivable "
-                             "road; mobile units cannot start anywhere"})
+            unserved.append({"stop": stop, "reason": NO_VEHICLE + "no base facility is "
+                             "near a drivable road; mobile units cannot start anywhere"})
         return base_of
     nodes = base_node[usable]
+    walk = (np.zeros(usable.size) if base_walk_s is None
+            else 2 * np.asarray(base_walk_s, dtype=np.float64)[usable])
     day_s = settings.workday_h * 3600
     service_s = settings.service_min * 60
     on_road = np.flatnonzero(stop_node >= 0)
@@ -231,19 +286,26 @@ def _assign_bases(
     to_base = _stop_base_times(network.graph_from, stop_node[on_road], nodes, limit)
     row_of = np.full(stop_node.size, -1, dtype=np.int64)
     row_of[on_road] = np.arange(on_road.size)
+    column_of = np.full(base_node.size, -1, dtype=np.int64)
+    column_of[usable] = np.arange(usable.size)
+    wanted = (np.full(stop_node.size, -1, dtype=np.int64) if preferred is None
+              else np.asarray(preferred, dtype=np.int64))
     for i, (stop, node) in enumerate(zip(stops["stop"], stop_node, strict=True)):
         if node < 0:
-            unserved.append({"stop": stop, "reason": "farther than the snap distance from "
-                             "any drivable road"})
+            unserved.append({"stop": stop, "reason": NO_VEHICLE + "farther than the snap "
+                             "distance from any drivable road"})
             continue
-        trip = from_base[row_of[i]] + to_base[row_of[i]]
+        trip = from_base[row_of[i]] + to_base[row_of[i]] + walk
         best = int(np.argmin(trip))
+        pick = int(column_of[wanted[i]]) if 0 <= wanted[i] < base_node.size else -1
+        if pick >= 0 and trip[pick] + service_s <= day_s and trip[pick] <= trip[best] + slack_s:
+            best = pick
         if not trip[best] <= limit:  # no base within the day: measure the true nearest
-            trip = _unbounded_trips(network, int(node), nodes)
+            trip = _unbounded_trips(network, int(node), nodes) + walk
             best = int(np.argmin(trip))
         if not np.isfinite(trip).any():
-            unserved.append({"stop": stop, "reason": "no base facility can reach this stop "
-                             "by road (another island or a separate road piece?)"})
+            unserved.append({"stop": stop, "reason": NO_VEHICLE + "no base facility can "
+                             "reach it by road (another island or a separate road piece?)"})
             continue
         if trip[best] + service_s > day_s:
             unserved.append({"stop": stop, "reason": (

@@ -47,8 +47,8 @@ from accessmap.siting.models import (
 )
 
 __all__ = [
-    "MOBILE_UNIT_STOP", "SATELLITE_CLINIC", "SitingData", "SitingPlan", "recommend_sites",
-    "site_kind",
+    "MOBILE_UNIT_STOP", "NO_FACILITY_DIRECTION", "NO_FACILITY_PIECE", "SATELLITE_CLINIC",
+    "SitingData", "SitingPlan", "recommend_sites", "site_kind",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,18 @@ SATELLITE_CLINIC = "satellite_clinic"
 MOBILE_UNIT_STOP = "mobile_unit_stop"
 
 
+#: In runs of a mode other than drive, how much longer (s) the drive round trip from a
+#: mobile stop's nearest facility (on foot) may be than the best before another base is
+#: chosen (co-located duplicates of one hospital differ by seconds).
+_BASE_SLACK_S = 120.0
+
+
+#: ``nearest_facility`` of a site on a road piece that holds no facility.
+NO_FACILITY_PIECE = "none: no facility on this road piece"
+
+
+#: ``nearest_facility`` of a site whose piece has a facility it cannot reach (one-way roads).
+NO_FACILITY_DIRECTION = "none: no facility reachable in the direction of travel"
 
 
 def site_kind(added_population: float, satellite_min_population: float) -> str:
@@ -196,18 +208,18 @@ def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = N
                                    target=target)
     info.update(selection.info())
     info["candidates"] = int(nodes.size)
-    tick(0.7, "coverage with the new sites")
+    tick(0.7, "mobile-unit circuits")
     sites = _site_layer(data, cover, selection, settings, covered_now)
-    coverage_new = _coverage_with(data, sites)
-    tick(0.8, "mobile-unit circuits")
+    circuits = _circuits_for(data, sites, settings, scaled(tick, 0.7, 0.9, "circuits"))
+    tick(0.9, "coverage with the new sites")
+    coverage_new = _coverage_with(data, sites, circuits)
     plan = SitingPlan(
         sites=sites,
         coverage_with_new_sites=coverage_new,
         candidates=_candidate_layer(network, cover, instance, selection.chosen),
         marginal_gain=marginal_gain_table(selection.gain_population, covered_before=covered_now,
                                           population_total=population.total),
-        info=info, target=target,
-        circuits=_circuits_for(data, sites, settings, scaled(tick, 0.8, 1.0, "circuits")),
+        info=info, target=target, circuits=circuits,
     )
     tick(1.0, "sites chosen")
     return plan
@@ -296,6 +308,7 @@ def _site_layer(
     fac = access.node_facility[nodes]
     names = data.facilities["name"].astype(str).to_numpy()
     near_time = access.node_time_s[nodes] / 60
+    reasons = _no_facility_reasons(network, access, nodes)
     return gpd.GeoDataFrame(
         {
             "rank": np.arange(1, nodes.size + 1, dtype=np.int64),
@@ -305,7 +318,8 @@ def _site_layer(
             "weighted_gain": selection.gain_weight,
             "cumulative_share": (covered_now + np.cumsum(selection.gain_population))
             / (total if total > 0 else 1.0),
-            "nearest_facility": [names[f] if f >= 0 else None for f in fac],
+            "nearest_facility": [names[f] if f >= 0 else r for f, r in
+                                 zip(fac, reasons, strict=True)],
             "nearest_facility_time_min": np.where(np.isfinite(near_time), near_time, np.nan),
             "node": nodes,
         },
@@ -329,14 +343,35 @@ def _candidate_layer(
     )
 
 
-def _coverage_with(data: SitingData, sites: gpd.GeoDataFrame) -> pd.DataFrame:
+def _no_facility_reasons(network: RoadNetwork, access: Access, nodes: NDArray[np.int64]
+                         ) -> list[str]:
+    """Why no facility can be reached from each node (read only where none is)."""
+    fac = access.facility_snap
+    served = np.zeros(int(network.component.max()) + 1 if network.n_nodes else 0, dtype=bool)
+    served[network.component[network.seg_u[fac.segment[fac.on_network]]]] = True
+    return [NO_FACILITY_DIRECTION if served[network.component[n]] else NO_FACILITY_PIECE
+            for n in nodes]
+
+
+def _coverage_with(data: SitingData, sites: gpd.GeoDataFrame,
+                   circuits: Circuits | None = None) -> pd.DataFrame:
+    """Coverage with the new sites as facilities, but for mobile stops no vehicle reaches."""
     network, population, facilities = data.network, data.population, data.facilities
-    nodes = sites["node"].to_numpy(dtype=np.int64)
+    keep = np.ones(len(sites), dtype=bool)
+    if circuits is not None:
+        unreachable = circuits.unreachable_stops()
+        keep = ~((sites["kind"] == MOBILE_UNIT_STOP).to_numpy()
+                 & np.isin(sites["rank"].to_numpy(), unreachable))
+        if not keep.all():
+            logger.warning("%d mobile-unit stop(s) no vehicle can reach are not counted in "
+                           "the coverage with new sites", int((~keep).sum()))
+    nodes = sites["node"].to_numpy(dtype=np.int64)[keep]
     px, py = network.project(population.lon, population.lat)
     fx, fy = network.project(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
     new_access = nearest_facility_times(
         network, px, py, np.concatenate([fx, network.node_x[nodes]]),
         np.concatenate([fy, network.node_y[nodes]]), point_snap=data.access.point_snap,
+        warn_moves=False,
     )
     return coverage_table(new_access.time_s, population.population, data.thresholds_min)
 
@@ -363,4 +398,10 @@ def _circuits_for(data: SitingData, sites: gpd.GeoDataFrame, settings: Siting, t
                                        workday_h=settings.mobile_workday_h,
                                        service_min=settings.mobile_service_min,
                                        search_time_s=settings.mobile_search_s or None)
-    return plan_circuits(drive, stops, bases, settings=circuit_settings, tick=tick)
+    # The base agrees with the nearest facility the sites table shows: in a drive run
+    # (a driving nearest facility) whenever it can serve the stop; in other modes (the
+    # nearest on foot) when its drive round trip is about as short as the best one.
+    shown = data.access.node_facility[mobile["node"].to_numpy(dtype=np.int64)]
+    slack = np.inf if drive is data.network else _BASE_SLACK_S
+    return plan_circuits(drive, stops, bases, settings=circuit_settings,
+                         preferred_base=shown, preferred_slack_s=slack, tick=tick)
