@@ -129,13 +129,7 @@ def nearest_nodes(
     network: RoadNetwork, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """Network node nearest along the nearest segment to each point (-1 when off-road)."""
-    x, y = network.project(np.asarray(lon, float), np.asarray(lat, float))
-    snap = snap_points(network, x, y)
-    ok = snap.on_network
-    node = np.full(x.size, -1, dtype=np.int64)
-    seg = snap.segment[ok]
-    node[ok] = np.where(snap.fraction[ok] <= 0.5, network.seg_u[seg], network.seg_v[seg])
-    return node
+    return _base_entries(network, lon, lat)[0]
 
 
 def plan_circuits(
