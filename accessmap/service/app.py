@@ -276,9 +276,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 job = store().create(owner=who, dataset=admission.dataset,
                                      request=admission.stored_request(),
                                      request_hash=admission.request_hash, title=title,
-                                     estimate=admission.estimate)
+                                     estimate=admission.estimate, running=True)
                 _copy_run(store().run_dir(earlier.id), store().run_dir(job.id))
-                store().update(job.id, cached_from=earlier.id, status="running")
+                store().update(job.id, cached_from=earlier.id)
                 store().finish(job.id, "successful", progress=100,
                                message=f"cached: identical to job {earlier.id}")
                 return store().get(job.id) or job

@@ -128,16 +128,20 @@ class JobStore:
             return self._db.execute(sql, params).fetchall()
 
     def create(self, *, owner: str, dataset: str, request: dict[str, Any], request_hash: str,
-               title: str, estimate: float) -> Job:
-        """Record a new ``accepted`` job and return it."""
+               title: str, estimate: float, running: bool = False) -> Job:
+        """Record a new job and return it: ``accepted`` (queued for a worker), or, with
+        ``running``, already ``running`` so that no worker ever picks it up (a cached
+        result being copied into place)."""
         job_id = uuid.uuid4().hex
         stamp = now_iso()
+        status, message = ("running", "copying a cached result") if running else (
+            "accepted", "queued")
         self._execute(
             "INSERT INTO jobs (id, owner, dataset, request, request_hash, title, status, "
-            "progress, message, created, updated, estimate) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'accepted', 0, 'queued', ?, ?, ?)",
+            "progress, message, created, started, updated, estimate) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
             (job_id, owner, dataset, json.dumps(request, sort_keys=True), request_hash, title,
-             stamp, stamp, estimate))
+             status, message, stamp, stamp if running else None, stamp, estimate))
         job = self.get(job_id)
         assert job is not None
         return job
