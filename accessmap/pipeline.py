@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from accessmap.analysis.catchments import facility_catchments
 from accessmap.analysis.checks import check_run, far_facilities
-from accessmap.analysis.components import component_report
+from accessmap.analysis.components import component_report, no_route_breakdown
 from accessmap.analysis.coverage import (
     coverage_by,
     coverage_by_groups,
@@ -414,6 +414,16 @@ def analyse(scenario: Scenario, inputs: RunInputs, access: Access, *,
     )
 
 
+def _components(network: RoadNetwork, access: Access, population: NDArray[np.float64]
+                ) -> dict[str, Any]:
+    """Road pieces and the people with no route by cause (``network_components``)."""
+    causes = no_route_breakdown(network, access, population)
+    return {**component_report(network, access, population),
+            "no_route_on_pieces_without_facility": causes["pieces_without_facility"],
+            "no_route_on_one_way_dead_ends": causes["one_way_dead_ends"],
+            "moved_to_reachable_road": causes["moved_to_reachable_road"]}
+
+
 def _referral(scenario: Scenario, inputs: RunInputs) -> Referral | None:
     """Referral times between facility levels, when ``[referral] level_column`` is set."""
     settings = scenario.referral
@@ -456,7 +466,7 @@ def _record(
                 for name in ("network", "population", "facilities")
                 if (path := getattr(scenario.inputs, name)) is not None},
         siting_threshold_min=scenario.siting_threshold_min, network=network.summary(),
-        components=component_report(network, access, inputs.population.population),
+        components=_components(network, access, inputs.population.population),
         population=inputs.population, facilities=inputs.facilities, access=access,
         coverage=coverage, analysis=analysis, siting=plan,
         roads=roads_layer(network) if roads else None, timings_s=timings,

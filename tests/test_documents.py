@@ -44,7 +44,8 @@ def test_report_sections_and_numbers(tmp_path: Path) -> None:
     assert "| 1 | 4 | 4.8 | 148 | 200 |" in md
     assert "SYNTHETIC DATA" in md
     assert "![Travel time" in md and "(figure_access_map.png)" in md
-    assert "People on road pieces with no facility (no route): 1" in md
+    assert ("People with no route to any facility: 1: 1 on road pieces with no facility, "
+            "0 on one-way dead ends") in md
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in html
     assert "<h2>Recommended new sites</h2>" in html
@@ -132,3 +133,22 @@ def test_planner_writers_build_from_the_folder(tmp_path: Path) -> None:
     assert "Leaflet 1.9.4" in (run / "map.html").read_text(encoding="utf-8")
     assert (run / "report.md").is_file() and (run / "figure_gain_curve.svg").is_file()
     assert RunFolder(run).title == "Test district & <friends>"
+
+
+def test_the_quality_annex_uses_the_summary_figures(tmp_path: Path) -> None:
+    """The no-route people are split by cause with the numbers summary.json holds."""
+    from accessmap.outputs.report import report_blocks
+
+    run = RunFolder(make_run_folder(tmp_path / "run"))
+    summary = run.summary
+    pieces = summary["network_components"]
+    blocks = report_blocks(run)
+    annex = next(i for i, b in enumerate(blocks) if b.text == "Annex: data quality")
+    items = list(blocks[annex + 1].items)
+    no_route = next(i for i in items if i.startswith("People with no route"))
+    assert no_route == (
+        f"People with no route to any facility: "
+        f"{summary['unreachable_detail']['no_route']:,.0f}: "
+        f"{pieces['no_route_on_pieces_without_facility']:,.0f} on road pieces with no "
+        f"facility, {pieces['no_route_on_one_way_dead_ends']:,.0f} on one-way dead ends")
+    assert any(i.endswith(f"{pieces['moved_to_reachable_road']:,.0f}") for i in items)

@@ -311,7 +311,12 @@ def _quality_section(run: RunFolder) -> list[Block]:
                                else ""),
         f"People farther than the snap distance from any road: "
         f"{_num(detail.get('off_network'))}",
-        f"People on road pieces with no facility (no route): {_num(detail.get('no_route'))}",
+        f"People with no route to any facility: {_num(detail.get('no_route'))}: "
+        f"{_num(pieces.get('no_route_on_pieces_without_facility'))} on road pieces with no "
+        f"facility, {_num(pieces.get('no_route_on_one_way_dead_ends'))} on one-way dead ends",
+        "People whose nearest road leads to no facility, taken to the nearest road that does "
+        f"(within the snap distance; counted as reached): "
+        f"{_num(pieces.get('moved_to_reachable_road'))}",
         f"Road network: {network.get('nodes', '-')} nodes, {network.get('segments', '-')} "
         f"segments, {network.get('components', pieces.get('components', '-'))} disconnected "
         f"pieces",

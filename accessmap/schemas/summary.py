@@ -187,6 +187,12 @@ class NetworkComponents:
     largest_share_of_nodes: float
     population_on_pieces_without_facility: float
     facilities_on_minor_pieces: int
+    #: People with no route, by cause (the report's data-quality annex shows these):
+    #: on road pieces no facility is on, and on pieces with one (one-way roads block them).
+    no_route_on_pieces_without_facility: float = 0.0
+    no_route_on_one_way_dead_ends: float = 0.0
+    #: People whose nearest road led nowhere, snapped to one that leads to care (reached).
+    moved_to_reachable_road: float = 0.0
 
 
 @dataclass
