@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from accessmap._locks import LockBusy, hold_lock
 from accessmap.errors import OutputError
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; the lock file still marks a running run
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["RUN_RECORD_FILE", "OutputClaim", "check_output_folder", "check_target",
            "claim_output_folder", "is_run_folder", "json_ready", "neutralise_formulas",
@@ -248,7 +244,8 @@ def _sibling(out: Path, kind: str, token: str = "") -> Path:
 
 @contextmanager
 def _locked(out: Path, *, wait: bool) -> Iterator[None]:
-    """Hold the lock file beside ``out`` (``.<name>.lock``), removed on release.
+    """Hold the lock file beside ``out`` (``.<name>.lock``, see :func:`hold_lock`), removed
+    on release.
 
     Raises
     ------
@@ -256,27 +253,13 @@ def _locked(out: Path, *, wait: bool) -> Iterator[None]:
         Another process holds it (``wait=False``).
     """
     path = _sibling(out, _LOCK)
-    while True:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
+    with ExitStack() as stack:
         try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(fd)
-            raise OutputError(f"another accessmap run is writing {out} (lock {path}); wait "
-                              "for it to finish or choose another --out") from None
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(path))
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # the holder removed the file as we opened it: take the new one
-    try:
+            stack.enter_context(hold_lock(path, wait=wait))
+        except LockBusy:
+            raise OutputError(f"another accessmap run is writing {out} (lock {path}); "
+                              "wait for it to finish or choose another --out") from None
         yield
-    finally:
-        path.unlink(missing_ok=True)
-        os.close(fd)
 
 
 def _clean_debris(out: Path) -> None:
