@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -106,6 +107,8 @@ def _flock(path: Path, wait: bool) -> Iterator[None]:
 # --------------------------------------------------------------------------- msvcrt
 @contextmanager
 def _msvcrt_lock(path: Path, wait: bool) -> Iterator[None]:  # pragma: no cover - Windows
+    if sys.platform != "win32":
+        raise ValueError("the msvcrt lock exists only on Windows; use fcntl or pidfile")
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
     try:
         while True:
