@@ -75,16 +75,21 @@ class Section:
     """Base of the settings sections: type-checks every field on creation.
 
     Subclasses set ``name`` (the scenario file's table) and may set ``choices`` (field ->
-    allowed values) and override ``_check`` for range checks.
+    allowed values), ``inline`` and override ``_check`` for range checks.
     """
 
     name: ClassVar[str] = ""
     choices: ClassVar[Mapping[str, Sequence[str]]] = {}
+    #: Table fields whose keys are written as the section's own keys (``[speeds] track``
+    #: for ``kph["track"]``): messages name ``section.key``.
+    inline: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for item in dataclasses.fields(self):  # type: ignore[arg-type]
             where = f"{self.name}.{item.name}" if self.name else item.name
+            if item.name in self.inline:
+                where = self.name
             value = check_value(where, getattr(self, item.name), hints[item.name])
             object.__setattr__(self, item.name, value)
         for key, allowed in self.choices.items():

@@ -1,6 +1,8 @@
 """The ``accessmap`` command line: a thin layer that parses options and calls the pipeline.
 
-Library errors become one clear line and exit code 1; progress goes to stderr.
+Library errors become one clear line and exit code 1 (2 for bad settings, a
+:class:`~accessmap.errors.ConfigError`, as click does for bad options); progress goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -37,8 +39,15 @@ def _configure_logging(verbose: int, quiet: int) -> None:
     root.setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
 
 
+class _SettingsError(click.ClickException):
+    """A bad setting (:class:`ConfigError`): one line, exit code 2 like a bad option."""
+
+    exit_code = 2
+
+
 def _library_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn accessmap errors into a one-line ClickException (exit code 1).
+    """Turn accessmap errors into a one-line ClickException (exit code 1; 2 for bad
+    settings).
 
     Data-quality warnings are already logged by the library (shown unless ``-q``), so
     their Python warning copies, meant for notebooks, are not printed a second time.
@@ -50,6 +59,8 @@ def _library_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", AccessmapWarning)
                 return func(*args, **kwargs)
+        except ConfigError as err:
+            raise _SettingsError(str(err)) from None
         except AccessmapError as err:
             raise click.ClickException(str(err)) from None
 

@@ -190,7 +190,7 @@ def test_set_reaches_any_setting_and_is_validated(tiny_world: dict[str, Path]) -
     assert summary["title"] == "Set 'me'"
     bad = invoke("run", *world_args(tiny_world), "--set", "siting.new_sites=-2",
                  "--out", tiny_world["dir"] / "bad")
-    assert bad.exit_code == 1 and "new_sites" in bad.output
+    assert bad.exit_code == 2 and "new_sites" in bad.output
     assert "SECTION.KEY=VALUE" in invoke("run", "--set", "nonsense").output
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,18 +227,26 @@ def scenario_from_dict(
             for path_key in PATH_KEYS[key]:
                 if table.get(path_key) is not None and isinstance(table[path_key], str | Path):
                     table[path_key] = _resolve(base_dir, table[path_key])
-            try:
+            with _named_source(source):
                 top[key] = _section_from_table(key, table, source=source)
-            except ConfigError as err:
-                message = str(err)
-                raise ConfigError(message if message.startswith(source)
-                                  else f"{source}: {message}") from None
         else:
             raise ConfigError(
                 f"{source}: unknown section or key {key!r}; known: title, synthetic, "
                 + ", ".join(SECTIONS)
             )
-    return Scenario(**top)
+    with _named_source(source):
+        return Scenario(**top)
+
+
+@contextmanager
+def _named_source(source: str) -> Iterator[None]:
+    """Prefix the message of a :class:`ConfigError` raised in the block with ``source``."""
+    try:
+        yield
+    except ConfigError as err:
+        message = str(err)
+        raise ConfigError(message if message.startswith(source)
+                          else f"{source}: {message}") from None
 
 
 def _resolve(base_dir: Path, value: str | Path) -> Path:

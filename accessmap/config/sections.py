@@ -146,6 +146,7 @@ class Speeds(Section):
     """
 
     name: ClassVar[str] = "speeds"
+    inline: ClassVar[tuple[str, ...]] = ("kph",)
     kph: Mapping[str, float] = field(default_factory=dict)
     surface_factors: Mapping[str, float] = field(default_factory=dict)
     default_kph: float | None = None
