@@ -260,6 +260,7 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
         population = load_population(
             paths.population, bounds_lonlat=_padded_bounds(network),
             aggregate=scenario.analysis.aggregate, population_column=paths.population_column,
+            units=paths.population_units,
         )
     with stage("facilities"):
         facilities = load_facilities(paths.facilities, exclude=scenario.facilities.exclude,

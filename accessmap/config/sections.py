@@ -13,13 +13,17 @@ from accessmap.errors import ConfigError
 from accessmap.routing.modes import MODES, SpeedProfile
 
 __all__ = [
-    "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Siting", "Speeds",
+    "POPULATION_UNITS", "Analysis", "FacilitySettings", "Inputs", "Output", "Referral",
+    "Siting", "Speeds",
 ]
 
 CANDIDATE_SOURCES = ("underserved", "file", "both")
 WEIGHTINGS = ("population", "travel_time", "group")
 SITING_METHODS = ("auto", "exact", "greedy")
 SOLVERS = ("cbc", "highs")
+#: What a population raster's cells hold (``[inputs] population_units``; see
+#: :mod:`accessmap.inputs.population_units`).
+POPULATION_UNITS = ("count", "per_km2", "per_ha")
 
 
 # --------------------------------------------------------------------------- sections
@@ -38,6 +42,10 @@ class Inputs(Section):
         Layer of a facilities GeoPackage that holds several.
     population_column
         Population column of census polygons or points (raster files need none).
+    population_units : {"count", "per_km2", "per_ha"}
+        What a population raster's cells hold: people per cell (WorldPop, GHS-POP), or
+        people per km² / per hectare, converted to people per cell by each cell's true
+        area (``docs/analysis.md``, "Population input").
     boundaries, boundary_name_column, admin_level
         Optional admin areas: a polygon file and the column naming each area, or the OSM
         extract itself with the ``admin_level`` of its boundary relations (e.g. 4).
@@ -47,11 +55,13 @@ class Inputs(Section):
     """
 
     name: ClassVar[str] = "inputs"
+    choices: ClassVar[Mapping[str, Sequence[str]]] = {"population_units": POPULATION_UNITS}
     network: Path | None = None
     population: Path | None = None
     facilities: Path | None = None
     facilities_layer: str | None = None
     population_column: str | None = None
+    population_units: str = "count"
     boundaries: Path | None = None
     boundary_name_column: str | None = None
     admin_level: int | None = None

@@ -32,6 +32,13 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
+from accessmap.inputs.population_units import (
+    POPULATION_UNITS,
+    density_warning,
+    raster_labels,
+    to_counts,
+)
+from accessmap.inputs.vrt import check_vrt_sources, read_band
 
 __all__ = [
     "DEFAULT_VECTOR_CELL_DEG", "POPULATION_COLUMNS", "POPULATION_READERS", "RASTER_SUFFIXES",
@@ -118,6 +125,7 @@ class PopulationReader(Protocol):
         aggregate: int,
         population_column: str | None,
         cell_size_deg: float,
+        units: str,
     ) -> Population:
         """Read ``path`` into demand points."""
 
@@ -129,6 +137,7 @@ def load_population(
     aggregate: int = 1,
     population_column: str | None = None,
     cell_size_deg: float = DEFAULT_VECTOR_CELL_DEG,
+    units: str = "count",
 ) -> Population:
     """Read population (raster, census polygons or points) into demand points.
 
@@ -152,6 +161,9 @@ def load_population(
         ``POPULATION_COLUMNS`` present).
     cell_size_deg
         Vector files only: grid cell size in degrees.
+    units : {"count", "per_km2", "per_ha"}
+        Rasters only: what a cell holds, people per cell or a density converted to
+        people per cell by each cell's area (:mod:`accessmap.inputs.population_units`).
 
     Returns
     -------
@@ -160,23 +172,28 @@ def load_population(
     Warns
     -----
     DataQualityWarning
-        Raster cells with a negative population (treated as nodata), or vector features
-        without a population value (counted as 0).
+        Raster cells with a negative population (treated as nodata), a raster read as
+        counts that looks like a density, or vector features without a population value
+        (counted as 0).
 
     Raises
     ------
     InputFileError
-        The file is missing or unreadable.
+        The file is missing or unreadable, or a VRT source is.
     InputDataError
         No CRS, no overlap with ``bounds_lonlat``, no populated cell, a missing
-        population column or a negative population.
+        population column, a negative population, or density units for a vector file.
     """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"population file {path} does not exist; check the path")
+    if units not in POPULATION_UNITS:
+        raise InputDataError(f"population units {units!r} are unknown; use one of "
+                             + ", ".join(POPULATION_UNITS))
     reader = POPULATION_READERS.get(path.suffix.lower(), _read_vector)
     return reader(path, bounds_lonlat=bounds_lonlat, aggregate=aggregate,
-                  population_column=population_column, cell_size_deg=cell_size_deg)
+                  population_column=population_column, cell_size_deg=cell_size_deg,
+                  units=units)
 
 
 def _read_raster(
@@ -186,9 +203,10 @@ def _read_raster(
     aggregate: int,
     population_column: str | None,
     cell_size_deg: float,
+    units: str,
 ) -> Population:
     """:data:`PopulationReader` of rasters (the vector-only options are ignored)."""
-    return _load_raster(path, bounds_lonlat, aggregate)
+    return _load_raster(path, bounds_lonlat, aggregate, units)
 
 
 def _read_vector(
@@ -198,8 +216,13 @@ def _read_vector(
     aggregate: int,
     population_column: str | None,
     cell_size_deg: float,
+    units: str,
 ) -> Population:
-    """:data:`PopulationReader` of polygon and point files."""
+    """:data:`PopulationReader` of polygon and point files (people per feature)."""
+    if units != "count":
+        raise InputDataError(f"population file {path} is a vector file (people per "
+                             f"feature); inputs.population_units {units!r} applies to "
+                             "rasters only: leave it at \"count\"")
     return population_from_vector(path, population_column=population_column,
                                   bounds_lonlat=bounds_lonlat, aggregate=aggregate,
                                   cell_size_deg=cell_size_deg)
@@ -216,30 +239,38 @@ def _load_raster(
     path: Path,
     bounds_lonlat: tuple[float, float, float, float] | None,
     aggregate: int,
+    units: str,
 ) -> Population:
-    dataset = _open_raster(path, "population")
+    dataset = _open_raster(path, "population file")
     with dataset:
         window = _window(dataset, bounds_lonlat, path)
-        values = dataset.read(1, window=window, masked=True)
+        values = read_band(dataset, path, "population file", window=window)
         transform = dataset.window_transform(window)
         crs = dataset.crs.to_string()
+        labels = raster_labels(dataset, path)
     data, nodata_cells = _clean_counts(values, path)
+    looks_dense = density_warning(data, transform, crs, labels) if units == "count" else None
+    if looks_dense is not None:
+        _warn(f"{path.name} {looks_dense}", stacklevel=4)  # load_population's caller
+    data = to_counts(data, transform, crs, units)
     return _population_from_grid(data, transform, crs, path, aggregate, nodata_cells)
 
 
 def _open_raster(path: Path, what: str) -> rasterio.DatasetReader:
-    """Open a count raster: one band, a CRS and a north-up, unrotated geotransform."""
+    """Open a count raster: one band, a CRS and a north-up, unrotated geotransform (and,
+    for a VRT, every source file present)."""
+    check_vrt_sources(path, what)
     try:
         with warnings.catch_warnings():  # no geotransform: refused below, in one line
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             dataset = rasterio.open(path)
     except rasterio.errors.RasterioIOError as err:
-        raise InputFileError(f"{what} file {path} cannot be read as a raster ({err})") \
+        raise InputFileError(f"{what} {path} cannot be read as a raster ({err})") \
             from None
     problem = _raster_problem(dataset, path)
     if problem is not None:
         dataset.close()
-        raise InputDataError(f"{what} file {path} {problem}")
+        raise InputDataError(f"{what} {path} {problem}")
     return dataset
 
 
@@ -514,7 +545,7 @@ def counts_on_grid(
         offset = _grid_offset(dataset, fine, population.crs, path)
         window = rasterio.windows.Window(offset[1], offset[0], population.shape[1] * aggregate,
                                          population.shape[0] * aggregate)
-        values = dataset.read(1, window=window, masked=True, boundless=True)
+        values = read_band(dataset, path, "group raster", window=window, boundless=True)
     data, _ = _clean_counts(values, path)
     if aggregate > 1:
         data, _ = aggregate_sum(data, fine, aggregate)
