@@ -25,6 +25,12 @@ Measured, each as the median of several runs (``time.perf_counter``):
 Usage::
 
     python scripts/bench_engine.py [--quick] [--out FILE]
+    python scripts/bench_engine.py --under-load [--busy N]
+
+``--under-load`` only times ``nearest_source`` with ``method="scipy"``, ``"parallel"``
+and ``"auto"`` on a 500 x 500 grid (250,000 nodes, above the parallel threshold) while
+``N`` busy-loop processes (default 2) load the machine: ``"auto"`` must look at the load
+and never be slower than scipy (target: auto / scipy <= 1.15, timer noise).
 """
 
 from __future__ import annotations
@@ -50,10 +56,9 @@ import scipy.sparse
 import scipy.sparse.csgraph
 from numpy.typing import NDArray
 
+from accessmap.routing._threads import auto_method, idle_cpus, thread_count, usable_cpus
 from accessmap.routing.engine import (
     Sources,
-    _auto_method,
-    _thread_count,
     bounded_times,
     build_graph,
     nearest_source,
@@ -294,8 +299,8 @@ def bench_nearest(
     report.add()
     report.add("### Nearest facility (all nodes)")
     report.add()
-    threads = _thread_count(None)
-    auto = _auto_method(graph.shape[0], threads)
+    threads = thread_count(None)
+    auto = auto_method(graph.shape[0], threads)
     report.add(f"nearest_source (`method=\"auto\"`) runs `{auto}` here ({threads} threads)")
     report.add()
     report.add(
@@ -397,14 +402,63 @@ def bench_coverage(
     report.add(f"| peak memory (GB) | {peak_mb / 1024:.2f} | | < 4 | {verdict} |")
 
 
+UNDER_LOAD_SIDE = 500
+UNDER_LOAD_FACILITIES = 200
+
+
+def bench_under_load(report: Report, busy: int, repeats: int) -> None:
+    """``nearest_source`` methods on a loaded machine: does ``"auto"`` pick scipy?"""
+    edges = road_grid(UNDER_LOAD_SIDE, 0)
+    n_nodes = UNDER_LOAD_SIDE**2
+    graph = build_graph(*edges, n_nodes)
+    rng = np.random.default_rng(5)
+    sources = Sources.at_nodes(rng.choice(n_nodes, UNDER_LOAD_FACILITIES, replace=False))
+    nearest_source(graph, sources, method="parallel")  # load the JIT cache
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        deadline = time.monotonic() + 75  # the 1-minute load average follows slowly
+        while os.getloadavg()[0] < usable_cpus() + 1 and time.monotonic() < deadline:
+            time.sleep(1)
+        load, idle = os.getloadavg()[0], idle_cpus()
+        auto = auto_method(n_nodes, thread_count(None))
+        timings, results = measure({m: lambda m=m: nearest_source(graph, sources, method=m)
+                                    for m in ("scipy", "parallel", "auto")}, repeats)
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+    assert all(np.array_equal(results["scipy"][0], r[0]) for r in results.values())
+    ratio = timings["auto"] / timings["scipy"]
+    report.add(f"### nearest_source under load ({busy} busy-loop processes)")
+    report.add()
+    report.add(f"- {n_nodes:,} nodes, {UNDER_LOAD_FACILITIES} facilities, {usable_cpus()} "
+               f"usable CPUs, load average {load:.2f} (idle CPUs {idle:.1f}): "
+               f"`auto` runs `{auto}`")
+    report.add()
+    report.add("| method | time |")
+    report.add("|---|---:|")
+    for name, timing in timings.items():
+        report.add(f"| {name} | {timing} |")
+    report.check_header()
+    report.check("auto / scipy", ratio.wall, ratio.cpu, "<= 1.15", ratio.wall <= 1.15)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small graph, fewer repeats")
     parser.add_argument("--out", help="write the report as Markdown to this file")
     parser.add_argument("--memory-probe", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--under-load", action="store_true",
+                        help="only nearest_source's methods while busy loops load the CPUs")
+    parser.add_argument("--busy", type=int, default=2, help="busy loops for --under-load")
     args = parser.parse_args(argv)
     if args.memory_probe:
         memory_probe(*args.memory_probe)
+        return
+    if args.under_load:
+        report = Report()
+        machine(report)
+        bench_under_load(report, args.busy, repeats=3)
         return
     config = QUICK if args.quick else FULL
     report = Report()

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -52,6 +51,7 @@ from accessmap.routing._sources import (
     _check_sources,
     _entries_by_node,
 )
+from accessmap.routing._threads import auto_method, thread_count
 
 __all__ = [
     "Sources",
@@ -75,7 +75,6 @@ _CHUNKS_PER_THREAD = 4
 _NEAREST_METHODS = frozenset({"auto", "scipy", "parallel"})
 
 
-_PARALLEL_MIN_NODES = 200_000  # below this, nearest_source's "auto" runs scipy
 
 
 def build_graph(
@@ -280,10 +279,12 @@ def nearest_source(
       those of a single Dijkstra (see the tests against networkx).
 
     ``"auto"`` uses ``"parallel"`` on graphs of at least 200,000 nodes when
-    two or more threads are available, and scipy otherwise (on small graphs
-    the query takes milliseconds and loading the compiler is not worth its
-    0.3 s and 90 MB).  For times *to* the nearest source, pass
-    ``reverse(graph)``.
+    two or more threads are available *and two CPUs are idle* (the load
+    average leaves room: on a busy machine the threads take turns and scipy
+    is faster), and scipy otherwise (on small graphs the query takes
+    milliseconds and loading the compiler is not worth its 0.3 s and 90 MB);
+    see :mod:`accessmap.routing._threads`.  For times *to* the nearest
+    source, pass ``reverse(graph)``.
 
     Parameters
     ----------
@@ -330,13 +331,13 @@ def nearest_source(
         raise InputDataError(
             f"method must be one of {sorted(_NEAREST_METHODS)}, got {method!r}"
         )
-    threads = _thread_count(n_threads)
+    threads = thread_count(n_threads)
     n_nodes = graph.shape[0]
     if tick is not None:
         tick(0.0, "nearest source: started")
     if sources.n_entries == 0 or n_nodes == 0:
         result = np.full(n_nodes, np.inf), np.full(n_nodes, -1, dtype=np.int64)
-    elif method == "parallel" or (method == "auto" and _auto_method(n_nodes, threads)
+    elif method == "parallel" or (method == "auto" and auto_method(n_nodes, threads)
                                   == "parallel"):
         result = nearest_parallel(graph, sources, threads, tick=tick)
     else:
@@ -344,11 +345,6 @@ def nearest_source(
     if tick is not None:
         tick(1.0, "nearest source: done")
     return result
-
-
-def _auto_method(n_nodes: int, n_threads: int) -> str:
-    """The method ``nearest_source(method="auto")`` runs on this graph size and thread count."""
-    return "parallel" if n_threads >= 2 and n_nodes >= _PARALLEL_MIN_NODES else "scipy"
 
 
 def _nearest_scipy(
@@ -537,7 +533,7 @@ def _bounded_blocks(
     index_dtype = np.result_type(_index_dtype(n_nodes, graph.nnz), _index_dtype(n_columns, 0))
     indptr = graph.indptr.astype(np.int64, copy=False)
     indices = graph.indices.astype(index_dtype, copy=False)
-    threads = _thread_count(n_threads)
+    threads = thread_count(n_threads)
     compile_kernels()
     if targets is not None:
         _check_sources(n_nodes, targets)
@@ -577,19 +573,6 @@ def _bounded_blocks(
         )
 
     return block
-
-
-def _thread_count(n_threads: int | None) -> int:
-    """Threads to use: ``n_threads`` or the CPUs available to this process."""
-    if n_threads is None:
-        return (
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else (os.cpu_count() or 1)
-        )
-    if n_threads < 1:
-        raise InputDataError(f"n_threads must be >= 1, got {n_threads!r}")
-    return int(n_threads)
 
 
 def _chunk_bounds(n_sources: int, n_threads: int) -> list[tuple[int, int]]:
