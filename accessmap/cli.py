@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -315,24 +316,36 @@ class _ProgressBar:
     """The run's progress on stderr: a tqdm bar on a terminal, quiet otherwise.
 
     It receives the pipeline's ``ProgressEvent(stage, fraction, message)``; off a
-    terminal each stage is logged at INFO level (shown with ``-v``).
+    terminal each stage is logged at INFO level (shown with ``-v``).  The bar shows the
+    stage, the whole run's weighted fraction, the time spent and, after a few seconds,
+    the time left for the whole run at its average pace so far (:func:`time_left_s`;
+    tqdm's own estimate follows the last stage's pace, which differs from stage to
+    stage).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stream: Any = None, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        stream = sys.stderr if stream is None else stream
         self._bar: Any = None
         self._stage = ""
-        if sys.stderr.isatty():
+        self._clock, self._start = clock, clock()
+        if stream.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=1000, file=sys.stderr, unit="", leave=False,
+            self._bar = tqdm(total=1000, file=stream, unit="", leave=False,
                              bar_format="accessmap: {desc:<14}{bar}| {percentage:3.0f}% "
-                                        "{elapsed}")
+                                        "{elapsed}{postfix}")
 
     def __call__(self, event: Any) -> None:
         if event.stage != self._stage and event.stage != "done":
             self._stage = event.stage
             logging.getLogger(__name__).info("%s ...", event.stage)
         if self._bar is not None:
+            from accessmap.progress import time_left_s
+
+            left = time_left_s(event.fraction, self._clock() - self._start)
+            self._bar.set_postfix_str("" if left is None else
+                                      f"{self._bar.format_interval(left)} left", refresh=False)
             self._bar.set_description_str(str(event.stage), refresh=False)
             self._bar.update(max(0, int(event.fraction * 1000) - self._bar.n))
 

@@ -35,7 +35,7 @@ from typing import Protocol, overload
 from accessmap.errors import Cancelled
 
 __all__ = ["CancelToken", "Progress", "ProgressEvent", "RunProgress", "Tick", "no_progress",
-           "scaled"]
+           "scaled", "time_left_s"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,30 @@ def scaled(tick: Tick | None, start: float, end: float, label: str = "") -> Tick
         outer(start + (end - start) * min(max(fraction, 0.0), 1.0), text)
 
     return sub
+
+
+#: Seconds of a run before :func:`time_left_s` gives an estimate (earlier ones are noise:
+#: the first stages are short and their weights rough).
+ESTIMATE_AFTER_S = 3.0
+
+
+def time_left_s(fraction: float, elapsed_s: float, *,
+                after_s: float = ESTIMATE_AFTER_S) -> float | None:
+    """Seconds left of a run ``fraction`` done (the weighted fraction of
+    :class:`RunProgress`) after ``elapsed_s``, at the run's average pace so far.
+
+    ``None`` before ``after_s`` seconds or before any progress (no estimate yet).
+
+    Examples
+    --------
+    >>> time_left_s(0.25, 30.0)
+    90.0
+    >>> time_left_s(0.25, 1.0) is None, time_left_s(0.0, 60.0) is None
+    (True, True)
+    """
+    if elapsed_s < after_s or not fraction > 0:
+        return None
+    return max(0.0, elapsed_s * (1.0 - min(fraction, 1.0)) / fraction)
 
 
 class CancelToken:

@@ -400,3 +400,43 @@ def test_modes_and_config_import_no_numpy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+# --------------------------------------------------------------------------- time left
+
+
+def test_time_left_is_the_whole_runs_average_pace() -> None:
+    from accessmap.progress import time_left_s
+
+    assert time_left_s(0.75, 30.0) == pytest.approx(10.0)  # 30 s for 3/4: 10 s more
+    assert time_left_s(1.0, 50.0) == 0.0
+    assert time_left_s(0.5, 2.0) is None  # the first seconds: no estimate yet
+    assert time_left_s(0.0, 60.0) is None
+
+
+def test_the_terminal_bar_shows_the_time_left_of_the_whole_run() -> None:
+    import io
+
+    from accessmap.cli import _ProgressBar
+    from accessmap.progress import RunProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    now = [100.0]
+    bar = _ProgressBar(Terminal(), clock=lambda: now[0])
+    run = RunProgress(bar, weights={"network": 3.0, "travel_times": 1.0}, min_interval_s=0)
+    tick = run.stage("network")
+    now[0] = 101.0
+    tick(0.5, "half")  # 3/8 of the run after 1 s: too early to tell
+    assert "left" not in str(bar._bar)
+    now[0] = 130.0
+    tick(1.0, "done")  # 3/4 of the run after 30 s: 10 s to go at this pace
+    text = str(bar._bar)
+    assert "network" in text and " 75%" in text and "00:10 left" in text, text
+    tick = run.stage("travel_times")
+    now[0] = 190.0
+    tick(0.5)  # 7/8 after 90 s (this stage is slower than its weight): 12.9 s to go
+    assert "00:12 left" in str(bar._bar), str(bar._bar)
+    bar.close()
