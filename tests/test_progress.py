@@ -174,7 +174,8 @@ def test_engine_imports_nothing_of_ours_but_errors() -> None:
                          check=True).stdout
     allowed = {"accessmap", "accessmap._version", "accessmap.errors", "accessmap.routing",
                "accessmap.routing.engine", "accessmap.routing._kernels",
-               "accessmap.routing._parallel", "accessmap.routing._sources"}
+               "accessmap.routing._parallel", "accessmap.routing._sources",
+               "accessmap.routing._threads"}
     assert set(eval(out)) <= allowed, out
     assert engine.Sources is Sources
 
