@@ -116,4 +116,4 @@ def test_the_same_name_twice_is_refused(tmp_path: Path, started: list[Any]) -> N
     result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path / "d"),
                                        "--datasets-file", str(tmp_path / "datasets.toml"),
                                        "--dataset", f"north={scenario}"])
-    assert result.exit_code == 2 and "registered twice" in result.output and not started
+    assert result.exit_code == 1 and "registered twice" in result.output and not started
