@@ -429,7 +429,8 @@ def bench_under_load(report: Report, busy: int, repeats: int) -> None:
             loop.wait()
     assert all(np.array_equal(results["scipy"][0], r[0]) for r in results.values())
     ratio = timings["auto"] / timings["scipy"]
-    report.add(f"### nearest_source under load ({busy} busy-loop processes)")
+    report.add(f"### nearest_source under load ({busy} busy-loop processes, medians of "
+               f"{repeats} round-robin rounds)")
     report.add()
     report.add(f"- {n_nodes:,} nodes, {UNDER_LOAD_FACILITIES} facilities, {usable_cpus()} "
                f"usable CPUs, load average {load:.2f} (idle CPUs {idle:.1f}): "
@@ -451,6 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--under-load", action="store_true",
                         help="only nearest_source's methods while busy loops load the CPUs")
     parser.add_argument("--busy", type=int, default=2, help="busy loops for --under-load")
+    parser.add_argument("--repeats", type=int, default=9, help="rounds for --under-load")
     args = parser.parse_args(argv)
     if args.memory_probe:
         memory_probe(*args.memory_probe)
@@ -458,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.under_load:
         report = Report()
         machine(report)
-        bench_under_load(report, args.busy, repeats=3)
+        bench_under_load(report, args.busy, repeats=args.repeats)
         return
     config = QUICK if args.quick else FULL
     report = Report()
