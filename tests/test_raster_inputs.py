@@ -218,3 +218,25 @@ def test_a_group_vrt_with_a_missing_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match=r"group raster .*u5_broken.vrt is a virtual "
                                              r"raster whose source .*missing.tif"):
         counts_on_grid(broken, population)
+
+
+def test_a_run_converts_a_density_raster_set_on_the_command_line(
+        tiny_world: dict[str, Path]) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from accessmap.cli import main
+    from tests.conftest import KM_LON, TINY_LAT
+
+    out = tiny_world["dir"] / "run"
+    result = CliRunner().invoke(main, [
+        "run", "--network", str(tiny_world["network"]), "--population",
+        str(tiny_world["population"]), "--facilities", str(tiny_world["facilities"]),
+        "--new-sites", "0", "--set", "inputs.population_units=per_ha", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    total = json.loads((out / "summary.json").read_text("utf-8"))["population_total"]
+    north = TINY_LAT + 2.5 * KM_LON  # rows 0 (1,000 per ha) and 2 (100+200+300+400 per ha)
+    expected = 100 * (1000 * _ellipsoid_km2(0, north, KM_LON)
+                      + 1000 * _ellipsoid_km2(0, north - 2 * KM_LON, KM_LON))
+    assert total == pytest.approx(expected, rel=7e-3)
