@@ -406,10 +406,11 @@ UNDER_LOAD_SIDE = 500
 UNDER_LOAD_FACILITIES = 200
 
 
-def bench_under_load(report: Report, busy: int, repeats: int) -> None:
+def bench_under_load(report: Report, busy: int, repeats: int,
+                     side: int = UNDER_LOAD_SIDE) -> None:
     """``nearest_source`` methods on a loaded machine: does ``"auto"`` pick scipy?"""
-    edges = road_grid(UNDER_LOAD_SIDE, 0)
-    n_nodes = UNDER_LOAD_SIDE**2
+    edges = road_grid(side, 0)
+    n_nodes = side**2
     graph = build_graph(*edges, n_nodes)
     rng = np.random.default_rng(5)
     sources = Sources.at_nodes(rng.choice(n_nodes, UNDER_LOAD_FACILITIES, replace=False))
@@ -453,6 +454,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="only nearest_source's methods while busy loops load the CPUs")
     parser.add_argument("--busy", type=int, default=2, help="busy loops for --under-load")
     parser.add_argument("--repeats", type=int, default=9, help="rounds for --under-load")
+    parser.add_argument("--side", type=int, default=UNDER_LOAD_SIDE,
+                        help="grid side for --under-load")
     args = parser.parse_args(argv)
     if args.memory_probe:
         memory_probe(*args.memory_probe)
@@ -460,7 +463,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.under_load:
         report = Report()
         machine(report)
-        bench_under_load(report, args.busy, repeats=args.repeats)
+        bench_under_load(report, args.busy, repeats=args.repeats, side=args.side)
         return
     config = QUICK if args.quick else FULL
     report = Report()
