@@ -101,7 +101,7 @@ def area_shares(
     if len(bad):
         row = int(bad[0])
         raise InputDataError(f"{path} row {row + 2}: {target.share_column} "
-                             f"{table[target.share_column].iloc[row]!r} is not a share "
+                             f"{table[target.share_column].iloc[row]} is not a share "
                              "between 0 and 1")
     by_area = dict(zip(table[target.area_column].astype(str).str.strip(), shares, strict=True))
     labels = np.asarray(area_labels, dtype=object).astype(str)
