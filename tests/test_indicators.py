@@ -331,7 +331,7 @@ def test_the_run_folder_holds_the_tables_summary_and_report(world: dict[str, Pat
     assert len(units) == 3 * 3  # all, West, East x three thresholds
     assert set(long["grouping"]) == {"all", "area", "settlement_type"}
     wide = folder.table(FILES.indicators_wide)
-    assert wide is not None and len(wide) == 3 and "share_42min" in wide.columns
+    assert wide is not None and len(wide) == 4 and "share_42min" in wide.columns
     entry = folder.summary["indicators"][0]
     assert entry["name"] == "surgical" and entry["facilities_counted"] == 1
     assert [c["met"] for c in entry["coverage"]] == [False, True, True]
