@@ -277,10 +277,10 @@ def test_bad_share_files_say_what_to_fix(world: dict[str, Path]) -> None:
     with pytest.raises(InputDataError, match="no share for area\\(s\\) East"):
         run(scenario(world, by_area, boundaries=world["areas"]), write=False)
     world["shares"].write_text("area,share\nWest,0.5\nEast,25\n")
-    with pytest.raises(InputDataError, match="row 3: share 25.0 is not a share"):
+    with pytest.raises(InputDataError, match=r"row 3: share 25\.0 is not a share"):
         run(scenario(world, by_area, boundaries=world["areas"]), write=False)
     world["shares"].write_text("zone,share\nWest,0.5\n")
-    with pytest.raises(InputDataError, match="no column 'area'.*area_column"):
+    with pytest.raises(InputDataError, match=r"no column 'area'.*area_column"):
         run(scenario(world, by_area, boundaries=world["areas"]), write=False)
 
 

@@ -91,11 +91,11 @@ def area_shares(
         raise InputFileError(f"{where}.shares: {path} does not exist; check the path") from None
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise InputFileError(f"{where}.shares: {path} is not a readable CSV ({err})") from None
-    for column in (target.area_column, target.share_column):
+    for key, column in (("area_column", target.area_column),
+                        ("share_column", target.share_column)):
         if column not in table.columns:
             raise InputDataError(f"{path}: no column {column!r} (columns: "
-                                 f"{', '.join(map(str, table.columns))}); set {where}."
-                                 f"{'area_column' if column == target.area_column else 'share_column'}")
+                                 f"{', '.join(map(str, table.columns))}); set {where}.{key}")
     shares = pd.to_numeric(table[target.share_column], errors="coerce")
     bad = table.index[~shares.between(0, 1)]
     if len(bad):

@@ -109,8 +109,8 @@ def report_blocks(run: RunFolder) -> list[Block]:
         blocks.append(Block("warning", "SYNTHETIC DATA: this district is not a real place; "
                                        "the numbers only demonstrate the method."))
     for section in (_summary_section, _scenario_section, _method_section, _area_section,
-                    _indicator_section, _zone_section, _site_section, _circuit_section, _figure_section,
-                    _quality_section):
+                    _indicator_section, _zone_section, _site_section, _circuit_section,
+                    _figure_section, _quality_section):
         blocks += section(run)
     return blocks
 
