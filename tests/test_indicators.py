@@ -348,3 +348,43 @@ def test_without_indicators_nothing_changes(world: dict[str, Path]) -> None:
     assert "indicators" not in json.loads((out / FILES.summary).read_text())
     assert not (out / FILES.indicators).exists() and not (out / FILES.indicators_wide).exists()
     assert "Indicators" not in (out / FILES.report_md).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- Comoros
+
+
+@pytest.mark.comoros
+def test_comoros_hospitals_within_two_hours_by_car(comoros_dir: Path) -> None:
+    """Hospitals only, 120 min, drive: equal to a separate search to the hospitals."""
+    from accessmap.analysis.coverage import coverage_table
+    from accessmap.pipeline import run
+
+    base = Scenario().replace(
+        network=comoros_dir / "comores-latest.osm.pbf",
+        population=comoros_dir / "com_ppp_2020_UNadj.tif",
+        facilities=comoros_dir / "health.gpkg", exclude={"amenity": ("pharmacy",)},
+        boundaries=comoros_dir / "comores-latest.osm.pbf", admin_level=4, mode="drive",
+        new_sites=0)
+    hospitals = {"name": "hospital_2h", "facilities": {"column": "amenity",
+                                                       "equals": ["hospital"]},
+                 "thresholds_min": [120], "target_share": 0.8}
+    result = run(base.replace(indicators=[hospitals]), write=False)
+    facilities, network, population = result.facilities, result.network, result.population
+    keep = (facilities["amenity"] == "hospital").to_numpy()
+    px, py = network.project(population.lon, population.lat)
+    fx, fy = network.project(facilities.geometry.x.to_numpy()[keep],
+                             facilities.geometry.y.to_numpy()[keep])
+    separate = nearest_facility_times(network, px, py, fx, fy, warn_moves=False)
+    expected = coverage_table(separate.time_s, population.population, [120])
+    assert result.indicators is not None
+    entry = result.indicators.summary[0]
+    assert entry["facilities_counted"] == int(keep.sum()) == 28
+    within = entry["coverage"][0]
+    assert within["population_within"] == pytest.approx(
+        float(expected["population"].iloc[0]), abs=0.1)
+    assert within["met"] == (within["share_within"] >= 0.8)
+    # hospitals are a subset: nobody is closer to a hospital than to any facility
+    assert np.all(result.indicators.time_s["hospital_2h"] >= result.access.time_s - 1e-9)
+    areas = result.indicators.long
+    areas = areas[areas["grouping"] == "area"]
+    assert areas["population"].sum() == pytest.approx(population.total, rel=1e-9)
