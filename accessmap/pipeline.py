@@ -43,7 +43,7 @@ from accessmap.analysis.coverage import (
     label_weights,
 )
 from accessmap.analysis.equity import equity_summary
-from accessmap.analysis.indicators import IndicatorResult, compute_indicators
+from accessmap.analysis.indicators import IndicatorResult, run_indicators
 from accessmap.analysis.referral import Referral, referral_routes
 from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
 from accessmap.analysis.surface import isochrone_bands
@@ -65,7 +65,6 @@ from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
 from accessmap.record import (
-    COLUMNS,
     FILES,
     InputFile,
     RunRecord,
@@ -86,8 +85,8 @@ logger = logging.getLogger(__name__)
 #: Relative cost of each stage (measured on the Comoros runs), for the progress fraction.
 STAGE_WEIGHTS = {"network": 3.0, "population": 1.0, "facilities": 0.5, "areas": 1.0,
                  "drive_network": 0.5,
-                 "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "indicators": 0.5,
-                 "referral": 0.3,
+                 "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "referral": 0.3,
+                 "indicators": 0.5,
                  "siting": 3.0,
                  "outputs": 5.0}
 
@@ -189,7 +188,10 @@ def run(
     with stage("analysis") as tick:
         coverage_analysis = analyse(scenario, inputs, access, tick=tick)
     with stage("indicators") as tick:
-        indicators = _indicators(scenario, inputs, access, coverage_analysis, tick)
+        indicators = run_indicators(
+            scenario.indicators, coverage_analysis, network=inputs.network, access=access,
+            facilities=inputs.facilities, targets=inputs.indicator_targets,
+            area_labels=inputs.area_labels, groupings=inputs.groupings, tick=tick)
     with stage("referral"):
         referral = _referral(scenario, inputs)
     with stage("siting") as tick:
@@ -437,20 +439,6 @@ def _components(network: RoadNetwork, access: Access, population: NDArray[np.flo
             "moved_to_reachable_road": causes["moved_to_reachable_road"]}
 
 
-def _indicators(scenario: Scenario, inputs: RunInputs, access: Access,
-                analysis: CoverageAnalysis, tick: Tick) -> IndicatorResult | None:
-    """Coverage by the facilities of each ``[[indicators]]`` service (``None``: none set)."""
-    if not scenario.indicators.indicators:
-        return None
-    pop = inputs.population.population
-    return compute_indicators(
-        scenario.indicators.indicators, network=inputs.network, access=access,
-        facilities=inputs.facilities, population=pop,
-        thresholds_min=scenario.analysis.thresholds_min, targets=inputs.indicator_targets,
-        area_labels=inputs.area_labels, groupings={SETTLEMENT: label_weights(
-            analysis.settlement, pop), **inputs.groupings}, tick=tick)
-
-
 def _referral(scenario: Scenario, inputs: RunInputs) -> Referral | None:
     """Referral times between facility levels, when ``[referral] level_column`` is set."""
     settings = scenario.referral
@@ -502,6 +490,6 @@ def _record(
     )
     if indicators is not None:
         record.summary.indicators = [from_json(IndicatorSummary, e) for e in indicators.summary]
-        record.tables[FILES.indicators] = indicators.long[COLUMNS.indicators_csv()]
+        record.tables[FILES.indicators] = indicators.long
         record.tables[FILES.indicators_wide] = indicators.wide
     return record

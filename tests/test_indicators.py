@@ -388,3 +388,19 @@ def test_comoros_hospitals_within_two_hours_by_car(comoros_dir: Path) -> None:
     areas = result.indicators.long
     areas = areas[areas["grouping"] == "area"]
     assert areas["population"].sum() == pytest.approx(population.total, rel=1e-9)
+
+
+def test_batch_files_resolve_indicator_paths_against_the_scenario_file(tmp_path: Path) -> None:
+    from accessmap.batch import load_batch
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "s.toml").write_text(
+        '[[indicators]]\nname = "u5"\nfacilities = { ids = [1] }\n'
+        'population = { raster = "u5.tif" }\n')
+    batch = tmp_path / "batch.toml"
+    batch.write_text('[[runs]]\nname = "a"\nscenario = "sub/s.toml"\n')
+    _, (first,) = load_batch(batch)
+    loaded = scenario_from_dict(first.tables)
+    population = loaded.indicators.indicators[0].population
+    assert population is not None
+    assert population.raster == (tmp_path / "sub" / "u5.tif").resolve()

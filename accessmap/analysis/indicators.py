@@ -24,13 +24,15 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from accessmap.analysis.coverage import coverage_by, label_weights
-from accessmap.config.indicators import Indicator
+from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
+from accessmap.config.indicators import Indicator, Indicators
 from accessmap.inputs.selection import select_facilities
 from accessmap.progress import Tick, scaled
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.travel_times import NO_ROUTE, REACHED, Access, subset_facility_times
 
-__all__ = ["ALL", "AREA", "IndicatorResult", "compute_indicators", "long_table"]
+__all__ = ["ALL", "AREA", "IndicatorResult", "compute_indicators", "long_table",
+           "run_indicators"]
 
 #: ``grouping``/``group`` of the whole study area's row, and ``grouping`` of area rows.
 ALL, AREA = "all", "area"
@@ -127,6 +129,30 @@ def compute_indicators(
     wide_table = pd.concat(wide_parts, ignore_index=True) if wide_parts else pd.DataFrame()
     return IndicatorResult(long_table(wide_table, indicators, thresholds_min), wide_table,
                            summary, times)
+
+
+def run_indicators(
+    settings: Indicators,
+    analysis: CoverageAnalysis,
+    *,
+    network: RoadNetwork,
+    access: Access,
+    facilities: pd.DataFrame,
+    targets: Mapping[str, NDArray[np.float64]],
+    area_labels: NDArray[np.object_] | None,
+    groupings: Mapping[str, Mapping[str, NDArray[np.float64]]],
+    tick: Tick | None = None,
+) -> IndicatorResult | None:
+    """:func:`compute_indicators` for a run: its thresholds, population and groups
+    (settlement type first, as in ``coverage_by_group``); ``None`` without indicators."""
+    if not settings.indicators:
+        return None
+    pop = analysis.population.population
+    return compute_indicators(
+        settings.indicators, network=network, access=access, facilities=facilities,
+        population=pop, thresholds_min=analysis.thresholds_min, targets=targets,
+        area_labels=area_labels, tick=tick,
+        groupings={SETTLEMENT: label_weights(analysis.settlement, pop), **groupings})
 
 
 def _status(access: Access, time_s: NDArray[np.float64]) -> NDArray[np.int8]:

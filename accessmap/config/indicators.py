@@ -280,8 +280,8 @@ class Indicators(Section):
 
 
 def indicator_table(value: Any, *, base_dir: Path) -> Any:
-    """A scenario file's indicators with their population paths resolved against
-    ``base_dir`` (a list of tables becomes ``{"indicators": [...]}``)."""
+    """A scenario file's indicators with their population paths made absolute against
+    ``base_dir`` (as text; a list of tables becomes ``{"indicators": [...]}``)."""
     if isinstance(value, list | tuple):
         value = {"indicators": list(value)}
     if not isinstance(value, Mapping) or not isinstance(value.get("indicators"), list):
@@ -294,7 +294,7 @@ def indicator_table(value: Any, *, base_dir: Path) -> Any:
             for key in ("raster", "shares"):
                 if isinstance(population.get(key), str | Path):
                     path = Path(str(population[key])).expanduser()
-                    population[key] = path if path.is_absolute() else base_dir / path
+                    population[key] = str(path if path.is_absolute() else base_dir / path)
             item = {**item, "population": population}
         items.append(item)
     return {**value, "indicators": items}
