@@ -337,6 +337,9 @@ def test_the_run_folder_holds_the_tables_summary_and_report(world: dict[str, Pat
     assert [c["met"] for c in entry["coverage"]] == [False, True, True]
     report = folder.file(FILES.report_md).read_text(encoding="utf-8")
     assert "## Indicators for a service" in report and "surgical" in report
+    page = folder.file(FILES.map).read_text(encoding="utf-8")
+    assert ("surgical: 100.0% of everybody within 42 min of services contains surgery "
+            "(target 70%: met)") in page
 
 
 def test_without_indicators_nothing_changes(world: dict[str, Path]) -> None:
@@ -348,6 +351,7 @@ def test_without_indicators_nothing_changes(world: dict[str, Path]) -> None:
     assert "indicators" not in json.loads((out / FILES.summary).read_text())
     assert not (out / FILES.indicators).exists() and not (out / FILES.indicators_wide).exists()
     assert "Indicators" not in (out / FILES.report_md).read_text(encoding="utf-8")
+    assert "of everybody within" not in (out / FILES.map).read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- Comoros
