@@ -142,6 +142,11 @@ def test_group_raster_and_constant_share(world: dict[str, Path]) -> None:
     women = result.indicators.long
     women = women[(women["indicator"] == "surgical") & (women["grouping"] == "all")]
     assert women["population_within"].tolist() == pytest.approx([80, 80, 92])
+    # the target group is split between settlement classes as the population is
+    classes = result.indicators.wide
+    classes = classes[(classes["indicator"] == "surgical")
+                      & (classes["grouping"] == "settlement_type")]
+    assert classes["population"].sum() == pytest.approx(92)
     quarter = result.indicators.summary[1]
     assert quarter["population"] == pytest.approx(700)
     assert [c["population_within"] for c in quarter["coverage"]] == pytest.approx(
@@ -408,3 +413,19 @@ def test_batch_files_resolve_indicator_paths_against_the_scenario_file(tmp_path:
     population = loaded.indicators.indicators[0].population
     assert population is not None
     assert population.raster == (tmp_path / "sub" / "u5.tif").resolve()
+
+
+def test_a_cancelled_run_stops_in_the_indicator_stage(world: dict[str, Path]) -> None:
+    from accessmap.errors import Cancelled
+    from accessmap.pipeline import run
+    from accessmap.progress import CancelToken, ProgressEvent
+
+    token = CancelToken()
+
+    def listen(event: ProgressEvent) -> None:
+        if event.stage == "indicators":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run(scenario(world, surgical()), cancel=token, progress=listen)
+    assert not (world["dir"] / "out").exists()
