@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from accessmap.config import PATH_KEYS, SECTIONS, scenario_from_dict
+from accessmap.config.indicators import indicator_table
 from accessmap.errors import AccessmapError, ConfigError
 from accessmap.progress import ProgressEvent
 from accessmap.record import RunFolder
@@ -164,6 +165,8 @@ def _absolute(tables: Mapping[str, Any], base: Path) -> dict[str, Any]:
                 value_path = Path(value).expanduser()
                 table[key] = str(value_path if value_path.is_absolute() else base / value_path)
         out[section] = table
+    if "indicators" in out:  # [[indicators]] population files
+        out["indicators"] = indicator_table(out["indicators"], base_dir=base)
     return out
 
 

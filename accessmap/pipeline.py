@@ -43,6 +43,7 @@ from accessmap.analysis.coverage import (
     label_weights,
 )
 from accessmap.analysis.equity import equity_summary
+from accessmap.analysis.indicators import IndicatorResult, run_indicators
 from accessmap.analysis.referral import Referral, referral_routes
 from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
 from accessmap.analysis.surface import isochrone_bands
@@ -56,6 +57,7 @@ from accessmap.inputs.areas import (
     settlement_classes,
 )
 from accessmap.inputs.facilities import load_facilities, read_vector
+from accessmap.inputs.indicators import target_populations
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
@@ -63,6 +65,7 @@ from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
 from accessmap.record import (
+    FILES,
     InputFile,
     RunRecord,
     build_record,
@@ -72,6 +75,7 @@ from accessmap.record import (
 from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
+from accessmap.schemas.summary import IndicatorSummary, from_json
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
 
 __all__ = ["STAGE_WEIGHTS", "RunInputs", "RunResult", "run"]
@@ -82,6 +86,7 @@ logger = logging.getLogger(__name__)
 STAGE_WEIGHTS = {"network": 3.0, "population": 1.0, "facilities": 0.5, "areas": 1.0,
                  "drive_network": 0.5,
                  "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "referral": 0.3,
+                 "indicators": 0.5,
                  "siting": 3.0,
                  "outputs": 5.0}
 
@@ -105,6 +110,7 @@ class RunInputs:
     group_polygons: gpd.GeoDataFrame | None = None
     drive_network: RoadNetwork | None = None
     places: gpd.GeoDataFrame | None = None
+    indicator_targets: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,6 +131,7 @@ class RunResult:
     siting: SitingPlan | None = None
     analysis: CoverageAnalysis | None = None
     referral: Referral | None = None
+    indicators: IndicatorResult | None = None
 
 
 def run(
@@ -180,6 +187,11 @@ def run(
                                   scenario.analysis.thresholds_min)
     with stage("analysis") as tick:
         coverage_analysis = analyse(scenario, inputs, access, tick=tick)
+    with stage("indicators") as tick:
+        indicators = run_indicators(
+            scenario.indicators, coverage_analysis, network=inputs.network, access=access,
+            facilities=inputs.facilities, targets=inputs.indicator_targets,
+            area_labels=inputs.area_labels, groupings=inputs.groupings, tick=tick)
     with stage("referral"):
         referral = _referral(scenario, inputs)
     with stage("siting") as tick:
@@ -187,10 +199,11 @@ def run(
                                tick=tick)
     network, population, facilities = inputs.network, inputs.population, inputs.facilities
     record = _record(scenario, inputs, access, coverage, coverage_analysis, plan, timings,
-                     roads=write, referral=referral)
+                     roads=write, referral=referral, indicators=indicators)
     result = RunResult(scenario, network, population, facilities, access, coverage,
                        plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
-                       timings, analysis=coverage_analysis, siting=plan, referral=referral)
+                       timings, analysis=coverage_analysis, siting=plan, referral=referral,
+                       indicators=indicators)
     if write:
         with stage("outputs") as tick:
             result.out_dir = write_run_folder(record, scenario.output.out, overwrite=overwrite,
@@ -278,11 +291,13 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
                 and paths.groups.suffix.lower() not in RASTER_SUFFIXES:
             polygons = read_vector(paths.groups, what="groups")
         places = read_places(paths.network, bbox=_padded_bounds(network))
+        targets = target_populations(scenario.indicators.indicators, population, labels,
+                                     aggregate=scenario.analysis.aggregate)
     with stage("drive_network"):
         drive = _drive_network(scenario, network)
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
-                     drive_network=drive, places=places)
+                     drive_network=drive, places=places, indicator_targets=targets)
 
 
 @contextmanager
@@ -458,10 +473,11 @@ def _record(
     *,
     roads: bool,
     referral: Referral | None = None,
+    indicators: IndicatorResult | None = None,
 ) -> RunRecord:
     """The run record (``roads``: build the context roads layer, only needed to write)."""
     network = inputs.network
-    return build_record(
+    record = build_record(
         title=scenario.title, synthetic=scenario.synthetic, settings=scenario.to_dict(),
         inputs={name: InputFile(path=str(path), sha256=file_sha256(path))
                 for name in ("network", "population", "facilities")
@@ -473,3 +489,8 @@ def _record(
         roads=roads_layer(network) if roads else None, timings_s=timings,
         referral=referral, places=inputs.places,
     )
+    if indicators is not None:
+        record.summary.indicators = [from_json(IndicatorSummary, e) for e in indicators.summary]
+        record.tables[FILES.indicators] = indicators.long
+        record.tables[FILES.indicators_wide] = indicators.wide
+    return record

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from accessmap._sections import Section, json_value
+from accessmap.config.indicators import Indicators, indicator_table
 from accessmap.config.sections import (
     Analysis,
     FacilitySettings,
@@ -30,7 +31,7 @@ __all__ = ["PATH_KEYS", "SECTIONS", "Scenario", "load_scenario", "scenario_from_
 #: Section attribute of :class:`Scenario` -> its class.
 SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
-    "siting": Siting, "referral": Referral, "output": Output,
+    "siting": Siting, "referral": Referral, "output": Output, "indicators": Indicators,
 }
 #: Path-valued keys, by section (resolved relative to a scenario file's folder).
 PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -48,7 +49,7 @@ class Scenario:
         Shown on the map and in the report.
     synthetic
         Label every output as made from synthetic data.
-    inputs, analysis, facilities, speeds, siting, referral, output
+    inputs, analysis, facilities, speeds, siting, referral, output, indicators
         The sections; each defaults to its own defaults.  Plain mappings are accepted
         and validated like a scenario file's tables.
 
@@ -70,6 +71,7 @@ class Scenario:
     siting: Siting = field(default_factory=Siting)
     referral: Referral = field(default_factory=Referral)
     output: Output = field(default_factory=Output)
+    indicators: Indicators = field(default_factory=Indicators)
 
     def __post_init__(self) -> None:
         if not isinstance(self.title, str):
@@ -78,6 +80,8 @@ class Scenario:
             raise ConfigError(f"synthetic is {self.synthetic!r}; give true or false")
         for name, cls in SECTIONS.items():
             value = getattr(self, name)
+            if name == "indicators" and isinstance(value, list | tuple):
+                value = {"indicators": value}
             if isinstance(value, Mapping):
                 value = _section_from_table(name, value, source="scenario")
             if not isinstance(value, cls):
@@ -164,6 +168,8 @@ def _section_from_table(name: str, table: Mapping[str, Any], *, source: str) -> 
         if "speeds_kph" in table:
             table.update(table.pop("speeds_kph"))
         return Speeds.from_table(table)
+    if name == "indicators":
+        return Indicators.from_table(table)
     known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     unknown = [k for k in table if k not in known]
     if unknown:
@@ -221,6 +227,7 @@ def scenario_from_dict(
         if key in ("title", "synthetic"):
             top[key] = value
         elif key in SECTIONS:
+            value = indicator_table(value, base_dir=base_dir) if key == "indicators" else value
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: [{key}] must be a table")
             table = dict(value)

@@ -83,8 +83,24 @@ def summary_panel(run: RunFolder, notes: Sequence[str] = ()) -> str:
         f"{rows}</table>"
         + (f"<div>No route to care: {format_people(unreachable)} people</div>"
            if unreachable is not None else "")
+        + _indicator_lines(summary.get("indicators") or [])
         + f"{missing}</details>"
     )
+
+
+def _indicator_lines(entries: Sequence[Mapping[str, Any]]) -> str:
+    """One line per ``[[indicators]]`` entry: the share within its largest threshold."""
+    lines = []
+    for entry in entries:
+        last = entry["coverage"][-1]
+        target = entry.get("target_share")
+        verdict = ("" if target is None else f" (target {target:.0%}: "
+                   + ("met" if last["met"] else "not met") + ")")
+        lines.append(f"<div>{escape(entry['name'])}: {_share(last['share_within'])} of "
+                     f"{escape(entry['population_subset'])} within "
+                     f"{float(last['threshold_min']):g} min of {escape(entry['facilities'])}"
+                     f"{escape(verdict)}</div>")
+    return "".join(lines)
 
 
 def _share(value: Any) -> str:

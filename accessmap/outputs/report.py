@@ -109,8 +109,8 @@ def report_blocks(run: RunFolder) -> list[Block]:
         blocks.append(Block("warning", "SYNTHETIC DATA: this district is not a real place; "
                                        "the numbers only demonstrate the method."))
     for section in (_summary_section, _scenario_section, _method_section, _area_section,
-                    _zone_section, _site_section, _circuit_section, _figure_section,
-                    _quality_section):
+                    _indicator_section, _zone_section, _site_section, _circuit_section,
+                    _figure_section, _quality_section):
         blocks += section(run)
     return blocks
 
@@ -227,6 +227,32 @@ def _area_section(run: RunFolder) -> list[Block]:
     if groups is not None:
         blocks.append(Block("table", table=Table(
             _share_table(groups, ["grouping", "group"], run.thresholds_min), "Groups")))
+    return blocks
+
+
+def _indicator_section(run: RunFolder) -> list[Block]:
+    """``[[indicators]]``: people within reach of one service (none: no section)."""
+    entries = run.summary.get("indicators")
+    if not entries:
+        return []
+    table = pd.DataFrame([
+        {"Indicator": e["name"], "Facilities": f"{e['facilities']} ({e['facilities_counted']})",
+         "People counted": f"{_num(e['population'])}, {e['population_subset']}",
+         "Within": _minutes(c["threshold_min"]), "People within": _num(c["population_within"]),
+         "Share": _pct(c["share_within"]), "Target": _pct(e["target_share"]),
+         "Met": "-" if c["met"] is None else ("yes" if c["met"] else "no")}
+        for e in entries for c in e["coverage"]])
+    blocks = [Block("h2", "Indicators for a service"),
+              Block("p", "Travel time to the facilities of one service only (the rule in "
+                         "brackets, with how many facilities it counts), for the people the "
+                         "indicator is about. Tables: indicators.csv, indicators_wide.csv."),
+              Block("table", table=Table(table, "Indicators"))]
+    wide = run.table(FILES.indicators_wide)
+    if wide is not None and (wide["grouping"] == "area").any():
+        areas = wide[wide["grouping"] == "area"].rename(columns={"group": "area"})
+        thresholds = sorted({float(c["threshold_min"]) for e in entries for c in e["coverage"]})
+        blocks.append(Block("table", table=Table(
+            _share_table(areas, ["indicator", "area"], thresholds), "Indicators by admin area")))
     return blocks
 
 

@@ -32,7 +32,7 @@ from accessmap.routing.snapping import Snap, entry_costs, entry_points, snap_poi
 __all__ = [
     "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access",
     "facility_point_time_blocks", "facility_point_times", "facility_sources",
-    "nearest_facility_times", "source_point_times",
+    "nearest_facility_times", "source_point_times", "subset_facility_times",
 ]
 
 logger = logging.getLogger(__name__)
@@ -178,6 +178,43 @@ def nearest_facility_times(
         tick(1.0, "travel times done")
     return Access(time_s, facility, status, point_snap, facility_snap, node_time, node_facility,
                   moved_points=moved, moved_facilities=moved_fac)
+
+
+def subset_facility_times(
+    network: RoadNetwork, access: Access, keep: NDArray[np.bool_], *, tick: Tick | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Travel time from every demand point to the nearest of the facilities ``keep``.
+
+    One multi-source search from those facilities only, with the run's snaps of the
+    demand points and facilities (``access``), so that with every facility kept the
+    times equal ``access.time_s``.
+
+    Parameters
+    ----------
+    network
+        The network ``access`` was computed on.
+    access
+        The run's nearest-facility times (its snaps are reused).
+    keep
+        One value per facility: True for the facilities counted.
+    tick
+        Progress of the network search; whatever it raises propagates.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Seconds per demand point (``inf``: no kept facility reachable) and the index
+        (in the full facility list) of the nearest kept facility (-1: none).
+    """
+    rows = np.flatnonzero(np.asarray(keep, dtype=bool))
+    full = access.facility_snap
+    snap = Snap(full.segment[rows], full.fraction[rows], full.distance_m[rows])
+    node_time, node_facility = nearest_source(network.graph_to, facility_sources(network, snap),
+                                              tick=tick)
+    time_s, facility = _point_times(network, access.point_snap, node_time, node_facility)
+    _same_segment_trips(network, access.point_snap, snap, time_s, facility)
+    time_s[~access.point_snap.on_network] = np.inf
+    return time_s, np.where(facility >= 0, rows[np.maximum(facility, 0)], -1)
 
 
 def _replace_rows(snap: Snap, rows: NDArray[np.int64], new: Snap) -> Snap:

@@ -34,6 +34,8 @@ class RunFiles:
     marginal_gain: str = "marginal_gain.csv"
     mobile_visits: str = "mobile_visits.csv"
     referral: str = "referral.csv"
+    indicators: str = "indicators.csv"
+    indicators_wide: str = "indicators_wide.csv"
     figure_access_map: str = "figure_access_map"
     figure_gain_curve: str = "figure_gain_curve"
 
@@ -105,6 +107,12 @@ class Columns:
     node: str = "node"
     sites: str = "sites"
     day: str = "day"
+    indicator: str = "indicator"
+    facilities_counted: str = "facilities_counted"
+    population_within: str = "population_within"
+    within_share: str = "share_within"
+    target: str = "target"
+    met: str = "met"
     geometry: str = "geometry"
 
     @staticmethod
@@ -119,6 +127,13 @@ class Columns:
     def facility_layer(self) -> list[str]:
         """Columns of the ``facilities`` layer (plus geometry)."""
         return [self.facility_id, self.name, self.type, self.capacity]
+
+    def indicators_csv(self) -> list[str]:
+        """Columns of ``indicators.csv`` (``indicators_wide.csv``: indicator, grouping,
+        group, facilities_counted, then the coverage-by-area columns and target)."""
+        return [self.indicator, self.grouping, self.group, self.facilities_counted,
+                self.threshold_min, self.population, self.population_within,
+                self.within_share, self.target, self.met]
 
     def sites_csv(self) -> list[str]:
         """Columns of ``sites.csv`` (the ``recommended_sites`` summary entries)."""

@@ -27,6 +27,8 @@ __all__ = [
     "CoverageRow",
     "CoverageTarget",
     "Equity",
+    "IndicatorCoverage",
+    "IndicatorSummary",
     "InputFile",
     "MarginalGainRow",
     "NetworkComponents",
@@ -239,6 +241,32 @@ class ReferralSummary:
 
 
 @dataclass
+class IndicatorCoverage:
+    """People of an indicator's target group within one of its thresholds."""
+
+    threshold_min: float
+    population_within: float
+    share_within: float | None
+    met: bool | None
+
+
+@dataclass
+class IndicatorSummary:
+    """An ``[[indicators]]`` entry: coverage by the facilities of one service
+    (``indicators.csv``, ``indicators_wide.csv``)."""
+
+    name: str
+    facilities: str
+    facilities_counted: int
+    population_subset: str
+    population: float
+    target_share: float | None
+    coverage: list[IndicatorCoverage]
+    no_route: float
+    off_network: float
+
+
+@dataclass
 class InputFile:
     """An input file of the run and its sha256."""
 
@@ -288,6 +316,7 @@ class Summary:
     accessibility_2sfca: Accessibility
     equity: Equity
     referral: ReferralSummary | None = field(default=None, metadata={"optional": True})
+    indicators: list[IndicatorSummary] | None = field(default=None, metadata=_OPTIONAL)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as ``summary.json`` holds it (JSON-ready)."""
