@@ -261,7 +261,7 @@ def build_record(
         **({} if referral is None else {FILES.referral: referral.table}),
     }
     layers: dict[str, gpd.GeoDataFrame | None] = {
-        LAYERS.facilities: facilities[[*COLUMNS.facility_layer(), COLUMNS.geometry]],
+        LAYERS.facilities: facilities[[*COLUMNS.facility_layer(facilities), COLUMNS.geometry]],
         LAYERS.demand_points: demand_points(population, access),
         LAYERS.roads: roads,
         LAYERS.admin_areas: analysis.admin_areas,

@@ -213,7 +213,7 @@ def test_exclusion_by_a_number_matches_a_float_column(tmp_path: Path) -> None:
 
 def test_numeric_names_stay_names(tmp_path: Path) -> None:
     path = _points(tmp_path / "f.geojson", [{"name": 12}, {"name": 7.0}, {"name": None}])
-    assert load_facilities(path)["name"].tolist() == ["12", "7", "unnamed health facility #2"]
+    assert load_facilities(path)["name"].tolist() == ["12", "7", "unnamed health facility #3"]
 
 
 def test_declared_nodata_is_not_a_sentinel_warning(tmp_path: Path) -> None:

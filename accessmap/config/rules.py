@@ -144,6 +144,16 @@ class FacilityRule:
                 out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """Return the JSON Schema of a rule's table."""
+        text_list = {"anyOf": [{"type": ["string", "number"]},
+                               {"type": "array", "items": {"type": ["string", "number"]}}]}
+        return {"type": "object", "additionalProperties": False, "minProperties": 1,
+                "description": "facilities whose id, name or column value match (AND)",
+                "properties": {**{name: text_list for name in _LIST_KEYS},
+                               "column": {"type": "string"}}}
+
     def describe(self) -> str:
         """The rule in words, for messages and reports (``type = hospital``)."""
         parts = [f"{name} {', '.join(getattr(self, name))}"

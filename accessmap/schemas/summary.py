@@ -27,6 +27,8 @@ __all__ = [
     "CoverageRow",
     "CoverageTarget",
     "Equity",
+    "FacilityChange",
+    "FacilityChanges",
     "InputFile",
     "MarginalGainRow",
     "NetworkComponents",
@@ -239,6 +241,24 @@ class ReferralSummary:
 
 
 @dataclass
+class FacilityChange:
+    """A facility a scenario closed, left out by a filter, or added, and why."""
+
+    facility_id: str
+    name: str
+    reason: str
+
+
+@dataclass
+class FacilityChanges:
+    """The scenario's facility changes (``[facilities]`` close, filters and planned)."""
+
+    closed: list[FacilityChange]
+    filtered: list[FacilityChange]
+    added: list[FacilityChange]
+
+
+@dataclass
 class InputFile:
     """An input file of the run and its sha256."""
 
@@ -288,6 +308,8 @@ class Summary:
     accessibility_2sfca: Accessibility
     equity: Equity
     referral: ReferralSummary | None = field(default=None, metadata={"optional": True})
+    facility_changes: FacilityChanges | None = field(default=None,
+                                                     metadata={"optional": True})
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as ``summary.json`` holds it (JSON-ready)."""
