@@ -94,9 +94,13 @@ def _missing(value: object) -> bool:
 
 
 def _near(value: str, known: Iterable[str]) -> str:
-    """``"; near matches: a, b"`` or ``""``."""
-    found = difflib.get_close_matches(value, sorted(set(known)), n=5, cutoff=0.6)
-    return "; near matches: " + ", ".join(found) if found else ""
+    """``"; near matches: a, b"``, else ``"; known: a, b, ..."`` (the first few)."""
+    values = sorted(set(known) - {""}, key=lambda v: (len(v), v))
+    found = difflib.get_close_matches(value, values, n=5, cutoff=0.6)
+    if found:
+        return "; near matches: " + ", ".join(found)
+    more = ", ..." if len(values) > 8 else ""
+    return "; known: " + ", ".join(values[:8]) + more if values else ""
 
 
 def _known_values(wanted: Iterable[str], values: list[str], *, what: str, kind: str,
