@@ -312,6 +312,7 @@ def test_run_reports_closed_and_planned_facilities(tiny_world: dict[str, Path]) 
     layer = gpd.read_file(out / "layers.gpkg", layer="facilities")
     assert layer["facility_id"].tolist() == ["1", "P1"]
     assert layer["planned"].tolist() == [False, True]
+    assert "planned (id P1)" in (out / "map.html").read_text("utf-8")
 
 
 def test_run_refuses_an_unknown_facility_in_one_line(tiny_world: dict[str, Path]) -> None:

@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
 
-__all__ = ["ID_COLUMNS", "facility_ids", "id_column", "load_facilities", "read_vector"]
+__all__ = ["ID_COLUMNS", "equal_to", "facility_ids", "id_column", "load_facilities",
+           "read_vector"]
 
 logger = logging.getLogger(__name__)
 
@@ -290,8 +291,9 @@ def _data_row(label: object) -> int:
     return int(label) + 1 if isinstance(label, int | np.integer) else 0
 
 
-def _exclusion_hits(column: pd.Series, value: object) -> NDArray[np.bool_]:
-    """Rows of ``column`` equal to ``value``, as numbers on a number column."""
+def equal_to(column: pd.Series, value: object) -> NDArray[np.bool_]:
+    """Rows of ``column`` equal to ``value``, as numbers on a number column (``14`` matches
+    ``14.0``; a text that is no number matches nothing there), else as exact text."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
         if pd.isna(number):
@@ -313,7 +315,7 @@ def _apply_exclusions(
             )
         hit = np.zeros(len(frame), dtype=bool)
         for value in values:
-            found = _exclusion_hits(frame[column], value)
+            found = equal_to(frame[column], value)
             if not found.any():
                 seen = ", ".join(map(str, pd.unique(frame[column].dropna())[:8]))
                 message = (f"facilities file {path.name}: the exclusion {column}={value!r} "

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from accessmap.config.rules import FacilityRule, id_text
 from accessmap.errors import ConfigError
+from accessmap.inputs.facilities import equal_to
 
 __all__ = ["select_facilities"]
 
@@ -148,12 +149,9 @@ def _is_number_column(column: pd.Series) -> bool:
 def _equals(column: pd.Series, values: Iterable[str]) -> NDArray[np.bool_]:
     """Rows equal to one of ``values``: as numbers on a number column, else as text."""
     if _is_number_column(column):
-        numbers = column.to_numpy(dtype=np.float64)
         hit = np.zeros(len(column), dtype=np.bool_)
         for value in values:
-            number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-            if not pd.isna(number):
-                hit |= np.isclose(numbers, float(number), rtol=0, atol=1e-9)
+            hit |= equal_to(column, value)
         return hit
     wanted = {v.casefold() for v in values}
     return np.fromiter((v in wanted for v in _folded(column)), dtype=np.bool_,
