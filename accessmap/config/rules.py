@@ -18,7 +18,8 @@ Matching (documented once, here):
   is split on ``;`` or ``,``; a value matches when one item equals it, case-insensitive
   and trimmed.
 - ``ids_or_names``: a bare value (``close = ["HF-003", "Hopital X"]``, the CLI's
-  ``--close-facility``) matches a facility whose id or name it is.
+  ``--close-facility``) matches the facility with that id, or else the facilities with
+  that name.
 """
 
 from __future__ import annotations
