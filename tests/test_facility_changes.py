@@ -323,3 +323,39 @@ def test_run_refuses_an_unknown_facility_in_one_line(tiny_world: dict[str, Path]
     assert len(lines) == 1 and "Traceback" not in result.output
     assert "no facility has the id or name 'East pharmacie'; near matches: east pharmacy" \
         in lines[0]
+
+
+@pytest.mark.comoros
+def test_comoros_closure_and_replacement(comoros_dir: Path, tmp_path: Path) -> None:
+    """Closing Moroni's El Maarouf hospital (id 42) and both CMC Mitsamiouli (a shared
+    name) never shortens a trip; a planned facility at El Maarouf's own point restores
+    exactly the times of the baseline."""
+    from accessmap.inputs.facilities import load_facilities
+    from accessmap.pipeline import run
+
+    health = comoros_dir / "health.gpkg"
+    base = Scenario().replace(network=comoros_dir / "comores-latest.osm.pbf",
+                              population=comoros_dir / "com_ppp_2020_UNadj.tif",
+                              facilities=health, exclude={"amenity": ("pharmacy",)},
+                              new_sites=0, out=tmp_path / "run")
+    baseline = run(base, write=False)
+    closed = base.with_changes({"facilities": {"close": [42, "CMC Mitsamiouli"]}})
+    with pytest.warns(DataQualityWarning, match=r"2 facilities are named 'CMC Mitsamiouli' "
+                                                r"\(ids 7, 69\)"):
+        fewer = run(closed, write=False)
+    assert np.all(fewer.access.time_s >= baseline.access.time_s)
+    assert np.any(fewer.access.time_s > baseline.access.time_s)
+    shares = [(a["share"], b["share"]) for a, b in zip(
+        baseline.summary["coverage"], fewer.summary["coverage"], strict=True)]
+    assert all(after <= before for before, after in shares)
+    names = {c["facility_id"]: c["name"] for c in fewer.summary["facility_changes"]["closed"]}
+    assert names == {"42": "Hôpital El Maarouf", "7": "CMC Mitsamiouli",
+                     "69": "CMC Mitsamiouli"}
+    assert fewer.summary["facilities_used"] == baseline.summary["facilities_used"] - 3
+    hospital = load_facilities(health).set_index("facility_id").loc[[42], ["name", "geometry"]]
+    planned = tmp_path / "planned.gpkg"
+    gpd.GeoDataFrame(hospital.reset_index(drop=True), crs="EPSG:4326").to_file(planned)
+    replaced = base.with_changes({"facilities": {"close": [42], "planned": str(planned)}})
+    again = run(replaced, write=False)
+    np.testing.assert_array_equal(again.access.time_s, baseline.access.time_s)
+    assert again.summary["facility_changes"]["added"][0]["facility_id"] == "P1"
