@@ -291,21 +291,25 @@ def test_closing_every_facility_on_a_piece_gives_no_route() -> None:
 
 def _cli_run(world: dict[str, Path], *extra: str) -> Any:
     return CliRunner().invoke(main, [
-        "run", "--network", str(world["network"]), "--population", str(world["population"]),
-        "--facilities", str(world["facilities"]), "--new-sites", "0", *extra])
+        "run", *extra, "--network", str(world["network"]), "--population",
+        str(world["population"]), "--facilities", str(world["facilities"]), "--new-sites", "0"])
 
 
 def test_run_reports_closed_and_planned_facilities(tiny_world: dict[str, Path]) -> None:
     out = tiny_world["dir"] / "run"
-    planned = _geojson(tiny_world["dir"] / "planned.geojson", [
+    _geojson(tiny_world["dir"] / "planned.geojson", [
         {"name": "New east clinic", "xy": [33.0 + 3 / (111.320 * 0.971134), -13.8]}])
-    result = _cli_run(tiny_world, "--close-facility", "East pharmacy", "--planned",
-                      str(planned), "--out", str(out))
+    scenario = tiny_world["dir"] / "what_if.toml"  # the planned path is relative to it
+    scenario.write_text('[facilities]\nplanned = "planned.geojson"\nclose = ["east pharmacy"]\n',
+                        "utf-8")
+    result = _cli_run(tiny_world, str(scenario), "--close-facility", "2", "--out", str(out))
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     changes = summary["facility_changes"]
-    assert changes["closed"][0]["facility_id"] == "2"
+    assert [c["facility_id"] for c in changes["closed"]] == ["2"]  # by name, then by id
     assert changes["closed"][0]["name"] == "East pharmacy"
+    assert summary["run"]["settings"]["facilities"]["close"] == [
+        {"ids_or_names": ["east pharmacy"]}, {"ids_or_names": ["2"]}]
     assert changes["added"] == [{"facility_id": "P1", "name": "New east clinic",
                                  "reason": "planned"}]
     assert "planned" in summary["run"]["inputs"]
@@ -313,6 +317,8 @@ def test_run_reports_closed_and_planned_facilities(tiny_world: dict[str, Path]) 
     assert layer["facility_id"].tolist() == ["1", "P1"]
     assert layer["planned"].tolist() == [False, True]
     assert "planned (id P1)" in (out / "map.html").read_text("utf-8")
+    report = (out / "report.md").read_text("utf-8")
+    assert "Facility changes in this scenario" in report and "New east clinic" in report
 
 
 def test_run_refuses_an_unknown_facility_in_one_line(tiny_world: dict[str, Path]) -> None:
