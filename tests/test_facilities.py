@@ -107,3 +107,14 @@ def test_facility_id_column_is_preferred_to_id(tmp_path: Path) -> None:
         {"id": "x", "facility_id": 10, "xy": [43.3, -11.7]},
         {"id": "y", "facility_id": 11, "xy": [43.3, -11.7]}])
     assert load_facilities(path)["facility_id"].tolist() == [10, 11]
+
+
+@pytest.mark.parametrize(("ids", "message"), [
+    ([1, "1"], r"f\.geojson: id '1' is repeated \(rows 1 and 2\); facility ids must be unique"),
+    (["A", None], r"f\.geojson: 1 row\(s\) have no id \(first: row 2\)"),
+    (["A", " "], r"1 row\(s\) have no id"),
+])
+def test_ids_must_be_given_and_unique(tmp_path: Path, ids: list[object], message: str) -> None:
+    path = write_points(tmp_path / "f.geojson", [{"id": v, "xy": [43.3, -11.7]} for v in ids])
+    with pytest.raises(InputDataError, match=message):
+        load_facilities(path)

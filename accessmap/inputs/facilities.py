@@ -227,14 +227,14 @@ def facility_ids(frame: pd.DataFrame, path: str | os.PathLike[str]) -> pd.Series
             f"facilities file {path}: {len(empty)} row(s) have no {column} (first: row "
             f"{_data_row(frame.index[empty[0]])}); give every facility an id or remove the "
             f"{column} column to number facilities by row")
-    seen: dict[object, int] = {}
+    seen: dict[str, int] = {}
     for i, value in enumerate(values):
-        if value in seen:
+        if str(value) in seen:  # as text: 1 and "1" are the same id
             raise InputDataError(
-                f"facilities file {path}: {column} {value!r} is repeated (rows "
-                f"{_data_row(frame.index[seen[value]])} and {_data_row(frame.index[i])}); "
-                "facility ids must be unique")
-        seen[value] = i
+                f"facilities file {path}: {column} {str(value)!r} is repeated (rows "
+                f"{_data_row(frame.index[seen[str(value)]])} and "
+                f"{_data_row(frame.index[i])}); facility ids must be unique")
+        seen[str(value)] = i
     if all(isinstance(v, int) for v in values):
         return pd.Series(values, index=frame.index, dtype="int64")
     return pd.Series([str(v) for v in values], index=frame.index, dtype=object)
