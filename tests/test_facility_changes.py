@@ -316,6 +316,10 @@ def test_run_reports_closed_and_planned_facilities(tiny_world: dict[str, Path]) 
     layer = gpd.read_file(out / "layers.gpkg", layer="facilities")
     assert layer["facility_id"].tolist() == ["1", "P1"]
     assert layer["planned"].tolist() == [False, True]
+    points = gpd.read_file(out / "layers.gpkg", layer="demand_points")
+    reached = points["status"] == "reached"
+    assert set(points.loc[reached, "nearest_facility"]) == {"1", "P1"}  # ids, not positions
+    assert points.loc[~reached, "nearest_facility"].isna().all()
     assert "planned (id P1)" in (out / "map.html").read_text("utf-8")
     report = (out / "report.md").read_text("utf-8")
     assert "Facility changes in this scenario" in report and "New east clinic" in report
