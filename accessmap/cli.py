@@ -156,6 +156,11 @@ def main() -> None:
 @click.option("--exclude", multiple=True, metavar="COLUMN=VALUE[,VALUE]",
               help="Leave out facilities whose COLUMN has one of these values "
                    "(e.g. amenity=pharmacy); repeatable.")
+@click.option("--close-facility", multiple=True, metavar="ID_OR_NAME",
+              help="Close this facility in the scenario (its id or name; added to "
+                   "[facilities] close); repeatable.")
+@click.option("--planned", type=click.Path(path_type=Path), default=None,
+              help="File of planned facilities to add in the scenario (ids P1, P2...).")
 @click.option("--boundaries", type=click.Path(path_type=Path), default=None,
               help="Admin areas for the by-area tables: a polygon file, or the OSM extract "
                    "itself with --admin-level.")
@@ -174,7 +179,8 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         thresholds: str | None,
         new_sites: int | None, site_threshold: float | None,
         satellite_min_population: float | None, exclude: tuple[str, ...],
-        boundaries: Path | None, admin_level: int | None, title: str | None,
+        close_facility: tuple[str, ...], planned: Path | None, boundaries: Path | None,
+        admin_level: int | None, title: str | None,
         settings: tuple[str, ...], out: Path | None, overwrite: bool, cdn: bool,
         offline: bool) -> None:
     """Run the access analysis: travel times, coverage, new sites, map and tables.
@@ -191,7 +197,9 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         thresholds_min=parse_thresholds(thresholds) if thresholds else None,
         new_sites=new_sites, threshold_min=site_threshold,
         satellite_min_population=satellite_min_population,
-        exclude=parse_exclusions(exclude) if exclude else None,
+        exclude=parse_exclusions(exclude) if exclude else None, planned=planned,
+        close=[*(r.to_dict() for r in base.facilities.close), *close_facility]
+        if close_facility else None,
         boundaries=boundaries, admin_level=admin_level, title=title, out=out,
     )
     scenario = apply_settings(scenario, settings)

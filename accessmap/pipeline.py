@@ -56,7 +56,8 @@ from accessmap.inputs.areas import (
     load_admin_areas,
     settlement_classes,
 )
-from accessmap.inputs.facilities import load_facilities, read_vector
+from accessmap.inputs.facilities import read_vector
+from accessmap.inputs.facility_changes import load_scenario_facilities
 from accessmap.inputs.indicators import target_populations
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
@@ -75,7 +76,7 @@ from accessmap.record import (
 from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
-from accessmap.schemas.summary import IndicatorSummary, from_json
+from accessmap.schemas.summary import FacilityChanges, IndicatorSummary, from_json
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
 
 __all__ = ["STAGE_WEIGHTS", "RunInputs", "RunResult", "run"]
@@ -200,6 +201,7 @@ def run(
     network, population, facilities = inputs.network, inputs.population, inputs.facilities
     record = _record(scenario, inputs, access, coverage, coverage_analysis, plan, timings,
                      roads=write, referral=referral, indicators=indicators)
+    _report_facility_changes(record, scenario, facilities)
     result = RunResult(scenario, network, population, facilities, access, coverage,
                        plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
                        timings, analysis=coverage_analysis, siting=plan, referral=referral,
@@ -276,8 +278,8 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
             units=paths.population_units,
         )
     with stage("facilities"):
-        facilities = load_facilities(paths.facilities, exclude=scenario.facilities.exclude,
-                                     layer=paths.facilities_layer)
+        facilities = load_scenario_facilities(paths.facilities, scenario.facilities,
+                                              layer=paths.facilities_layer)
     with stage("areas"):
         admin, labels = _admin_areas(scenario, population)
         groupings = _group_weights(scenario, population)
@@ -460,6 +462,17 @@ def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> Sitin
 
 
 # --------------------------------------------------------------------------- record
+
+
+def _report_facility_changes(record: RunRecord, scenario: Scenario,
+                             facilities: gpd.GeoDataFrame) -> None:
+    """Summary key ``facility_changes`` and the planned file's hash (scenarios only)."""
+    if "changes" in facilities.attrs:
+        record.summary.facility_changes = from_json(FacilityChanges,
+                                                    facilities.attrs["changes"].to_dict())
+    if (planned := scenario.facilities.planned) is not None:
+        record.summary.run.inputs["planned"] = InputFile(path=str(planned),
+                                                         sha256=file_sha256(planned))
 
 
 def _record(

@@ -261,8 +261,8 @@ def build_record(
         **({} if referral is None else {FILES.referral: referral.table}),
     }
     layers: dict[str, gpd.GeoDataFrame | None] = {
-        LAYERS.facilities: facilities[[*COLUMNS.facility_layer(), COLUMNS.geometry]],
-        LAYERS.demand_points: demand_points(population, access),
+        LAYERS.facilities: facilities[[*COLUMNS.facility_layer(facilities), COLUMNS.geometry]],
+        LAYERS.demand_points: demand_points(population, access, facilities[COLUMNS.facility_id]),
         LAYERS.roads: roads,
         LAYERS.admin_areas: analysis.admin_areas,
         LAYERS.isochrone_bands: analysis.bands,
@@ -323,14 +323,14 @@ def coverage_csv(current: pd.DataFrame, with_new_sites: pd.DataFrame) -> pd.Data
     return pd.concat([now, after], ignore_index=True)[COLUMNS.coverage_csv()]
 
 
-def demand_points(population: Population, access: Access) -> gpd.GeoDataFrame:
-    """The ``demand_points`` layer: people, minutes (NaN: none), status, nearest facility."""
+def demand_points(population: Population, access: Access, ids: pd.Series) -> gpd.GeoDataFrame:
+    """The ``demand_points`` layer: people, minutes, status, nearest facility id (empty: none)."""
     time_min = access.time_s / 60
     return gpd.GeoDataFrame(
         {COLUMNS.population: population.population,
          COLUMNS.time_min: np.where(np.isfinite(time_min), time_min, np.nan),
          COLUMNS.status: [STATUS_NAMES[int(s)] for s in access.status],
-         COLUMNS.nearest_facility: access.facility},
+         COLUMNS.nearest_facility: [None if f < 0 else str(ids.iloc[f]) for f in access.facility]},
         geometry=gpd.points_from_xy(population.lon, population.lat), crs="EPSG:4326")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,17 @@ from numpy.typing import NDArray
 
 from accessmap.analysis.checks import check_run, far_facilities
 from accessmap.cli import main
-from accessmap.errors import DataQualityWarning, InputDataError, NetworkError, OutputError
+from accessmap.config import FacilitySettings
+from accessmap.errors import (
+    ConfigError,
+    DataQualityWarning,
+    InputDataError,
+    InputFileError,
+    NetworkError,
+    OutputError,
+)
 from accessmap.inputs.facilities import load_facilities
+from accessmap.inputs.facility_changes import load_scenario_facilities
 from accessmap.inputs.network import load_network
 from accessmap.inputs.population import load_population
 from accessmap.routing.network import RoadNetwork
@@ -99,6 +109,22 @@ def _shapes(path: Path) -> Path:
     return path
 
 
+def _changed(tmp: Path, **settings: Any) -> object:
+    """Facilities Hopital Central, CSD Foumbouni (a few services) under ``settings``."""
+    path = _points(tmp / "f.geojson", [
+        {"name": "Hopital Central", "services": "anc; emergency_obstetric"},
+        {"name": "CSD Foumbouni", "services": "anc"}])
+    return load_scenario_facilities(path, FacilitySettings(**settings))
+
+
+def _planned(path: Path, *, crs: str | None = "EPSG:4326", x: float = 43.3) -> Path:
+    frame = gpd.GeoDataFrame({"name": ["New"]}, geometry=[shapely.Point(x, -11.7)], crs=crs)
+    with warnings.catch_warnings():  # pyogrio warns that a file without a CRS is written
+        warnings.simplefilter("ignore", UserWarning)
+        frame.to_file(path, driver="GPKG")
+    return path
+
+
 # --------------------------------------------------------------------------- errors
 
 ERRORS: dict[str, tuple[Callable[[Path], object], type[Exception], str]] = {
@@ -132,6 +158,33 @@ ERRORS: dict[str, tuple[Callable[[Path], object], type[Exception], str]] = {
         lambda tmp: check_run(*_stranded(tmp)),
         NetworkError, r"nobody can reach a facility: of 5 people 0 are farther than the snap "
                       r"distance"),
+    "unknown facility to close": (
+        lambda tmp: _changed(tmp, close=("CSD Foumboni",)),
+        ConfigError, r"facilities\.close\[0\]: no facility has the id or name 'CSD Foumboni'; "
+                     r"near matches: csd foumbouni"),
+    "unknown facility id to close": (
+        lambda tmp: _changed(tmp, close=({"ids": [3]},)),
+        ConfigError, r"facilities\.close\[0\]: no facility has the id '3'; known: 1, 2;"),
+    "a required service no facility offers": (
+        lambda tmp: _changed(tmp, require={"column": "services", "contains": "surgery"}),
+        ConfigError, r"facilities\.require: the rule \(services contains surgery\) matches no "
+                     r"facility \(values of services: anc, emergency_obstetric\)"),
+    "planned file missing": (
+        lambda tmp: _changed(tmp, planned=tmp / "planned.gpkg"),
+        InputFileError, r"planned\.gpkg does not exist; check the path"),
+    "planned file empty": (
+        lambda tmp: _changed(tmp, planned=_points(tmp / "p.geojson", [])),
+        InputDataError, r"p\.geojson: no facility with a usable point geometry remains"),
+    "planned file without a CRS": (
+        lambda tmp: _changed(tmp, planned=_planned(tmp / "p.gpkg", crs=None)),
+        InputDataError, r"p\.gpkg has no coordinate reference system"),
+    "planned file in metres labelled as degrees": (
+        lambda tmp: _changed(tmp, planned=_planned(tmp / "p.gpkg", x=512_000.0)),
+        InputDataError, r"p\.gpkg row 1: coordinates \(512000\.0, -11\.7\) are outside "
+                        r"longitude/latitude ranges"),
+    "repeated facility ids": (
+        lambda tmp: load_facilities(_points(tmp / "f.geojson", [{"id": "A"}, {"id": "A"}])),
+        InputDataError, r"f\.geojson: id 'A' is repeated \(rows 1 and 2\)"),
     "multi-band raster": (
         lambda tmp: load_population(_raster(tmp / "p.tif", np.ones((3, 3)), bands=3)),
         InputDataError, r"p\.tif has 3 bands; .*gdal_translate -b 1"),
@@ -213,7 +266,7 @@ def test_exclusion_by_a_number_matches_a_float_column(tmp_path: Path) -> None:
 
 def test_numeric_names_stay_names(tmp_path: Path) -> None:
     path = _points(tmp_path / "f.geojson", [{"name": 12}, {"name": 7.0}, {"name": None}])
-    assert load_facilities(path)["name"].tolist() == ["12", "7", "unnamed health facility #2"]
+    assert load_facilities(path)["name"].tolist() == ["12", "7", "unnamed health facility #3"]
 
 
 def test_declared_nodata_is_not_a_sentinel_warning(tmp_path: Path) -> None:

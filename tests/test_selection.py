@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from accessmap.config.rules import FacilityRule, id_text
-from accessmap.errors import ConfigError
+from accessmap.errors import ConfigError, DataQualityWarning
 from accessmap.inputs.selection import select_facilities
 
 
@@ -116,3 +116,17 @@ def test_a_rule_that_matches_nothing_is_refused_unless_allowed(frame: pd.DataFra
                                           r"emergency_obstetric, vaccination\)"):
         select_facilities(frame, rule, what="require")
     assert not select_facilities(frame, rule, what="require", allow_empty=True).any()
+
+
+def test_a_shared_name_picks_every_facility_with_a_warning(frame: pd.DataFrame) -> None:
+    frame.loc[3, "name"] = "hopital central"
+    with pytest.warns(DataQualityWarning, match=r"c: 2 facilities are named 'Hopital Central' "
+                                                r"\(ids 1, HF-10\); the rule picks them all"):
+        mask = select_facilities(frame, FacilityRule(names=("Hopital Central",)), what="c")
+    assert mask.tolist() == [True, False, False, True]
+
+
+def test_a_bare_value_is_an_id_before_a_name(frame: pd.DataFrame) -> None:
+    frame.loc[0, "name"] = "3"  # facility 1 is called "3"; facility 3 has the id 3
+    rule = FacilityRule.from_value("3", key="k")
+    assert select_facilities(frame, rule, what="k").tolist() == [False, False, True, False]

@@ -179,7 +179,8 @@ def facility_catchments(
     -------
     catchments : geopandas.GeoDataFrame
         One row per facility (EPSG:4326): ``facility_id``, ``name``, ``type``,
-        ``capacity``, the :func:`catchment_table` columns, ``catchment_area_km2``,
+        ``capacity`` (and ``planned`` when the facilities have it), the
+        :func:`catchment_table` columns, ``catchment_area_km2``,
         ``supply``, ``sfca_ratio_per_1000``, ``e2sfca_ratio_per_1000``.
     accessibility : numpy.ndarray
         2SFCA accessibility of each demand point.
@@ -202,7 +203,9 @@ def facility_catchments(
     areas_km2 = np.bincount(grid.ravel(), weights=np.broadcast_to(
         cell_area_km2(population.transform, population.shape, population.crs),
         population.shape).ravel(), minlength=len(facilities) + 1)[1:]
-    frame = facilities[["facility_id", "name", "type", "capacity"]].reset_index(drop=True)
+    columns = ["facility_id", "name", "type", "capacity",
+               *(["planned"] if "planned" in facilities else [])]
+    frame = facilities[columns].reset_index(drop=True)
     frame = pd.concat([frame, table], axis=1).assign(
         catchment_area_km2=areas_km2, supply=supply,
         sfca_ratio_per_1000=ratio * 1000, e2sfca_ratio_per_1000=e_ratio * 1000)

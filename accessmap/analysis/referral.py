@@ -137,7 +137,7 @@ class _Context:
 
     network: RoadNetwork
     names: NDArray[np.object_]
-    ids: NDArray[np.int64]
+    ids: NDArray[np.generic]
     x: NDArray[np.float64]
     y: NDArray[np.float64]
     rank: NDArray[np.float64]
@@ -149,7 +149,7 @@ class _Context:
         """The referral of facility ``i`` to facility ``j`` (-1: none), and its route."""
         network = self.network
         row: dict[str, object] = {
-            "facility_id": int(self.ids[i]), "name": self.names[i],
+            "facility_id": _plain(self.ids[i]), "name": self.names[i],
             "level": self.levels[int(self.rank[i])], "referral_to": None,
             "referral_to_id": None, "referral_level": None, "time_min": np.nan,
             "return_time_min": np.nan, "distance_km": np.nan, "reachable": False,
@@ -169,7 +169,7 @@ class _Context:
                 line = shapely.linestrings(np.column_stack([network.node_lon[path],
                                                             network.node_lat[path]]))
         back_s = float(back.time_s[0])
-        row.update({"referral_to": self.names[j], "referral_to_id": int(self.ids[j]),
+        row.update({"referral_to": self.names[j], "referral_to_id": _plain(self.ids[j]),
                     "referral_level": self.levels[int(self.rank[j])],
                     "time_min": time_s / 60,
                     "return_time_min": back_s / 60 if np.isfinite(back_s) else np.nan,
@@ -210,3 +210,10 @@ def _step_lengths(network: RoadNetwork) -> scipy.sparse.csr_array:
     _, first = np.unique(pairs, axis=0, return_index=True)
     return scipy.sparse.csr_array((length[order][first], (pairs[first, 0], pairs[first, 1])),
                                   shape=(network.n_nodes, network.n_nodes))
+
+
+def _plain(value: object) -> int | str:
+    """A facility id as a plain Python value (ids are whole numbers or texts)."""
+    if isinstance(value, int | np.integer):
+        return int(value)
+    return str(value)

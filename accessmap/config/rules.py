@@ -18,7 +18,8 @@ Matching (documented once, here):
   is split on ``;`` or ``,``; a value matches when one item equals it, case-insensitive
   and trimmed.
 - ``ids_or_names``: a bare value (``close = ["HF-003", "Hopital X"]``, the CLI's
-  ``--close-facility``) matches a facility whose id or name it is.
+  ``--close-facility``) matches the facility with that id, or else the facilities with
+  that name.
 """
 
 from __future__ import annotations
@@ -143,6 +144,16 @@ class FacilityRule:
             if value:
                 out[name] = list(value) if isinstance(value, tuple) else value
         return out
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """Return the JSON Schema of a rule's table."""
+        text_list = {"anyOf": [{"type": ["string", "number"]},
+                               {"type": "array", "items": {"type": ["string", "number"]}}]}
+        return {"type": "object", "additionalProperties": False, "minProperties": 1,
+                "description": "facilities whose id, name or column value match (AND)",
+                "properties": {**{name: text_list for name in _LIST_KEYS},
+                               "column": {"type": "string"}}}
 
     def describe(self) -> str:
         """The rule in words, for messages and reports (``type = hospital``)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from accessmap._sections import Section
+from accessmap.config.rules import FacilityRule
 from accessmap.errors import ConfigError
 from accessmap.routing.modes import MODES, SpeedProfile
 
@@ -24,6 +25,7 @@ SOLVERS = ("cbc", "highs")
 #: What a population raster's cells hold (``[inputs] population_units``; see
 #: :mod:`accessmap.inputs.population_units`).
 POPULATION_UNITS = ("count", "per_km2", "per_ha")
+PARTIAL_CHOICES = ("include", "exclude")
 
 
 # --------------------------------------------------------------------------- sections
@@ -116,7 +118,7 @@ class Analysis(Section):
 
 @dataclass(frozen=True)
 class FacilitySettings(Section):
-    """``[facilities]``: which facility rows count.
+    """``[facilities]``: which facility rows count, and the scenario's facility changes.
 
     Parameters
     ----------
@@ -125,14 +127,68 @@ class FacilitySettings(Section):
     max_road_distance_m
         Facilities farther than this from any usable road are named in a warning (their
         walk to the road can dominate their catchment's times).
+    close
+        Facilities closed in this scenario: rules (:class:`~accessmap.config.rules.
+        FacilityRule` tables) or bare ids/names; an unknown id or name is refused.
+    planned
+        File of planned facilities added in this scenario (ids ``P1``, ``P2``... unless
+        the file has an id column).
+    require
+        Rule a facility must meet to count (e.g. offer a service).
+    status_column, partially_functional : {"include", "exclude"}
+        HeRAMS-style functionality column (functional / partially functioning / not
+        functioning); not functioning facilities are always left out, partially
+        functioning ones as chosen.
     """
 
     name: ClassVar[str] = "facilities"
+    choices: ClassVar[Mapping[str, Sequence[str]]] = {
+        "partially_functional": PARTIAL_CHOICES}
     exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     max_road_distance_m: float = 500.0
+    close: tuple[FacilityRule, ...] = ()
+    planned: Path | None = None
+    require: FacilityRule | None = None
+    status_column: str | None = None
+    partially_functional: str = "include"
 
     def _check(self) -> None:
         self._at_least("max_road_distance_m", 0)
+        object.__setattr__(self, "close", tuple(
+            FacilityRule.from_value(v, key=f"facilities.close[{i}]")
+            for i, v in enumerate(self.close)))
+        if self.require is not None:
+            object.__setattr__(self, "require", FacilityRule.from_value(
+                self.require, key="facilities.require"))
+
+    @property
+    def changes_facilities(self) -> bool:
+        """Whether the scenario closes, adds or filters facilities."""
+        return bool(self.close or self.planned or self.require or self.status_column)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``[facilities]`` table (rules as their tables, unused keys left out)."""
+        out = super().to_dict()
+        for key in ("close", "require"):
+            value = getattr(self, key)
+            if not value:
+                out.pop(key, None)
+            else:
+                out[key] = ([r.to_dict() for r in value] if key == "close"
+                            else value.to_dict())
+        if not self.status_column:
+            out.pop("partially_functional", None)
+        return out
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """The ``[facilities]`` table, with the rule tables of ``close`` and ``require``."""
+        table = super().schema()
+        rule = FacilityRule.schema()
+        table["properties"]["close"]["items"] = {
+            "anyOf": [{"type": ["string", "integer"]}, rule]}
+        table["properties"]["require"] = rule
+        return table
 
 
 #: ``[speeds]`` keys that are profile settings rather than highway classes.

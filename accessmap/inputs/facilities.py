@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
 
-__all__ = ["load_facilities", "read_vector"]
+__all__ = ["ID_COLUMNS", "equal_to", "facility_ids", "id_column", "load_facilities",
+           "read_vector"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ _TYPE_COLUMNS = ("type", "facility_type", "amenity", "healthcare")
 
 
 _NOT_A_TYPE = {"", "yes", "no", "nan", "none"}
+
+
+#: Columns holding a facility's own id, in the order they are looked for.
+ID_COLUMNS = ("facility_id", "id", "osm_id", "@id")
 
 
 def read_vector(path: str | os.PathLike[str], *, what: str,
@@ -149,7 +154,8 @@ def load_facilities(
     -------
     geopandas.GeoDataFrame
         One row per facility used, in EPSG:4326, with the input's columns kept and
-        ``facility_id`` (0..n-1), ``name``, ``type`` and ``capacity`` (NaN if unknown).
+        ``facility_id`` (see :func:`facility_ids`: stable across exclusions and
+        scenarios), ``name``, ``type`` and ``capacity`` (NaN if unknown).
         ``attrs["dropped"]`` lists rows left out for lack of geometry, with their reason.
 
     Warns
@@ -163,12 +169,14 @@ def load_facilities(
     Raises
     ------
     InputDataError
-        No usable facility remains, an exclusion names a missing column, coordinates
+        No usable facility remains, ids are missing or repeated, an exclusion names a
+        missing column, coordinates
         are out of range, a capacity is not a finite number >= 0, or the file has
         several layers and ``layer`` names none of them.
     """
     path = Path(path)
     frame = read_vector(path, what="facilities", layer=layer)
+    ids, own_ids = facility_ids(frame, path), id_column(frame)
     frame = _apply_exclusions(frame, exclude or {}, path)
     frame, dropped = _usable_points(frame, path)
     if frame.empty:
@@ -179,20 +187,74 @@ def load_facilities(
         )
     _check_ranges(frame, path)
     capacity = _capacities(frame, path)
-    frame = frame.reset_index(drop=True)
-    frame["facility_id"] = np.arange(len(frame))
+    frame = frame.assign(facility_id=ids.loc[frame.index].to_numpy()).reset_index(drop=True)
     frame["type"] = _facility_types(frame)
     frame["name"] = [
         name if name else f"unnamed {kind} #{i}"
-        for i, (name, kind) in enumerate(zip(
-            map(_name_text, _first_column(frame, _NAME_COLUMNS, default="")), frame["type"],
-            strict=True))
+        for i, name, kind in zip(
+            frame["facility_id"], map(_name_text, _first_column(frame, _NAME_COLUMNS,
+                                                                default="")), frame["type"],
+            strict=True)
     ]
     frame["capacity"] = capacity
     frame.attrs["dropped"] = dropped
+    frame.attrs["id_column"] = own_ids
     logger.info("loaded %d facilities from %s (%d rows without usable geometry)",
                 len(frame), path.name, len(dropped))
     return frame
+
+
+def facility_ids(frame: pd.DataFrame, path: str | os.PathLike[str]) -> pd.Series:
+    """The stable id of each row: the file's id column, else its 1-based data row.
+
+    The id column is the first of :data:`ID_COLUMNS` the file has (case-insensitive);
+    whole numbers stay numbers, other ids become trimmed text.  Without one, the id is
+    the row's 1-based data row in the file (row 1 is the first facility), counted before
+    any row is left out, so ids stay the same whatever a scenario excludes or closes.
+
+    Raises
+    ------
+    InputDataError
+        The id column has an empty or a repeated value (the message names the rows).
+    """
+    column = id_column(frame)
+    if column is None:
+        return pd.Series([_data_row(i) for i in frame.index], index=frame.index)
+    values = [_id_value(v) for v in frame[column].tolist()]
+    empty = [i for i, v in enumerate(values) if v == ""]
+    if empty:
+        raise InputDataError(
+            f"facilities file {path}: {len(empty)} row(s) have no {column} (first: row "
+            f"{_data_row(frame.index[empty[0]])}); give every facility an id or remove the "
+            f"{column} column to number facilities by row")
+    seen: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if str(value) in seen:  # as text: 1 and "1" are the same id
+            raise InputDataError(
+                f"facilities file {path}: {column} {str(value)!r} is repeated (rows "
+                f"{_data_row(frame.index[seen[str(value)]])} and "
+                f"{_data_row(frame.index[i])}); facility ids must be unique")
+        seen[str(value)] = i
+    if all(isinstance(v, int) for v in values):
+        return pd.Series(values, index=frame.index, dtype="int64")
+    return pd.Series([str(v) for v in values], index=frame.index, dtype=object)
+
+
+def id_column(frame: pd.DataFrame) -> str | None:
+    """The frame's id column: the first of :data:`ID_COLUMNS` it has, case-insensitive."""
+    lower = {str(c).lower(): str(c) for c in frame.columns}
+    return next((lower[c] for c in ID_COLUMNS if c in lower), None)
+
+
+def _id_value(value: object) -> int | str:
+    """An id as a whole number when it is one, else as trimmed text ("" when empty)."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return ""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return str(value).strip()
 
 
 def _name_text(value: object) -> str:
@@ -229,8 +291,9 @@ def _data_row(label: object) -> int:
     return int(label) + 1 if isinstance(label, int | np.integer) else 0
 
 
-def _exclusion_hits(column: pd.Series, value: object) -> NDArray[np.bool_]:
-    """Rows of ``column`` equal to ``value``, as numbers on a number column."""
+def equal_to(column: pd.Series, value: object) -> NDArray[np.bool_]:
+    """Rows of ``column`` equal to ``value``, as numbers on a number column (``14`` matches
+    ``14.0``; a text that is no number matches nothing there), else as exact text."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
         if pd.isna(number):
@@ -252,7 +315,7 @@ def _apply_exclusions(
             )
         hit = np.zeros(len(frame), dtype=bool)
         for value in values:
-            found = _exclusion_hits(frame[column], value)
+            found = equal_to(frame[column], value)
             if not found.any():
                 seen = ", ".join(map(str, pd.unique(frame[column].dropna())[:8]))
                 message = (f"facilities file {path.name}: the exclusion {column}={value!r} "

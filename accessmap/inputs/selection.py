@@ -5,13 +5,16 @@
 ``facility_id``, names against ``name``, ``equals``/``contains`` against a column; the
 matching rules are described in :mod:`accessmap.config.rules`.  Unknown ids, names or
 columns are refused with their near matches; a rule that matches no facility is refused
-too (``allow_empty=True`` accepts it), so a misspelt service never passes silently.
+too (``allow_empty=True`` accepts it), so a misspelt service never passes silently.  A
+name several facilities share picks them all, with a warning.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import re
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,9 +22,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from accessmap.config.rules import FacilityRule, id_text
-from accessmap.errors import ConfigError
+from accessmap.errors import ConfigError, DataQualityWarning
+from accessmap.inputs.facilities import equal_to
 
 __all__ = ["select_facilities"]
+
+logger = logging.getLogger(__name__)
 
 _ITEM_SEPARATORS = re.compile(r"[;,]")
 
@@ -66,8 +72,10 @@ def select_facilities(frame: pd.DataFrame, rule: FacilityRule, *, what: str,
     if rule.ids:
         mask &= _known_values(rule.ids, ids, what=what, kind="id")
     if rule.names:
-        mask &= _known_values([n.casefold() for n in rule.names], names, what=what,
-                              kind="name", shown=rule.names)
+        folded = [n.casefold() for n in rule.names]
+        _known_values(folded, names, what=what, kind="name", shown=rule.names)
+        mask &= np.logical_or.reduce([_named(f, n, ids, names, what=what)
+                                      for f, n in zip(folded, rule.names, strict=True)])
     if rule.ids_or_names:
         mask &= _ids_or_names(rule.ids_or_names, ids, names, what=what)
     if rule.column is not None:
@@ -94,9 +102,13 @@ def _missing(value: object) -> bool:
 
 
 def _near(value: str, known: Iterable[str]) -> str:
-    """``"; near matches: a, b"`` or ``""``."""
-    found = difflib.get_close_matches(value, sorted(set(known)), n=5, cutoff=0.6)
-    return "; near matches: " + ", ".join(found) if found else ""
+    """``"; near matches: a, b"``, else ``"; known: a, b, ..."`` (the first few)."""
+    values = sorted(set(known) - {""}, key=lambda v: (len(v), v))
+    found = difflib.get_close_matches(value, values, n=5, cutoff=0.6)
+    if found:
+        return "; near matches: " + ", ".join(found)
+    more = ", ..." if len(values) > 8 else ""
+    return "; known: " + ", ".join(values[:8]) + more if values else ""
 
 
 def _known_values(wanted: Iterable[str], values: list[str], *, what: str, kind: str,
@@ -114,17 +126,33 @@ def _known_values(wanted: Iterable[str], values: list[str], *, what: str, kind: 
 
 def _ids_or_names(wanted: Iterable[str], ids: list[str], names: list[str], *,
                   what: str) -> NDArray[np.bool_]:
-    """Rows whose id or name is one of ``wanted``; refuses a value that is neither."""
+    """Rows whose id is one of ``wanted``, or else whose name is; refuses a value that is
+    neither."""
     hit = np.zeros(len(ids), dtype=np.bool_)
     id_set, name_set = set(ids), set(names)
     for value in wanted:
         folded = value.casefold()
-        if value not in id_set and folded not in name_set:
+        if value in id_set:
+            hit |= np.array([i == value for i in ids], dtype=np.bool_)
+        elif folded in name_set:
+            hit |= _named(folded, value, ids, names, what=what)
+        else:
             raise ConfigError(f"{what}: no facility has the id or name {value!r}"
                               + _near(folded, id_set | name_set)
                               + "; check the ids and names in the facilities file")
-        hit |= np.array([i == value or n == folded for i, n in zip(ids, names, strict=True)],
-                        dtype=np.bool_)
+    return hit
+
+
+def _named(folded: str, label: str, ids: list[str], names: list[str], *,
+           what: str) -> NDArray[np.bool_]:
+    """Rows named ``folded``; several facilities sharing the name are warned about."""
+    hit = np.array([n == folded for n in names], dtype=np.bool_)
+    if hit.sum() > 1:
+        shared = ", ".join(i for i, h in zip(ids, hit, strict=True) if h)
+        message = (f"{what}: {int(hit.sum())} facilities are named {label!r} (ids {shared}); "
+                   "the rule picks them all: give an id to pick one")
+        logger.warning("%s", message)
+        warnings.warn(message, DataQualityWarning, stacklevel=4)
     return hit
 
 
@@ -144,12 +172,9 @@ def _is_number_column(column: pd.Series) -> bool:
 def _equals(column: pd.Series, values: Iterable[str]) -> NDArray[np.bool_]:
     """Rows equal to one of ``values``: as numbers on a number column, else as text."""
     if _is_number_column(column):
-        numbers = column.to_numpy(dtype=np.float64)
         hit = np.zeros(len(column), dtype=np.bool_)
         for value in values:
-            number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-            if not pd.isna(number):
-                hit |= np.isclose(numbers, float(number), rtol=0, atol=1e-9)
+            hit |= equal_to(column, value)
         return hit
     wanted = {v.casefold() for v in values}
     return np.fromiter((v in wanted for v in _folded(column)), dtype=np.bool_,

@@ -230,6 +230,8 @@ def _facility_groups(frame: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | Non
         features = []
         for row in frame[types == kind].itertuples():
             lines = [f"<b>{escape(getattr(row, 'name', ''))}</b>", escape(kind)]
+            if getattr(row, "planned", False) is True:
+                lines.append(f"<i>planned (id {escape(str(row.facility_id))})</i>")
             lines += _fields(row, [("catchment_population", "population in catchment",
                                     "people"),
                                    ("ratio_2sfca", "2SFCA ratio (per 1,000 people)",

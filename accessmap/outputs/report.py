@@ -179,7 +179,20 @@ def _scenario_section(run: RunFolder) -> list[Block]:
     blocks = [Block("h2", "Scenario and data sources"), Block("ul", items=items)]
     if not sources.empty:
         blocks.append(Block("table", table=Table(sources, "Input files")))
-    return blocks
+    return blocks + _facility_changes(run.summary.get("facility_changes"))
+
+
+def _facility_changes(changes: dict[str, Any] | None) -> list[Block]:
+    """The table of facilities the scenario closed, filtered out or added (if any)."""
+    rows = [{"Change": change, "Facility id": item["facility_id"], "Name": item["name"],
+             "Why": item["reason"]}
+            for change, key in (("closed", "closed"), ("left out", "filtered"),
+                                ("added", "added"))
+            for item in (changes or {}).get(key, [])]
+    if not rows:
+        return []
+    return [Block("table", table=Table(pd.DataFrame(rows), "Facility changes in this "
+                                                           "scenario"))]
 
 
 def _method_section(run: RunFolder) -> list[Block]:

@@ -7,6 +7,7 @@ these constants, never string literals.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = ["COLUMNS", "CURRENT", "FILES", "LAYERS", "WITH_NEW_SITES", "Columns", "RunFiles",
@@ -88,6 +89,7 @@ class Columns:
     name: str = "name"
     type: str = "type"
     capacity: str = "capacity"
+    planned: str = "planned"
     highway: str = "highway"
     area: str = "area"
     area_name: str = "area_name"
@@ -124,9 +126,11 @@ class Columns:
         """Columns of ``coverage.csv``."""
         return [self.scenario, self.threshold_min, self.population, self.share]
 
-    def facility_layer(self) -> list[str]:
-        """Columns of the ``facilities`` layer (plus geometry)."""
-        return [self.facility_id, self.name, self.type, self.capacity]
+    def facility_layer(self, present: Iterable[str] = ()) -> list[str]:
+        """Columns of the ``facilities`` layer (plus geometry); ``planned`` when among
+        the ``present`` columns (a scenario with planned facilities)."""
+        return [self.facility_id, self.name, self.type, self.capacity,
+                *([self.planned] if self.planned in present else [])]
 
     def indicators_csv(self) -> list[str]:
         """Columns of ``indicators.csv`` (``indicators_wide.csv``: indicator, grouping,

@@ -27,6 +27,8 @@ __all__ = [
     "CoverageRow",
     "CoverageTarget",
     "Equity",
+    "FacilityChange",
+    "FacilityChanges",
     "IndicatorCoverage",
     "IndicatorSummary",
     "InputFile",
@@ -267,6 +269,24 @@ class IndicatorSummary:
 
 
 @dataclass
+class FacilityChange:
+    """A facility a scenario closed, left out by a filter, or added, and why."""
+
+    facility_id: str
+    name: str
+    reason: str
+
+
+@dataclass
+class FacilityChanges:
+    """The scenario's facility changes (``[facilities]`` close, filters and planned)."""
+
+    closed: list[FacilityChange]
+    filtered: list[FacilityChange]
+    added: list[FacilityChange]
+
+
+@dataclass
 class InputFile:
     """An input file of the run and its sha256."""
 
@@ -317,6 +337,7 @@ class Summary:
     equity: Equity
     referral: ReferralSummary | None = field(default=None, metadata={"optional": True})
     indicators: list[IndicatorSummary] | None = field(default=None, metadata=_OPTIONAL)
+    facility_changes: FacilityChanges | None = field(default=None, metadata=_OPTIONAL)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as ``summary.json`` holds it (JSON-ready)."""
