@@ -328,7 +328,7 @@ def test_run_reports_closed_and_planned_facilities(tiny_world: dict[str, Path]) 
 def test_run_refuses_an_unknown_facility_in_one_line(tiny_world: dict[str, Path]) -> None:
     result = _cli_run(tiny_world, "--close-facility", "East pharmacie", "--out",
                       str(tiny_world["dir"] / "run"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a ConfigError: the settings name no such facility
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.output
     assert "no facility has the id or name 'East pharmacie'; near matches: east pharmacy" \
