@@ -48,7 +48,7 @@ from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
 from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
 from accessmap.config import Scenario
-from accessmap.errors import ConfigError, DataQualityWarning, NetworkError
+from accessmap.errors import ConfigError, DataQualityWarning, InputDataError, NetworkError
 from accessmap.inputs.areas import (
     assign_areas,
     group_labels,
@@ -69,7 +69,8 @@ from accessmap.record import (
     claim_output_folder,
     write_run_folder,
 )
-from accessmap.routing.modes import SpeedProfile
+from accessmap.routing.modes import SpeedProfile, get_mode
+from accessmap.routing.multimodal import stop_transfer_points, walk_drive_times
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
@@ -105,6 +106,7 @@ class RunInputs:
     group_polygons: gpd.GeoDataFrame | None = None
     drive_network: RoadNetwork | None = None
     places: gpd.GeoDataFrame | None = None
+    transfer_stops: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -217,7 +219,8 @@ def _input_paths(scenario: Scenario) -> list[Path]:
     """Every file the run reads (an output folder may never hold one of them)."""
     inputs, siting = scenario.inputs, scenario.siting
     return [p for p in (inputs.network, inputs.population, inputs.facilities,
-                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions)
+                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions,
+                        scenario.transfer.transfer_stops)
             if p is not None]
 
 
@@ -279,9 +282,12 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
         places = read_places(paths.network, bbox=_padded_bounds(network))
     with stage("drive_network"):
         drive = _drive_network(scenario, network)
+        stops_path = scenario.transfer.transfer_stops if drive is not None and get_mode(
+            network.mode).transfer_to else None
+        stops = read_vector(stops_path, what="transfer stops") if stops_path else None
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
-                     drive_network=drive, places=places)
+                     drive_network=drive, places=places, transfer_stops=stops)
 
 
 @contextmanager
@@ -331,6 +337,7 @@ def _drive_network(scenario: Scenario, network: RoadNetwork) -> RoadNetwork | No
     """
     siting = scenario.siting
     wanted = siting.mobile and (siting.new_sites > 0 or siting.coverage_target is not None)
+    wanted = wanted or get_mode(network.mode).transfer_to == "drive"  # walk+drive rides it
     if network.mode == "drive" or not wanted or scenario.inputs.network is None:
         return None
     speeds = scenario.speeds
@@ -350,12 +357,33 @@ def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
     fx, fy = network.project(facilities.geometry.x.to_numpy(),
                              facilities.geometry.y.to_numpy(),
                              what=f"facilities file {scenario.inputs.facilities}")
-    access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
+    if get_mode(network.mode).transfer_to is None or inputs.drive_network is None:
+        access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
+    else:
+        access = _walk_drive(scenario, inputs, px, py, tick)
     _check_facilities_snapped(access, facilities, scenario)
     far_facilities(access, facilities["name"].astype(str).tolist(),
                    max_distance_m=scenario.facilities.max_road_distance_m)
     check_run(network, access, population.population, scenario.analysis.thresholds_min)
     return access
+
+
+def _walk_drive(scenario: Scenario, inputs: RunInputs, px: NDArray[np.float64],
+                py: NDArray[np.float64], tick: Tick) -> Access:
+    """Travel times of the ``walk+drive`` mode over the run's walking and drive networks."""
+    walk, drive, stops, settings = (inputs.network, inputs.drive_network,
+                                    inputs.transfer_stops, scenario.transfer)
+    assert drive is not None
+    if stops is not None and not (stops.geom_type == "Point").all():
+        raise InputDataError(f"transfer stops file {settings.transfer_stops}: give points "
+                             "(one per stop), not lines or polygons")
+    points = None if stops is None else stop_transfer_points(
+        walk, drive, stops.geometry.x.to_numpy(), stops.geometry.y.to_numpy(),
+        max_distance_m=settings.max_stop_distance_m,
+        source=f"transfer stops file {settings.transfer_stops}")
+    geometry = inputs.facilities.geometry
+    return walk_drive_times(walk, drive, px, py, geometry.x.to_numpy(), geometry.y.to_numpy(),
+                            transfer_s=settings.transfer_s, transfer=points, tick=tick)
 
 
 def _check_facilities_snapped(
