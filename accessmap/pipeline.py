@@ -48,7 +48,7 @@ from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
 from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
 from accessmap.config import Scenario
-from accessmap.errors import ConfigError, DataQualityWarning, InputDataError, NetworkError
+from accessmap.errors import ConfigError, DataQualityWarning, NetworkError
 from accessmap.inputs.areas import (
     assign_areas,
     group_labels,
@@ -59,6 +59,7 @@ from accessmap.inputs.facilities import load_facilities, read_vector
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
+from accessmap.inputs.stops import TransferStops, load_transfer_stops
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
@@ -106,7 +107,7 @@ class RunInputs:
     group_polygons: gpd.GeoDataFrame | None = None
     drive_network: RoadNetwork | None = None
     places: gpd.GeoDataFrame | None = None
-    transfer_stops: gpd.GeoDataFrame | None = None
+    transfer_stops: TransferStops | None = None
 
 
 @dataclass
@@ -282,9 +283,8 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
         places = read_places(paths.network, bbox=_padded_bounds(network))
     with stage("drive_network"):
         drive = _drive_network(scenario, network)
-        stops_path = scenario.transfer.transfer_stops if drive is not None and get_mode(
-            network.mode).transfer_to else None
-        stops = read_vector(stops_path, what="transfer stops") if stops_path else None
+        path = scenario.transfer.transfer_stops if drive is not None else None
+        stops = load_transfer_stops(path) if path and get_mode(network.mode).transfer_to else None
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
                      drive_network=drive, places=places, transfer_stops=stops)
@@ -371,19 +371,14 @@ def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
 def _walk_drive(scenario: Scenario, inputs: RunInputs, px: NDArray[np.float64],
                 py: NDArray[np.float64], tick: Tick) -> Access:
     """Travel times of the ``walk+drive`` mode over the run's walking and drive networks."""
-    walk, drive, stops, settings = (inputs.network, inputs.drive_network,
-                                    inputs.transfer_stops, scenario.transfer)
+    walk, drive, stops = inputs.network, inputs.drive_network, inputs.transfer_stops
     assert drive is not None
-    if stops is not None and not (stops.geom_type == "Point").all():
-        raise InputDataError(f"transfer stops file {settings.transfer_stops}: give points "
-                             "(one per stop), not lines or polygons")
     points = None if stops is None else stop_transfer_points(
-        walk, drive, stops.geometry.x.to_numpy(), stops.geometry.y.to_numpy(),
-        max_distance_m=settings.max_stop_distance_m,
-        source=f"transfer stops file {settings.transfer_stops}")
+        walk, drive, stops.lon, stops.lat, max_distance_m=scenario.transfer.max_stop_distance_m,
+        source=stops.source)
     geometry = inputs.facilities.geometry
     return walk_drive_times(walk, drive, px, py, geometry.x.to_numpy(), geometry.y.to_numpy(),
-                            transfer_s=settings.transfer_s, transfer=points, tick=tick)
+                            transfer_s=scenario.transfer.transfer_s, transfer=points, tick=tick)
 
 
 def _check_facilities_snapped(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -240,20 +241,23 @@ def _tiny_cli(world: dict[str, Path], *extra: str) -> tuple[int, str]:
     ("missing.geojson", r"transfer stops file .*missing.geojson does not exist"),
     ("empty.geojson", r"transfer stops file .*empty.geojson holds no stops"),
     ("far.geojson", r"none of the 1 stops is within 500 m of both"),
+    ("area.geojson", r"transfer stops file .*area.geojson row 1 is a Polygon; give points"),
 ])
 def test_cli_bad_stops_files_give_one_line(tiny_world: dict[str, Path], stops: str,
                                            message: str) -> None:
     folder = tiny_world["dir"]
     features = {"empty.geojson": [], "far.geojson": [
         {"type": "Feature", "properties": {},
-         "geometry": {"type": "Point", "coordinates": [33.0, -13.9]}}]}
+         "geometry": {"type": "Point", "coordinates": [33.0, -13.9]}}], "area.geojson": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
+            [[33.0, -13.8], [33.01, -13.8], [33.01, -13.79], [33.0, -13.8]]]}}]}
     for name, rows in features.items():
         (folder / name).write_text(json.dumps({"type": "FeatureCollection",
                                                "features": rows}))
     code, output = _tiny_cli(tiny_world, "--set", f"transfer.transfer_stops={folder / stops}")
     lines = [line for line in output.splitlines() if line.strip()]
     assert code == 1 and "Traceback" not in output
-    assert len(lines) == 1 and __import__("re").search(message, lines[0]), output
+    assert len(lines) == 1 and re.search(message, lines[0]), output
 
 
 def test_cli_walk_drive_run_on_the_tiny_world(tiny_world: dict[str, Path]) -> None:
@@ -320,3 +324,40 @@ def test_comoros_walk_drive_bounds(comoros_dir: Path) -> None:
     _walk_vs_mixed(comoros_dir / "comores-latest.osm.pbf",
                    comoros_dir / "com_ppp_2020_UNadj.tif", comoros_dir / "health.gpkg",
                    exclude={"amenity": ("pharmacy",)})
+
+
+def test_demo_run_walk_drive_catchments_and_siting() -> None:
+    from accessmap.demo import demo_scenario
+    from accessmap.pipeline import run
+    from accessmap.routing.travel_times import facility_point_times
+
+    scenario = demo_scenario().replace(mode="walk+drive", new_sites=3)
+    result = run(scenario, write=False)
+    access = result.access
+    assert access.search_graph is not None
+    # Catchments and 2SFCA search the layered graph: each point's best facility time
+    # within the limit is its walk+drive time (a walking search would be slower).
+    limit = 3600.0
+    stored = facility_point_times(result.network, access, limit)
+    best = np.full(access.time_s.size, np.inf)
+    for row in range(stored.shape[0]):
+        cols = stored.indices[stored.indptr[row]:stored.indptr[row + 1]]
+        vals = stored.data[stored.indptr[row]:stored.indptr[row + 1]]
+        np.minimum.at(best, cols, vals)
+    near = access.time_s <= limit
+    assert np.all(best[near] >= access.time_s[near] - 1e-6)
+    assert np.mean(np.isclose(best[near], access.time_s[near])) > 0.95
+    # New sites only add coverage; mobile circuits are driven on the drive layer.
+    before = result.coverage["share"].to_numpy()
+    after = result.coverage_with_new_sites["share"].to_numpy()
+    assert np.all(after >= before - 1e-12) and after[1] > before[1]
+    assert len(result.sites) == 3
+
+
+def test_cli_walk_drive_with_a_stops_file(tiny_world: dict[str, Path]) -> None:
+    from tests.conftest import KM_LON, TINY_LAT, TINY_LON0
+
+    stops = tiny_world["dir"] / "ranks.csv"
+    stops.write_text(f"name,lon,lat\nrank,{TINY_LON0 + 2 * KM_LON},{TINY_LAT}\n")
+    code, output = _tiny_cli(tiny_world, "--set", f"transfer.transfer_stops={stops}")
+    assert code == 0, output
