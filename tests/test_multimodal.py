@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner
 from numpy.typing import NDArray
 
-from accessmap.cli import main
+from accessmap.cli import _retitled, main
 from accessmap.config import Scenario
 from accessmap.errors import ConfigError, DataQualityWarning, InputDataError
 from accessmap.inputs.facilities import load_facilities
 from accessmap.inputs.network import load_network
 from accessmap.inputs.population import load_population
 from accessmap.routing.engine import Sources, nearest_source
-from accessmap.routing.modes import MODES, SpeedProfile
+from accessmap.routing.modes import MODES, SpeedProfile, TravelMode
 from accessmap.routing.multimodal import (
     TransferPoints,
     layered_graph_to,
@@ -226,6 +226,12 @@ def test_mode_and_transfer_settings() -> None:
         Scenario(transfer={"transfer_min": -1})
     with pytest.raises(ConfigError, match=r"transfer.max_stop_distance_m"):
         Scenario(transfer={"max_stop_distance_m": 0})
+    with pytest.raises(ConfigError, match=r"one '\+' for a mixed mode"):
+        TravelMode("walk+bus+boat", access_keys=("foot",), speeds_kph={"path": 4.0})
+    # Titles follow the mode: "walking" becomes "walking then riding".
+    base = Scenario(title="Comoros: walking access")
+    assert _retitled(base.replace(mode="walk+drive"), base, explicit=False).title == \
+        "Comoros: walking then riding access"
 
 
 def _tiny_cli(world: dict[str, Path], *extra: str) -> tuple[int, str]:
