@@ -402,8 +402,10 @@ def facility_point_times(
 ) -> scipy.sparse.csr_array:
     """Facility x demand point travel times within ``limit_s`` (sparse, zeros stored).
 
-    ``tick(fraction, message)`` is called after each chunk of facilities (last call
-    1.0); whatever it raises (``Cancelled``) propagates.
+    The search runs over the graph ``access`` was computed on (the layered graph of
+    ``walk+drive``, else the network's).  ``tick(fraction, message)`` is called after
+    each chunk of facilities (last call 1.0); whatever it raises (``Cancelled``)
+    propagates.
     """
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     graph, sources = _facility_search(network, access)
