@@ -41,6 +41,7 @@ _PUBLIC: dict[str, str] = {
     # routing
     "nearest_facility_times": "accessmap.routing.travel_times",
     "Access": "accessmap.routing.travel_times",
+    "walk_drive_times": "accessmap.routing.multimodal",
     "SpeedProfile": "accessmap.routing.modes",
     # analysis
     "coverage_table": "accessmap.analysis.coverage",
@@ -102,6 +103,7 @@ __all__ = [
     "travel_time_inequality",
     "two_step_fca",
     "underserved_zones",
+    "walk_drive_times",
     "weighted_gini",
 ]
 
@@ -146,6 +148,7 @@ if TYPE_CHECKING:  # static checkers see the real names
     from accessmap.progress import CancelToken, Progress
     from accessmap.record import RunFolder
     from accessmap.routing.modes import SpeedProfile
+    from accessmap.routing.multimodal import walk_drive_times
     from accessmap.routing.network import RoadNetwork
     from accessmap.routing.travel_times import Access, nearest_facility_times
     from accessmap.siting.plan import SitingPlan, recommend_sites

@@ -229,7 +229,8 @@ def demo(out: Path | None, overwrite: bool, mode: str, settings: tuple[str, ...]
 
 
 #: Words naming a travel mode in titles, swapped when the mode is changed.
-_MODE_WORDS = {"walk": ("walking", "walk", "on foot"), "drive": ("driving", "drive", "by car")}
+_MODE_WORDS = {"walk": ("walking", "walk", "on foot"), "drive": ("driving", "drive", "by car"),
+               "walk+drive": ("walking then riding", "walk+drive", "on foot then by vehicle")}
 
 
 def _retitled(scenario: Any, base: Any, *, explicit: bool) -> Any:

@@ -62,6 +62,7 @@ from accessmap.inputs.indicators import target_populations
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
+from accessmap.inputs.stops import TransferStops, load_transfer_stops
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
@@ -73,7 +74,8 @@ from accessmap.record import (
     claim_output_folder,
     write_run_folder,
 )
-from accessmap.routing.modes import SpeedProfile
+from accessmap.routing.modes import SpeedProfile, get_mode
+from accessmap.routing.multimodal import stop_transfer_points, walk_drive_times
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
 from accessmap.schemas.summary import FacilityChanges, IndicatorSummary, from_json
@@ -112,6 +114,7 @@ class RunInputs:
     drive_network: RoadNetwork | None = None
     places: gpd.GeoDataFrame | None = None
     indicator_targets: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    transfer_stops: TransferStops | None = None
 
 
 @dataclass
@@ -232,7 +235,8 @@ def _input_paths(scenario: Scenario) -> list[Path]:
     """Every file the run reads (an output folder may never hold one of them)."""
     inputs, siting = scenario.inputs, scenario.siting
     return [p for p in (inputs.network, inputs.population, inputs.facilities,
-                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions)
+                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions,
+                        scenario.transfer.transfer_stops)
             if p is not None]
 
 
@@ -297,9 +301,12 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
                                      aggregate=scenario.analysis.aggregate)
     with stage("drive_network"):
         drive = _drive_network(scenario, network)
+        path = scenario.transfer.transfer_stops if drive is not None else None
+        stops = load_transfer_stops(path) if path and get_mode(network.mode).transfer_to else None
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
-                     drive_network=drive, places=places, indicator_targets=targets)
+                     drive_network=drive, places=places, indicator_targets=targets,
+                     transfer_stops=stops)
 
 
 @contextmanager
@@ -349,6 +356,7 @@ def _drive_network(scenario: Scenario, network: RoadNetwork) -> RoadNetwork | No
     """
     siting = scenario.siting
     wanted = siting.mobile and (siting.new_sites > 0 or siting.coverage_target is not None)
+    wanted = wanted or get_mode(network.mode).transfer_to == "drive"  # walk+drive rides it
     if network.mode == "drive" or not wanted or scenario.inputs.network is None:
         return None
     speeds = scenario.speeds
@@ -368,12 +376,28 @@ def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
     fx, fy = network.project(facilities.geometry.x.to_numpy(),
                              facilities.geometry.y.to_numpy(),
                              what=f"facilities file {scenario.inputs.facilities}")
-    access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
+    if get_mode(network.mode).transfer_to is None or inputs.drive_network is None:
+        access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
+    else:
+        access = _walk_drive(scenario, inputs, px, py, tick)
     _check_facilities_snapped(access, facilities, scenario)
     far_facilities(access, facilities["name"].astype(str).tolist(),
                    max_distance_m=scenario.facilities.max_road_distance_m)
     check_run(network, access, population.population, scenario.analysis.thresholds_min)
     return access
+
+
+def _walk_drive(scenario: Scenario, inputs: RunInputs, px: NDArray[np.float64],
+                py: NDArray[np.float64], tick: Tick) -> Access:
+    """Travel times of the ``walk+drive`` mode over the run's walking and drive networks."""
+    walk, drive, stops = inputs.network, inputs.drive_network, inputs.transfer_stops
+    assert drive is not None
+    points = None if stops is None else stop_transfer_points(
+        walk, drive, stops.lon, stops.lat, max_distance_m=scenario.transfer.max_stop_distance_m,
+        source=stops.source)
+    geometry = inputs.facilities.geometry
+    return walk_drive_times(walk, drive, px, py, geometry.x.to_numpy(), geometry.y.to_numpy(),
+                            transfer_s=scenario.transfer.transfer_s, transfer=points, tick=tick)
 
 
 def _check_facilities_snapped(

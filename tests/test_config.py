@@ -152,7 +152,8 @@ def test_scenario_schema_describes_every_key() -> None:
     for name, cls in SECTIONS.items():
         keys = {f.name for f in dataclasses.fields(cls)} - {"kph"}
         assert set(sections[name]["properties"]) == keys, name
-    assert sections["analysis"]["properties"]["mode"]["enum"] == ["walk", "drive", "bicycle"]
+    assert sections["analysis"]["properties"]["mode"]["enum"] == ["walk", "drive", "bicycle",
+                                                                 "walk+drive"]
     assert sections["siting"]["properties"]["new_sites"] == {"type": "integer", "default": 5}
     assert sections["speeds"]["additionalProperties"] == {"type": "number"}
     assert schema["additionalProperties"] is False

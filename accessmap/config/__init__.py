@@ -3,7 +3,8 @@
 A scenario file (TOML; every key optional, paths relative to the file) has one table per
 section: ``[inputs]`` (files), ``[analysis]`` (mode, thresholds), ``[facilities]``
 (exclusions), ``[speeds]`` (km/h per highway class and profile settings),
-``[siting]`` (new sites, models, circuits), ``[referral]`` and ``[output]``; the README's
+``[siting]`` (new sites, models, circuits), ``[referral]``, ``[transfer]`` (the change
+of vehicle of the ``walk+drive`` mode) and ``[output]``; the README's
 worked example shows one, and :func:`scenario_schema` describes every key.
 
 Each table is a frozen dataclass (:class:`Inputs`, :class:`Analysis`,
@@ -35,11 +36,12 @@ from accessmap.config.sections import (
     Siting,
     Speeds,
 )
+from accessmap.config.transfer import Transfer
 
 __all__ = [
     "PATH_KEYS", "SECTIONS",
     "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
-    "Speeds",
+    "Speeds", "Transfer",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",
 ]

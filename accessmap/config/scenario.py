@@ -22,6 +22,7 @@ from accessmap.config.sections import (
     Siting,
     Speeds,
 )
+from accessmap.config.transfer import Transfer
 from accessmap.errors import ConfigError
 from accessmap.routing.modes import SpeedProfile
 
@@ -31,7 +32,8 @@ __all__ = ["PATH_KEYS", "SECTIONS", "Scenario", "load_scenario", "scenario_from_
 #: Section attribute of :class:`Scenario` -> its class.
 SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
-    "siting": Siting, "referral": Referral, "output": Output, "indicators": Indicators,
+    "siting": Siting, "referral": Referral, "transfer": Transfer, "output": Output,
+    "indicators": Indicators,
 }
 #: Path-valued keys, by section (resolved relative to a scenario file's folder).
 PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -49,7 +51,7 @@ class Scenario:
         Shown on the map and in the report.
     synthetic
         Label every output as made from synthetic data.
-    inputs, analysis, facilities, speeds, siting, referral, output, indicators
+    inputs, analysis, facilities, speeds, siting, referral, transfer, output, indicators
         The sections; each defaults to its own defaults.  Plain mappings are accepted
         and validated like a scenario file's tables.
 
@@ -70,6 +72,7 @@ class Scenario:
     speeds: Speeds = field(default_factory=Speeds)
     siting: Siting = field(default_factory=Siting)
     referral: Referral = field(default_factory=Referral)
+    transfer: Transfer = field(default_factory=Transfer)
     output: Output = field(default_factory=Output)
     indicators: Indicators = field(default_factory=Indicators)
 

@@ -82,8 +82,9 @@ class Analysis(Section):
 
     Parameters
     ----------
-    mode : {"walk", "drive"}
-        Travel mode.
+    mode : {"walk", "drive", "bicycle", "walk+drive"}
+        Travel mode (any registered one; ``walk+drive`` takes its transfer settings
+        from ``[transfer]``).
     thresholds_min
         Travel-time thresholds in minutes (sorted on creation).
     aggregate

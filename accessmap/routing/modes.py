@@ -181,6 +181,10 @@ class TravelMode:
     vehicle
         True when ``oneway``, ``maxspeed`` and rough surfaces apply (driving); False
         for modes that use every way both ways at their class speed (walking).
+    transfer_to
+        A mixed mode (``walk+drive``): its own ways and speeds are the walking layer, and
+        trips may change to this vehicle mode at transfer points
+        (:mod:`accessmap.routing.multimodal`).
     """
 
     name: str
@@ -188,11 +192,13 @@ class TravelMode:
     speeds_kph: Mapping[str, float]
     surface_factors: Mapping[str, float] = field(default_factory=dict)
     vehicle: bool = False
+    transfer_to: str | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.name, str) and re.fullmatch(r"[a-z][a-z0-9_]*", self.name)):
+        if not (isinstance(self.name, str)
+                and re.fullmatch(r"[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)?", self.name)):
             raise ConfigError(f"travel mode name {self.name!r} must be lower-case letters, "
-                              "digits and underscores")
+                              "digits and underscores (one '+' for a mixed mode)")
         if not self.access_keys or not all(isinstance(k, str) for k in self.access_keys):
             raise ConfigError(f"travel mode {self.name!r} needs at least one access key "
                               "(e.g. ('foot', 'access'))")
@@ -560,3 +566,5 @@ register_mode(TravelMode("drive", access_keys=("motorcar", "motor_vehicle", "veh
 register_mode(TravelMode("bicycle", access_keys=("bicycle", "vehicle", "access"),
                          speeds_kph=DEFAULT_BICYCLE_SPEEDS_KPH,
                          surface_factors=DEFAULT_SURFACE_FACTORS, vehicle=True))
+register_mode(TravelMode("walk+drive", access_keys=("foot", "access"),
+                         speeds_kph=DEFAULT_WALK_SPEEDS_KPH, transfer_to="drive"))

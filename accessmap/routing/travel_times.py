@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +30,7 @@ from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import Snap, entry_costs, entry_points, snap_points
 
 __all__ = [
-    "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access",
+    "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access", "SearchGraph",
     "facility_point_time_blocks", "facility_point_times", "facility_sources",
     "nearest_facility_times", "source_point_times", "subset_facility_times",
 ]
@@ -43,6 +43,12 @@ REACHED, OFF_NETWORK, NO_ROUTE = 0, 1, 2
 
 
 STATUS_NAMES = {REACHED: "reached", OFF_NETWORK: "off_network", NO_ROUTE: "no_route"}
+
+
+#: Builds the graph a facility search runs over and the facilities' entries into it, from
+#: the facilities' snap to the network; the network's nodes are the graph's first nodes
+#: (a mixed mode's layered graph, :mod:`accessmap.routing.multimodal`).
+SearchGraph = Callable[[Snap], tuple[scipy.sparse.csr_array, Sources]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +75,9 @@ class Access:
     moved_facilities
         Facilities snapped to a farther road because nobody can reach their nearest one
         (a one-way stub leading only away from the facility, a piece of one-way links).
+    search_graph
+        The graph the facility search ran over and the facilities' entries into it, when
+        it is not the network's own (a mixed mode's layered graph); catchments search it.
     """
 
     time_s: NDArray[np.float64]
@@ -82,6 +91,7 @@ class Access:
         default_factory=lambda: np.zeros(0, dtype=np.int64))
     moved_facilities: NDArray[np.int64] = field(
         default_factory=lambda: np.zeros(0, dtype=np.int64))
+    search_graph: tuple[scipy.sparse.csr_array, Sources] | None = None
 
 
 def facility_sources(network: RoadNetwork, snap: Snap) -> Sources:
@@ -102,6 +112,7 @@ def nearest_facility_times(
     *,
     point_snap: Snap | None = None,
     warn_moves: bool = True,
+    search_graph: SearchGraph | None = None,
     tick: Tick | None = None,
 ) -> Access:
     """Compute every demand point's travel time to its nearest facility.
@@ -119,6 +130,9 @@ def nearest_facility_times(
     warn_moves
         Issue the :class:`DataQualityWarning` about moved points and facilities (off
         when the caller has already reported them, e.g. coverage with new sites).
+    search_graph
+        Run the facility search over another graph whose first nodes are the network's
+        (the layered graph of ``walk+drive``); default: :attr:`RoadNetwork.graph_to`.
     tick
         Progress callback ``tick(fraction, message)``: snapping the points takes it to
         0.4, the facilities to 0.45, the network search to 0.95, the rest to 1.0.
@@ -154,10 +168,10 @@ def nearest_facility_times(
     facility_snap = snap_points(network, facility_x, facility_y, tick=scaled(tick, 0.4, 0.45))
     facility_snap, moved_fac = _reachable_facility_snap(
         network, np.asarray(facility_x, float), np.asarray(facility_y, float), facility_snap)
-    node_time, node_facility = nearest_source(
-        network.graph_to, facility_sources(network, facility_snap),
-        tick=scaled(tick, 0.45, 0.95),
-    )
+    graph, sources = (network.graph_to, facility_sources(network, facility_snap)) \
+        if search_graph is None else search_graph(facility_snap)
+    node_time, node_facility = nearest_source(graph, sources, tick=scaled(tick, 0.45, 0.95))
+    node_time, node_facility = node_time[:network.n_nodes], node_facility[:network.n_nodes]
     time_s, facility = _point_times(network, point_snap, node_time, node_facility)
     _same_segment_trips(network, point_snap, facility_snap, time_s, facility)
     point_snap, moved = _reachable_point_snap(network, x, y, point_snap, time_s, node_time)
@@ -177,7 +191,8 @@ def nearest_facility_times(
     if tick is not None:
         tick(1.0, "travel times done")
     return Access(time_s, facility, status, point_snap, facility_snap, node_time, node_facility,
-                  moved_points=moved, moved_facilities=moved_fac)
+                  moved_points=moved, moved_facilities=moved_fac,
+                  search_graph=None if search_graph is None else (graph, sources))
 
 
 def subset_facility_times(
@@ -424,12 +439,15 @@ def facility_point_times(
 ) -> scipy.sparse.csr_array:
     """Facility x demand point travel times within ``limit_s`` (sparse, zeros stored).
 
-    ``tick(fraction, message)`` is called after each chunk of facilities (last call
-    1.0); whatever it raises (``Cancelled``) propagates.
+    The search runs over the graph ``access`` was computed on (the layered graph of
+    ``walk+drive``, else the network's).  ``tick(fraction, message)`` is called after
+    each chunk of facilities (last call 1.0); whatever it raises (``Cancelled``)
+    propagates.
     """
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
-    return source_point_times(network, facility_sources(network, access.facility_snap),
-                              access.point_snap, demand, limit_s, tick=tick)
+    graph, sources = _facility_search(network, access)
+    return bounded_times(graph, sources, float(limit_s),
+                         targets=_point_targets(network, access.point_snap, demand), tick=tick)
 
 
 def facility_point_time_blocks(
@@ -448,7 +466,15 @@ def facility_point_time_blocks(
     all blocks (last call 1.0).
     """
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
+    graph, sources = _facility_search(network, access)
     yield from bounded_time_blocks(
-        network.graph_to, facility_sources(network, access.facility_snap), float(limit_s),
-        targets=_point_targets(network, access.point_snap, demand),
+        graph, sources, float(limit_s), targets=_point_targets(network, access.point_snap, demand),
         block_sources=block_facilities, tick=tick)
+
+
+def _facility_search(network: RoadNetwork, access: Access
+                     ) -> tuple[scipy.sparse.csr_array, Sources]:
+    """The graph and facility entries the run's facility search used."""
+    if access.search_graph is not None:
+        return access.search_graph
+    return network.graph_to, facility_sources(network, access.facility_snap)

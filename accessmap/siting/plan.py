@@ -373,7 +373,10 @@ def _coverage_with(data: SitingData, sites: gpd.GeoDataFrame,
         np.concatenate([fy, network.node_y[nodes]]), point_snap=data.access.point_snap,
         warn_moves=False,
     )
-    return coverage_table(new_access.time_s, population.population, data.thresholds_min)
+    time_s = new_access.time_s
+    if data.access.search_graph is not None:  # walk+drive: new sites are reached on foot
+        time_s = np.minimum(time_s, data.access.time_s)
+    return coverage_table(time_s, population.population, data.thresholds_min)
 
 
 def _circuits_for(data: SitingData, sites: gpd.GeoDataFrame, settings: Siting, tick: Tick
