@@ -56,6 +56,7 @@ from accessmap.inputs.areas import (
     settlement_classes,
 )
 from accessmap.inputs.facilities import load_facilities, read_vector
+from accessmap.inputs.landcover import load_offroad_surface
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
@@ -71,6 +72,7 @@ from accessmap.record import (
 )
 from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
+from accessmap.routing.offroad import OffroadSurface, offroad_times
 from accessmap.routing.travel_times import Access, nearest_facility_times
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
 
@@ -105,6 +107,7 @@ class RunInputs:
     group_polygons: gpd.GeoDataFrame | None = None
     drive_network: RoadNetwork | None = None
     places: gpd.GeoDataFrame | None = None
+    offroad: OffroadSurface | None = None
 
 
 @dataclass
@@ -261,6 +264,8 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
             paths.population, bounds_lonlat=_padded_bounds(network),
             aggregate=scenario.analysis.aggregate, population_column=paths.population_column,
         )
+        offroad = (load_offroad_surface(scenario.offroad, population)
+                   if scenario.offroad.active else None)
     with stage("facilities"):
         facilities = load_facilities(paths.facilities, exclude=scenario.facilities.exclude,
                                      layer=paths.facilities_layer)
@@ -281,7 +286,7 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
         drive = _drive_network(scenario, network)
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
-                     drive_network=drive, places=places)
+                     drive_network=drive, places=places, offroad=offroad)
 
 
 @contextmanager
@@ -350,7 +355,12 @@ def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
     fx, fy = network.project(facilities.geometry.x.to_numpy(),
                              facilities.geometry.y.to_numpy(),
                              what=f"facilities file {scenario.inputs.facilities}")
-    access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
+    surface = inputs.offroad
+    access = nearest_facility_times(network, px, py, fx, fy,
+                                    tick=tick if surface is None else scaled(tick, 0.0, 0.5))
+    if surface is not None:  # [offroad]: walk to the road over land cover and slope
+        access = offroad_times(network, access, surface, population.row, population.col,
+                               tick=scaled(tick, 0.5, 1.0))
     _check_facilities_snapped(access, facilities, scenario)
     far_facilities(access, facilities["name"].astype(str).tolist(),
                    max_distance_m=scenario.facilities.max_road_distance_m)

@@ -3,7 +3,8 @@
 A scenario file (TOML; every key optional, paths relative to the file) has one table per
 section: ``[inputs]`` (files), ``[analysis]`` (mode, thresholds), ``[facilities]``
 (exclusions), ``[speeds]`` (km/h per highway class and profile settings),
-``[siting]`` (new sites, models, circuits), ``[referral]`` and ``[output]``; the README's
+``[siting]`` (new sites, models, circuits), ``[referral]``, ``[offroad]`` (land cover
+and slope) and ``[output]``; the README's
 worked example shows one, and :func:`scenario_schema` describes every key.
 
 Each table is a frozen dataclass (:class:`Inputs`, :class:`Analysis`,
@@ -18,6 +19,7 @@ This module imports no numpy, scipy or geopandas, so reading settings is instant
 """
 
 
+from accessmap.config.offroad import Offroad
 from accessmap.config.scenario import (
     PATH_KEYS,
     SECTIONS,
@@ -38,7 +40,7 @@ from accessmap.config.sections import (
 
 __all__ = [
     "PATH_KEYS", "SECTIONS",
-    "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
+    "Analysis", "FacilitySettings", "Inputs", "Offroad", "Output", "Referral", "Scenario", "Siting",
     "Speeds",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",
