@@ -248,9 +248,9 @@ def test_speed_tables_csv_and_toml(tmp_path: Path) -> None:
 
 
 def test_offroad_settings_are_checked() -> None:
-    with pytest.raises(ConfigError, match="offroad.neighbours 12"):
+    with pytest.raises(ConfigError, match=r"offroad\.neighbours 12"):
         Scenario(offroad={"neighbours": 12})
-    with pytest.raises(ConfigError, match="without offroad.landcover"):
+    with pytest.raises(ConfigError, match=r"without offroad\.landcover"):
         Scenario(offroad={"landcover_speeds": "s.csv"})
     assert not Scenario().offroad.active
     assert Scenario().replace(dem="dem.tif").offroad.active
