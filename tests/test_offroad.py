@@ -170,10 +170,11 @@ def test_impassable_river_forces_the_detour_to_the_bridge() -> None:
     # No river: 4 cells west to the facility's own cell.
     assert _river_access(False) == (pytest.approx(400 * walk), REACHED)
     # River: north to the bridge (8 steps, then 2 diagonals onto the bridge's cell over
-    # the river, row 0 column 10); a cell's start is its best road point, here the
-    # cell's west edge: 1.5 road steps west of column 8 and 10 south, at 36 s each.
+    # the river, row 0 column 10); a cell starts at its best road sample, here a
+    # quarter of a cell west of its centre: 1.75 road steps from column 8, then 10
+    # south, at 36 s each.
     walked = 800 + 2 * 100 * np.sqrt(2)
-    assert _river_access(True) == (pytest.approx(walked * walk + 11.5 * 36.0), REACHED)
+    assert _river_access(True) == (pytest.approx(walked * walk + 11.75 * 36.0), REACHED)
 
 
 def test_people_cut_off_by_water_are_off_network_with_a_warning() -> None:
@@ -254,3 +255,68 @@ def test_offroad_settings_are_checked() -> None:
         Scenario(offroad={"landcover_speeds": "s.csv"})
     assert not Scenario().offroad.active
     assert Scenario().replace(dem="dem.tif").offroad.active
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def _flat_dem(world: dict[str, Path]) -> Path:
+    from tests.conftest import KM_LON, TINY_LAT, TINY_LON0
+
+    return write_raster(world["dir"] / "dem.tif", np.full((5, 6), 12.0),
+                        west=TINY_LON0 - 1.5 * KM_LON, north=TINY_LAT + 3.5 * KM_LON,
+                        size_deg=KM_LON)
+
+
+def test_pipeline_without_offroad_is_unchanged_and_with_it_walks_the_grid(
+        tiny_world: dict[str, Path]) -> None:
+    """The home 2 km north of the road's east end walks 2 cells south over grass at
+    1 km/h (flat DEM) to the best road sample of that cell: a quarter of a cell west of
+    its centre, 2.75 km from the clinic (1 km cells, samples every 500 m)."""
+    from accessmap import pipeline
+
+    inputs = {k: tiny_world[k] for k in ("network", "population", "facilities")}
+    base = Scenario(inputs=inputs, facilities={"exclude": {"amenity": ["pharmacy"]}})
+    plain = pipeline.run(base, write=False).access
+    again = pipeline.run(base.replace(neighbours=16), write=False).access
+    np.testing.assert_array_equal(plain.time_s, again.time_s)
+    speeds = tiny_world["dir"] / "speeds.csv"
+    speeds.write_text("class,speed_kph\n30,1.0\n")
+    grid = pipeline.run(base.replace(dem=_flat_dem(tiny_world), landcover=_grass(tiny_world),
+                                     landcover_speeds=speeds), write=False)
+    pop = grid.population
+    home = int(np.flatnonzero(pop.population == 1000)[0])
+    east = int(np.flatnonzero(pop.population == 400)[0])
+    road_km3 = plain.time_s[east]  # on the road, 3 km from the clinic
+    x, y = grid.network.project(pop.lon[[home, east]], pop.lat[[home, east]])
+    walk_m = float(np.hypot(x[1] - x[0], y[1] - y[0]))  # two cells (about 2 km)
+    assert grid.access.time_s[home] == pytest.approx(walk_m * 3.6 / 1.0 + road_km3 * 2.75 / 3)
+    assert grid.access.status.tolist() == plain.status.tolist()
+
+
+def _grass(world: dict[str, Path]) -> Path:
+    return write_raster(world["dir"] / "cover.tif", np.full((5, 6), 30.0), west=32.0,
+                        north=-13.0, size_deg=0.5)
+
+
+def test_cli_takes_landcover_and_dem(tiny_world: dict[str, Path]) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from accessmap.cli import main
+
+    dem = _flat_dem(tiny_world)
+    cover = _grass(tiny_world)
+    out = tiny_world["dir"] / "out"
+    args = ["run", "--network", tiny_world["network"], "--population",
+            tiny_world["population"], "--facilities", tiny_world["facilities"],
+            "--landcover", cover, "--dem", dem, "--out", out]
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "summary.json").read_text())["run"]["settings"]
+    assert settings["offroad"]["dem"] == str(dem)
+    bad = CliRunner().invoke(main, [str(a) for a in [*args[:-3], "--dem",
+                                                      tiny_world["population"], "--out",
+                                                      tiny_world["dir"] / "bad"]])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output

@@ -162,8 +162,8 @@ def road_seeds(
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Per cell, the best network time from a road point in it, and that trip's facility.
 
-    Every segment but ferries is sampled at half the smallest cell size (and at its
-    ends); a sample's time is the best over both ends of its segment (the part of the
+    Every segment but ferries is sampled at most half the smallest cell size apart (and
+    at its ends, :func:`_segment_samples`); a sample's time is the best over both ends of its segment (the part of the
     segment in the direction of travel plus the node's time), or the direct trip along
     the segment to a facility snapped to it.  Cells with no road are ``inf``; cells
     whose roads lead to no facility get the internal ``_NO_FACILITY_S`` (label -1).
@@ -201,16 +201,22 @@ def _cell_size_m(surface: OffroadSurface, crs: str) -> float:
 
 def _segment_samples(network: RoadNetwork, cell_m: float
                      ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Segment and fraction of points every ``cell_m / 2`` along every non-ferry segment."""
+    """Segment and fraction of sample points along every non-ferry segment.
+
+    The two ends, and the middle of each of ``ceil(length / (cell_m / 2))`` equal
+    pieces: at most half a cell apart, and off the cell edges of a road running along
+    a row or a column of the grid (ties between two cells would be arbitrary).
+    """
     usable = (network.seg_highway != "ferry") & (
         np.isfinite(network.seg_time_fwd_s) | np.isfinite(network.seg_time_bwd_s))
     segs = np.flatnonzero(usable)
     pieces = np.maximum(np.ceil(network.seg_length_m[segs] / (cell_m / 2)), 1).astype(np.int64)
-    seg = np.repeat(segs, pieces + 1)
-    start = np.repeat(np.cumsum(pieces + 1) - (pieces + 1), pieces + 1)
-    k = np.arange(seg.size) - start
-    frac = k / np.repeat(pieces, pieces + 1)
-    return seg.astype(np.int64), frac.astype(np.float64)
+    seg = np.repeat(segs, pieces)
+    start = np.repeat(np.cumsum(pieces) - pieces, pieces)
+    frac = (np.arange(seg.size) - start + 0.5) / np.repeat(pieces, pieces)
+    ends = np.concatenate([segs, segs])
+    return (np.concatenate([ends, seg]).astype(np.int64),
+            np.concatenate([np.zeros(segs.size), np.ones(segs.size), frac]))
 
 
 def _sample_cells(network: RoadNetwork, seg: NDArray[np.int64], frac: NDArray[np.float64],
