@@ -163,10 +163,11 @@ def road_seeds(
     """Per cell, the best network time from a road point in it, and that trip's facility.
 
     Every segment but ferries is sampled at most half the smallest cell size apart (and
-    at its ends, :func:`_segment_samples`); a sample's time is the best over both ends of its segment (the part of the
-    segment in the direction of travel plus the node's time), or the direct trip along
-    the segment to a facility snapped to it.  Cells with no road are ``inf``; cells
-    whose roads lead to no facility get the internal ``_NO_FACILITY_S`` (label -1).
+    at its ends, :func:`_segment_samples`); a sample's time is the best over both ends
+    of its segment (the part of the segment in the direction of travel plus the node's
+    time), or the direct trip along the segment to a facility snapped to it.  Cells
+    with no road are ``inf``; cells whose roads lead to no facility get the internal
+    ``_NO_FACILITY_S`` (label -1).
     """
     seg, frac = _segment_samples(network, _cell_size_m(surface, network.crs))
     cell = _sample_cells(network, seg, frac, surface)
