@@ -320,3 +320,17 @@ def test_cli_takes_landcover_and_dem(tiny_world: dict[str, Path]) -> None:
                                                       tiny_world["population"], "--out",
                                                       tiny_world["dir"] / "bad"]])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
+
+
+def test_cell_centres_equal_the_exact_projection() -> None:
+    from accessmap.routing.offroad import cell_centres
+
+    for rows, cols in ((1, 1), (3, 40), (70, 33)):
+        surface = OffroadSurface(np.zeros((rows, cols)), None,
+                                 from_origin(44.0, -11.0, 1 / 1200, 1 / 1200), "EPSG:4326")
+        x, y = cell_centres(surface, UTM)
+        jj, ii = np.meshgrid(np.arange(cols) + 0.5, np.arange(rows) + 0.5)
+        lon, lat = surface.transform * (jj, ii)
+        ex, ey = pyproj.Transformer.from_crs("EPSG:4326", UTM, always_xy=True).transform(lon,
+                                                                                           lat)
+        assert np.abs(x - ex).max() < 0.01 and np.abs(y - ey).max() < 0.01  # metres
