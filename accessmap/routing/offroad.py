@@ -263,15 +263,20 @@ def _segment_samples(network: RoadNetwork, cell_m: float
 
 def _sample_cells(network: RoadNetwork, seg: NDArray[np.int64], frac: NDArray[np.float64],
                   surface: OffroadSurface) -> NDArray[np.int64]:
-    """Flat cell index of each sample (-1 outside the grid)."""
-    u, v = network.seg_u[seg], network.seg_v[seg]
-    x = network.node_x[u] + frac * (network.node_x[v] - network.node_x[u])
-    y = network.node_y[u] + frac * (network.node_y[v] - network.node_y[u])
+    """Flat cell index of each sample (-1 outside the grid).
+
+    Nodes are projected onto the grid exactly and samples placed between their
+    segment's ends in grid coordinates (segments are short: a few cm at most).
+    """
     to_grid = pyproj.Transformer.from_crs(network.crs, surface.crs, always_xy=True)
-    gx, gy = to_grid.transform(x, y)
-    fj, fi = ~surface.transform * (np.asarray(gx), np.asarray(gy))
+    gx, gy = to_grid.transform(network.node_x, network.node_y)
+    node_j, node_i = ~surface.transform * (np.asarray(gx, float), np.asarray(gy, float))
+    node_j, node_i = np.asarray(node_j), np.asarray(node_i)
+    u, v = network.seg_u[seg], network.seg_v[seg]
+    fj = node_j[u] + frac * (node_j[v] - node_j[u])
+    fi = node_i[u] + frac * (node_i[v] - node_i[u])
     rows, cols = surface.shape
-    i, j = np.floor(np.asarray(fi)).astype(np.int64), np.floor(np.asarray(fj)).astype(np.int64)
+    i, j = np.floor(fi).astype(np.int64), np.floor(fj).astype(np.int64)
     inside = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
     return np.where(inside, i * cols + j, -1)
 
