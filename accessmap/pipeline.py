@@ -218,9 +218,10 @@ Stage = Callable[[str], Any]  # _stage with the run's timings and reporter bound
 
 def _input_paths(scenario: Scenario) -> list[Path]:
     """Every file the run reads (an output folder may never hold one of them)."""
-    inputs, siting = scenario.inputs, scenario.siting
+    inputs, siting, offroad = scenario.inputs, scenario.siting, scenario.offroad
     return [p for p in (inputs.network, inputs.population, inputs.facilities,
-                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions)
+                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions,
+                        offroad.landcover, offroad.landcover_speeds, offroad.dem)
             if p is not None]
 
 
@@ -455,6 +456,11 @@ def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> Sitin
 
 # --------------------------------------------------------------------------- record
 
+#: Input files whose path and sha256 the run record keeps, as (section, key).
+_RECORDED_INPUTS = (("inputs", "network"), ("inputs", "population"), ("inputs", "facilities"),
+                    ("offroad", "landcover"), ("offroad", "landcover_speeds"),
+                    ("offroad", "dem"))
+
 
 def _record(
     scenario: Scenario,
@@ -473,8 +479,8 @@ def _record(
     return build_record(
         title=scenario.title, synthetic=scenario.synthetic, settings=scenario.to_dict(),
         inputs={name: InputFile(path=str(path), sha256=file_sha256(path))
-                for name in ("network", "population", "facilities")
-                if (path := getattr(scenario.inputs, name)) is not None},
+                for section, name in _RECORDED_INPUTS
+                if (path := getattr(getattr(scenario, section), name)) is not None},
         siting_threshold_min=scenario.siting_threshold_min, network=network.summary(),
         components=_components(network, access, inputs.population.population),
         population=inputs.population, facilities=inputs.facilities, access=access,

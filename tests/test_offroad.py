@@ -314,8 +314,9 @@ def test_cli_takes_landcover_and_dem(tiny_world: dict[str, Path]) -> None:
             "--landcover", cover, "--dem", dem, "--out", out]
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    settings = json.loads((out / "summary.json").read_text())["run"]["settings"]
-    assert settings["offroad"]["dem"] == str(dem)
+    run = json.loads((out / "summary.json").read_text())["run"]
+    assert run["settings"]["offroad"]["dem"] == str(dem)
+    assert set(run["inputs"]) == {"network", "population", "facilities", "landcover", "dem"}
     bad = CliRunner().invoke(main, [str(a) for a in [*args[:-3], "--dem",
                                                       tiny_world["population"], "--out",
                                                       tiny_world["dir"] / "bad"]])
