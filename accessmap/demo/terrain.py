@@ -70,4 +70,4 @@ def make_dem(district: District) -> np.ndarray:
     dem = gaussian_filter(plain + np.where(far, hills, 0.0), 2.0)
     water = _burn([district.river], all_touched=True) | _burn([district.lake], all_touched=False)
     dem[water] = np.minimum(dem[water], 15.0)
-    return dem.astype(np.float32)
+    return np.asarray(dem, dtype=np.float32)
