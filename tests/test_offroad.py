@@ -17,6 +17,7 @@ from accessmap.inputs.landcover import load_offroad_surface, read_speed_table
 from accessmap.inputs.network import network_from_graph
 from accessmap.inputs.population import Population
 from accessmap.routing._grid_kernels import NEIGHBOUR_OFFSETS, grid_search, tobler_factor
+from accessmap.routing.network import RoadNetwork
 from accessmap.routing.offroad import OffroadSurface, offroad_times
 from accessmap.routing.travel_times import OFF_NETWORK, REACHED, nearest_facility_times
 from tests.conftest import write_raster
@@ -134,7 +135,7 @@ def _cell_xy(i: int, j: int) -> tuple[float, float]:
     return X0 + (j + 0.5) * CELL, Y0 - (i + 0.5) * CELL
 
 
-def _river_world() -> tuple[object, np.ndarray, np.ndarray]:
+def _river_world() -> tuple[RoadNetwork, np.ndarray, np.ndarray]:
     """West road down column 8 (rows 0-10), a bridge east along row 0 to column 12.
 
     Facility at the road's south end (row 10); the river is column 10.
@@ -161,7 +162,7 @@ def _river_access(river: bool) -> tuple[float, int]:
     if river:
         speed[:, 10] = 0.0
     surface = OffroadSurface(speed, None, from_origin(X0, Y0, CELL, CELL), UTM)
-    out = offroad_times(net, access, surface, np.array([10]), np.array([12]))  # type: ignore[arg-type]
+    out = offroad_times(net, access, surface, np.array([10]), np.array([12]))
     return float(out.time_s[0]), int(out.status[0])
 
 
@@ -187,7 +188,7 @@ def test_people_cut_off_by_water_are_off_network_with_a_warning() -> None:
     speed[1, 13] = 0.0
     surface = OffroadSurface(speed, None, from_origin(X0, Y0, CELL, CELL), UTM)
     with pytest.warns(DataQualityWarning, match="cannot reach any road"):
-        out = offroad_times(net, access, surface, np.array([10]), np.array([12]))  # type: ignore[arg-type]
+        out = offroad_times(net, access, surface, np.array([10]), np.array([12]))
     assert out.status[0] == OFF_NETWORK and np.isinf(out.time_s[0]) and out.facility[0] == -1
 
 
@@ -335,3 +336,23 @@ def test_cell_centres_equal_the_exact_projection() -> None:
         ex, ey = pyproj.Transformer.from_crs("EPSG:4326", UTM, always_xy=True).transform(lon,
                                                                                            lat)
         assert np.abs(x - ex).max() < 0.01 and np.abs(y - ey).max() < 0.01  # metres
+
+
+def test_the_grid_search_reports_progress_and_honours_cancellation() -> None:
+    from accessmap.errors import Cancelled
+
+    net, fac, home = _river_world()
+    access = nearest_facility_times(net, home[:1], home[1:], fac[:1], fac[1:])
+    surface = OffroadSurface(np.full((11, 21), 5.0), None, from_origin(X0, Y0, CELL, CELL),
+                             UTM)
+    seen: list[float] = []
+
+    def tick(fraction: float, message: str = "") -> None:
+        seen.append(fraction)
+        if "off-road search" in message:
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        offroad_times(net, access, surface, np.array([10]), np.array([12]),
+                      tick=tick)
+    assert seen and 0.1 <= seen[-1] <= 0.95
