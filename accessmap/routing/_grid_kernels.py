@@ -115,8 +115,9 @@ def grid_search(
     n = rows * cols
     dist = np.array(seed_time, dtype=np.float64).ravel()
     label = np.array(seed_label, dtype=np.int64).ravel()
-    heap = np.empty(n, dtype=np.int64)
-    pos = np.full(n, -1, dtype=np.int64)
+    index = np.int32 if n < 2**31 - 1 else np.int64  # halves the heap on usual grids
+    heap = np.empty(n, dtype=index)
+    pos = np.full(n, -1, dtype=index)
     done = np.zeros(n, dtype=np.bool_)
     state = np.zeros(2, dtype=np.int64)  # heap size, cells settled
     _compiled("_seed")(dist, heap, pos, state,
