@@ -38,7 +38,7 @@ from accessmap.routing.travel_times import (
     _same_segment_trips,
 )
 
-__all__ = ["OffroadSurface", "offroad_times", "road_seeds", "tobler_factor"]
+__all__ = ["OffroadSurface", "cell_centres", "offroad_times", "road_seeds", "tobler_factor"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,8 @@ def offroad_times(
     speed = np.where(speed > 0, speed, base_kph)
     elevation = (np.zeros(0) if surface.elevation_m is None
                  else np.asarray(surface.elevation_m, float))
+    if tick is not None:
+        tick(0.1, f"off-road: {int(road.sum()):,} road cells seeded")
 
     def step(share: float) -> None:
         if tick is not None:
