@@ -168,6 +168,15 @@ def main() -> None:
               help="OSM admin_level of the areas when --boundaries is an OSM extract "
                    "(e.g. 4).")
 @click.option("--title", default=None, help="Title of the map and report.")
+@click.option("--landcover", type=click.Path(path_type=Path), default=None,
+              help="Land-cover raster (e.g. ESA WorldCover): walk to the road over it "
+                   "instead of in a straight line ([offroad] landcover).")
+@click.option("--landcover-speeds", type=click.Path(path_type=Path), default=None,
+              help="CSV (class,speed_kph) or TOML table of walking km/h per land-cover "
+                   "class ('impassable' allowed); default: ESA WorldCover speeds.")
+@click.option("--dem", type=click.Path(path_type=Path), default=None,
+              help="Elevation raster (e.g. Copernicus GLO-30): slow the walk to the road "
+                   "on slopes by Tobler's hiking function ([offroad] dem).")
 @set_option
 @out_option
 @overwrite_option
@@ -181,6 +190,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         satellite_min_population: float | None, exclude: tuple[str, ...],
         close_facility: tuple[str, ...], planned: Path | None, boundaries: Path | None,
         admin_level: int | None, title: str | None,
+        landcover: Path | None, landcover_speeds: Path | None, dem: Path | None,
         settings: tuple[str, ...], out: Path | None, overwrite: bool, cdn: bool,
         offline: bool) -> None:
     """Run the access analysis: travel times, coverage, new sites, map and tables.
@@ -201,6 +211,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         close=[*(r.to_dict() for r in base.facilities.close), *close_facility]
         if close_facility else None,
         boundaries=boundaries, admin_level=admin_level, title=title, out=out,
+        landcover=landcover, landcover_speeds=landcover_speeds, dem=dem,
     )
     scenario = apply_settings(scenario, settings)
     _run_and_report(_retitled(scenario, base, explicit=title is not None or any(

@@ -59,6 +59,7 @@ from accessmap.inputs.areas import (
 from accessmap.inputs.facilities import read_vector
 from accessmap.inputs.facility_changes import load_scenario_facilities
 from accessmap.inputs.indicators import target_populations
+from accessmap.inputs.landcover import load_offroad_surface
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
@@ -77,6 +78,7 @@ from accessmap.record import (
 from accessmap.routing.modes import SpeedProfile, get_mode
 from accessmap.routing.multimodal import stop_transfer_points, walk_drive_times
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
+from accessmap.routing.offroad import OffroadSurface, offroad_times
 from accessmap.routing.travel_times import Access, nearest_facility_times
 from accessmap.schemas.summary import FacilityChanges, IndicatorSummary, from_json
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
@@ -115,6 +117,7 @@ class RunInputs:
     places: gpd.GeoDataFrame | None = None
     indicator_targets: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     transfer_stops: TransferStops | None = None
+    offroad: OffroadSurface | None = None
 
 
 @dataclass
@@ -233,10 +236,11 @@ Stage = Callable[[str], Any]  # _stage with the run's timings and reporter bound
 
 def _input_paths(scenario: Scenario) -> list[Path]:
     """Every file the run reads (an output folder may never hold one of them)."""
-    inputs, siting = scenario.inputs, scenario.siting
+    inputs, siting, offroad = scenario.inputs, scenario.siting, scenario.offroad
     return [p for p in (inputs.network, inputs.population, inputs.facilities,
                         inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions,
-                        scenario.transfer.transfer_stops)
+                        scenario.transfer.transfer_stops,
+                        offroad.landcover, offroad.landcover_speeds, offroad.dem)
             if p is not None]
 
 
@@ -281,6 +285,8 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
             aggregate=scenario.analysis.aggregate, population_column=paths.population_column,
             units=paths.population_units,
         )
+        offroad = (load_offroad_surface(scenario.offroad, population)
+                   if scenario.offroad.active else None)
     with stage("facilities"):
         facilities = load_scenario_facilities(paths.facilities, scenario.facilities,
                                               layer=paths.facilities_layer)
@@ -306,7 +312,7 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
                      drive_network=drive, places=places, indicator_targets=targets,
-                     transfer_stops=stops)
+                     transfer_stops=stops, offroad=offroad)
 
 
 @contextmanager
@@ -376,10 +382,15 @@ def _travel_times(scenario: Scenario, inputs: RunInputs, tick: Tick) -> Access:
     fx, fy = network.project(facilities.geometry.x.to_numpy(),
                              facilities.geometry.y.to_numpy(),
                              what=f"facilities file {scenario.inputs.facilities}")
+    surface = inputs.offroad
+    road_tick = tick if surface is None else scaled(tick, 0.0, 0.5)
     if get_mode(network.mode).transfer_to is None or inputs.drive_network is None:
-        access = nearest_facility_times(network, px, py, fx, fy, tick=tick)
+        access = nearest_facility_times(network, px, py, fx, fy, tick=road_tick)
     else:
-        access = _walk_drive(scenario, inputs, px, py, tick)
+        access = _walk_drive(scenario, inputs, px, py, road_tick)
+    if surface is not None:  # [offroad]: walk to the road over land cover and slope
+        access = offroad_times(network, access, surface, population.row, population.col,
+                               tick=scaled(tick, 0.5, 1.0))
     _check_facilities_snapped(access, facilities, scenario)
     far_facilities(access, facilities["name"].astype(str).tolist(),
                    max_distance_m=scenario.facilities.max_road_distance_m)
@@ -487,6 +498,11 @@ def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> Sitin
 
 # --------------------------------------------------------------------------- record
 
+#: Input files whose path and sha256 the run record keeps, as (section, key).
+_RECORDED_INPUTS = (("inputs", "network"), ("inputs", "population"), ("inputs", "facilities"),
+                    ("offroad", "landcover"), ("offroad", "landcover_speeds"),
+                    ("offroad", "dem"))
+
 
 def _report_facility_changes(record: RunRecord, scenario: Scenario,
                              facilities: gpd.GeoDataFrame) -> None:
@@ -517,8 +533,8 @@ def _record(
     record = build_record(
         title=scenario.title, synthetic=scenario.synthetic, settings=scenario.to_dict(),
         inputs={name: InputFile(path=str(path), sha256=file_sha256(path))
-                for name in ("network", "population", "facilities")
-                if (path := getattr(scenario.inputs, name)) is not None},
+                for section, name in _RECORDED_INPUTS
+                if (path := getattr(getattr(scenario, section), name)) is not None},
         siting_threshold_min=scenario.siting_threshold_min, network=network.summary(),
         components=_components(network, access, inputs.population.population),
         population=inputs.population, facilities=inputs.facilities, access=access,

@@ -50,7 +50,8 @@ def highways(ways: list[tuple[dict[str, str], list[int], LineString]]) -> list:
 
 
 def test_returns_all_paths(demo: dict[str, Path]) -> None:
-    assert set(demo) == {"network", "population", "facilities", "boundaries", "groups", "readme"}
+    assert set(demo) == {"network", "population", "facilities", "boundaries", "groups",
+                         "landcover", "dem", "readme"}
     assert all(path.is_file() for path in demo.values())
     assert sorted(p.name for p in demo["network"].parent.iterdir()) == sorted(FILE_NAMES.values())
 

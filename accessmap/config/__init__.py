@@ -4,7 +4,8 @@ A scenario file (TOML; every key optional, paths relative to the file) has one t
 section: ``[inputs]`` (files), ``[analysis]`` (mode, thresholds), ``[facilities]``
 (exclusions), ``[speeds]`` (km/h per highway class and profile settings),
 ``[siting]`` (new sites, models, circuits), ``[referral]``, ``[transfer]`` (the change
-of vehicle of the ``walk+drive`` mode) and ``[output]``; the README's
+of vehicle of the ``walk+drive`` mode), ``[offroad]`` (land cover and slope),
+``[output]`` and ``[[indicators]]``; the README's
 worked example shows one, and :func:`scenario_schema` describes every key.
 
 Each table is a frozen dataclass (:class:`Inputs`, :class:`Analysis`,
@@ -19,6 +20,7 @@ This module imports no numpy, scipy or geopandas, so reading settings is instant
 """
 
 
+from accessmap.config.offroad import Offroad
 from accessmap.config.scenario import (
     PATH_KEYS,
     SECTIONS,
@@ -40,8 +42,8 @@ from accessmap.config.transfer import Transfer
 
 __all__ = [
     "PATH_KEYS", "SECTIONS",
-    "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
-    "Speeds", "Transfer",
+    "Analysis", "FacilitySettings", "Inputs", "Offroad", "Output", "Referral", "Scenario",
+    "Siting", "Speeds", "Transfer",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from accessmap._sections import Section, json_value
 from accessmap.config.indicators import Indicators, indicator_table
+from accessmap.config.offroad import Offroad
 from accessmap.config.sections import (
     Analysis,
     FacilitySettings,
@@ -32,8 +33,8 @@ __all__ = ["PATH_KEYS", "SECTIONS", "Scenario", "load_scenario", "scenario_from_
 #: Section attribute of :class:`Scenario` -> its class.
 SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
-    "siting": Siting, "referral": Referral, "transfer": Transfer, "output": Output,
-    "indicators": Indicators,
+    "siting": Siting, "referral": Referral, "transfer": Transfer, "offroad": Offroad,
+    "output": Output, "indicators": Indicators,
 }
 #: Path-valued keys, by section (resolved relative to a scenario file's folder).
 PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -51,7 +52,8 @@ class Scenario:
         Shown on the map and in the report.
     synthetic
         Label every output as made from synthetic data.
-    inputs, analysis, facilities, speeds, siting, referral, transfer, output, indicators
+    inputs, analysis, facilities, speeds, siting, referral, transfer, offroad, output,
+    indicators
         The sections; each defaults to its own defaults.  Plain mappings are accepted
         and validated like a scenario file's tables.
 
@@ -73,6 +75,7 @@ class Scenario:
     siting: Siting = field(default_factory=Siting)
     referral: Referral = field(default_factory=Referral)
     transfer: Transfer = field(default_factory=Transfer)
+    offroad: Offroad = field(default_factory=Offroad)
     output: Output = field(default_factory=Output)
     indicators: Indicators = field(default_factory=Indicators)
 

@@ -11,4 +11,6 @@ DEMO_FILES = {
     "facilities": "facilities.geojson",
     "boundaries": "subdistricts.geojson",
     "groups": "groups.geojson",
+    "landcover": "landcover.tif",  # SYNTHETIC, WorldCover classes ([offroad], not by default)
+    "dem": "dem.tif",              # SYNTHETIC elevation, hills across the river
 }

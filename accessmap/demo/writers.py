@@ -33,6 +33,7 @@ from accessmap.demo.network import Network, component_count, highway_ways
 from accessmap.demo.population import NODATA, raster_shape, raster_transform
 from accessmap.demo.roads import HIGHWAY_CLASSES, river_crossings
 from accessmap.demo.settlements import TOWN_POPULATION, District, Settlement
+from accessmap.demo.terrain import make_dem, make_landcover
 
 __all__ = [
     "DISTRICT_NAME",
@@ -44,6 +45,7 @@ __all__ = [
     "write_geojson",
     "write_osm",
     "write_population",
+    "write_terrain",
 ]
 
 
@@ -100,24 +102,39 @@ def _tag_lines(tags: dict[str, str]) -> list[str]:
 
 def write_population(path: Path, grid: np.ndarray, seed: int) -> None:
     """Write the population grid as a deflate-compressed, tiled GeoTIFF."""
+    _write_grid(path, grid, seed, what="population", units="people per cell", nodata=NODATA)
+
+
+def write_terrain(folder: Path, district: District) -> None:
+    """Write the SYNTHETIC land cover (WorldCover classes) and elevation GeoTIFFs."""
+    seed = district.seed
+    _write_grid(folder / FILE_NAMES["landcover"], make_landcover(district), seed,
+                what="land cover", units="ESA WorldCover class", nodata=0)
+    _write_grid(folder / FILE_NAMES["dem"], make_dem(district), seed, what="elevation",
+                units="metres", nodata=NODATA)
+
+
+def _write_grid(path: Path, grid: np.ndarray, seed: int, *, what: str, units: str,
+                nodata: float) -> None:
+    """Write one band on the population grid, labelled SYNTHETIC with seed and licence."""
     rows, cols = grid.shape
     profile = {
         "driver": "GTiff",
         "width": cols,
         "height": rows,
         "count": 1,
-        "dtype": "float32",
+        "dtype": str(grid.dtype),
         "crs": "EPSG:4326",
         "transform": raster_transform(),
-        "nodata": NODATA,
+        "nodata": nodata,
         "compress": "deflate",
-        "predictor": 3,
+        "predictor": 3 if grid.dtype.kind == "f" else 2,
         "zlevel": 9,
         "tiled": True,
         "blockxsize": 128,
         "blockysize": 128,
     }
-    description = f"SYNTHETIC population (not real data): {DISTRICT_NAME}, seed {seed}"
+    description = f"SYNTHETIC {what} (not real data): {DISTRICT_NAME}, seed {seed}"
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(grid, 1)
         dst.update_tags(
@@ -127,8 +144,8 @@ def write_population(path: Path, grid: np.ndarray, seed: int) -> None:
             SEED=str(seed),
             LICENSE=LICENCE,
         )
-        dst.update_tags(1, UNITS="people per cell")
-        dst.set_band_description(1, "population (synthetic)")
+        dst.update_tags(1, UNITS=units)
+        dst.set_band_description(1, f"{what} (synthetic)")
 
 
 def _rounded(geom: BaseGeometry) -> BaseGeometry:
@@ -242,6 +259,11 @@ def readme_text(district: District, seed: int, total: float) -> str:
         "| `subdistricts.geojson` | 4 sub-district polygons (`name`, `code`) tiling the district |",
         "| `groups.geojson` | village areas (Voronoi cells) with `village`, `kind` and "
         "`wealth_quintile` (1 poorest .. 5 richest) |",
+        "| `landcover.tif` | GeoTIFF on the population grid, uint8 ESA WorldCover classes: "
+        "cropland, grassland, a forest, a swamp, built-up centres, the river and lake as "
+        "water (impassable); for `[offroad] landcover`, not used by the demo by default |",
+        "| `dem.tif` | GeoTIFF on the population grid, float32 elevation in metres, hills "
+        "across the river; for `[offroad] dem` |",
         "",
         "## Totals",
         "",
@@ -306,4 +328,5 @@ def write_all(district: District, folder: Path) -> None:
         _group_features(district),
     )
     total = float(district.population[district.population != NODATA].sum(dtype=np.float64))
+    write_terrain(folder, district)
     (folder / FILE_NAMES["readme"]).write_text(readme_text(district, seed, total), encoding="utf-8")
