@@ -367,3 +367,20 @@ def test_cli_walk_drive_with_a_stops_file(tiny_world: dict[str, Path]) -> None:
     stops.write_text(f"name,lon,lat\nrank,{TINY_LON0 + 2 * KM_LON},{TINY_LAT}\n")
     code, output = _tiny_cli(tiny_world, "--set", f"transfer.transfer_stops={stops}")
     assert code == 0, output
+
+
+def test_demo_walk_drive_over_land_cover_never_slower_than_walking_over_it() -> None:
+    """The two issue-15 models combine: the walk to the road over land cover and slope,
+    then walking or riding; riding is a choice, so no demand point gets slower."""
+    from accessmap.demo import demo_scenario
+    from accessmap.pipeline import run
+
+    demo = demo_scenario()
+    folder = demo.inputs.network.parent if demo.inputs.network else Path(".")
+    terrain = {"landcover": folder / "landcover.tif", "dem": folder / "dem.tif"}
+    walked = run(demo.replace(new_sites=0, **terrain), write=False).access
+    mixed = run(demo.replace(mode="walk+drive", new_sites=0, **terrain), write=False).access
+    reached = np.isfinite(walked.time_s)
+    assert np.all(np.isfinite(mixed.time_s[reached]))
+    assert np.all(mixed.time_s[reached] <= walked.time_s[reached] + 1e-6)
+    assert np.mean(mixed.time_s[reached] < walked.time_s[reached] - 1.0) > 0.2
