@@ -249,7 +249,8 @@ def catchment_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         ``b``), ``population_a``, ``population_b``, ``population_change``.
     """
     key = facility_key(a, b)
-    labels = [c for c in ("facility_id", "name", "type") if c in a and c in b]
+    labels = [c for c in ("facility_id", "name", "type") if c in a and c in b
+              and (c != "facility_id" or key == c)]
     left = a[labels + ["population"]].copy()
     right = b[labels + ["population"]].copy()
     left[key], right[key] = left[key].astype(str), right[key].astype(str)
@@ -283,7 +284,7 @@ def planner_sentences(changes: pd.DataFrame, by_area: pd.DataFrame | None,
     """The sentences planners quote, largest threshold first.
 
     ``Closing X leaves N more people beyond 2 hours (N lose access within it, M gain it),
-    most of them in Y (K).``  The change is named by the facilities closed or opened, or
+    most of them in Y (K).`` (``the largest number in Y`` when Y holds half or less).  The change is named by the facilities closed or opened, or
     else by the scenario's name; the area is the one whose people within the threshold
     fall the most (``by_area``: :func:`table_changes` of ``coverage_by_area.csv``).
     """
@@ -317,4 +318,6 @@ def _where(by_area: pd.DataFrame | None, threshold_min: float, beyond: float) ->
     if change.empty or float(change.max()) < 0.5:
         return ""
     top = int(np.argmax(change.to_numpy()))
-    return f", most of them in {by_area['area'].iloc[top]} ({_people(float(change.iloc[top]))})"
+    most = float(change.iloc[top])
+    share = "most of them" if most > abs(beyond) / 2 else "the largest number"
+    return f", {share} in {by_area['area'].iloc[top]} ({_people(most)})"

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ from accessmap.outputs.figures import write_figures
 from accessmap.outputs.style import escape, time_classes
 from accessmap.record import FILES, RunFolder, check_target
 
-__all__ = ["REPORT_FILES", "Block", "Table", "find_chromium", "render_html", "render_markdown",
+__all__ = ["REPORT_FILES", "Block", "Document", "Table", "find_chromium", "render_html", "render_markdown",
            "report_blocks", "write_pdf", "write_report", "write_xlsx"]
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,17 @@ logger = logging.getLogger(__name__)
 
 #: Files the report writes into the run folder (besides the figures).
 REPORT_FILES = (FILES.report_html, FILES.report_md)
+
+
+class Document(Protocol):
+    """What :func:`render_html` reads of a document: its title and its files (figures)."""
+
+    @property
+    def title(self) -> str:
+        """The page title."""
+
+    def file(self, name: str) -> Path:
+        """Path of one of the document's files."""
 
 
 @dataclass
@@ -386,7 +397,7 @@ _CSS = ("body{font:14px/1.45 sans-serif;max-width:60em;margin:2em auto;padding:0
         "td{overflow-wrap:break-word;hyphens:manual}}")
 
 
-def render_html(blocks: Sequence[Block], run: RunFolder) -> str:
+def render_html(blocks: Sequence[Block], run: Document) -> str:
     """Render the blocks as one self-contained HTML page (figures embedded as PNG)."""
     body: list[str] = []
     for block in blocks:
