@@ -101,7 +101,8 @@ def access_change(minutes_a: NDArray[np.floating[Any]], minutes_b: NDArray[np.fl
 
 def _within(minutes: NDArray[np.floating[Any]], threshold_min: float) -> NDArray[np.bool_]:
     with np.errstate(invalid="ignore"):
-        return np.isfinite(minutes) & (minutes <= threshold_min)
+        within: NDArray[np.bool_] = np.isfinite(minutes) & (minutes <= threshold_min)
+    return within
 
 
 def access_changes(minutes_a: NDArray[np.floating[Any]], minutes_b: NDArray[np.floating[Any]],
@@ -141,7 +142,8 @@ def worse_class(minutes_a: NDArray[np.floating[Any]], minutes_b: NDArray[np.floa
     lost = np.zeros(people.shape, dtype=bool)
     for threshold in thresholds_min:
         lost |= _within(minutes_a, threshold) & ~_within(minutes_b, threshold)
-    return lost & populated
+    out: NDArray[np.bool_] = lost & populated
+    return out
 
 
 def loss_zones(minutes_a: NDArray[np.floating[Any]], minutes_b: NDArray[np.floating[Any]],
@@ -177,7 +179,8 @@ def loss_zones(minutes_a: NDArray[np.floating[Any]], minutes_b: NDArray[np.float
     areas = np.broadcast_to(cell_area_km2(transform, people.shape, crs), people.shape)
 
     def per_rank(weights: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.bincount(grid_rank.ravel(), weights=weights.ravel(), minlength=n_ranks + 1)
+        sums = np.bincount(grid_rank.ravel(), weights=weights.ravel(), minlength=n_ranks + 1)
+        return sums.astype(np.float64)
 
     columns: dict[str, NDArray[np.float64]] = {"population": per_rank(pop)}
     for threshold in thresholds_min:
@@ -251,8 +254,8 @@ def catchment_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     key = facility_key(a, b)
     labels = [c for c in ("facility_id", "name", "type") if c in a and c in b
               and (c != "facility_id" or key == c)]
-    left = a[labels + ["population"]].copy()
-    right = b[labels + ["population"]].copy()
+    left = a[[*labels, "population"]].copy()
+    right = b[[*labels, "population"]].copy()
     left[key], right[key] = left[key].astype(str), right[key].astype(str)
     merged = left.merge(right, on=key, how="outer", suffixes=("_a", "_b"), indicator=True)
     out = pd.DataFrame({key: merged[key]})
@@ -284,7 +287,8 @@ def planner_sentences(changes: pd.DataFrame, by_area: pd.DataFrame | None,
     """The sentences planners quote, largest threshold first.
 
     ``Closing X leaves N more people beyond 2 hours (N lose access within it, M gain it),
-    most of them in Y (K).`` (``the largest number in Y`` when Y holds half or less).  The change is named by the facilities closed or opened, or
+    most of them in Y (K).`` (``the largest number in Y`` when Y holds half or
+    less).  The change is named by the facilities closed or opened, or
     else by the scenario's name; the area is the one whose people within the threshold
     fall the most (``by_area``: :func:`table_changes` of ``coverage_by_area.csv``).
     """

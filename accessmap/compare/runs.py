@@ -160,7 +160,7 @@ def _compare(a: RunFolder, b: RunFolder, grids_a: RunGrids, grids_b: RunGrids, *
     people = grids_a.people
     change, category = delta.access_change(grids_a.minutes, grids_b.minutes, people)
     access = delta.access_changes(grids_a.minutes, grids_b.minutes, people, thresholds)
-    shape, transform, crs = grids_a.grid
+    _, transform, crs = grids_a.grid
     zones = delta.loss_zones(grids_a.minutes, grids_b.minutes, people, thresholds,
                              transform, crs, min_population=_min_zone_population(a))
     by_area = delta.table_changes(a.table(FILES.coverage_by_area), b.table(FILES.coverage_by_area))

@@ -18,6 +18,7 @@ mapping, a whole threshold list); the keys it does not give keep the baseline's 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -54,7 +55,7 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"scenario file {path} cannot be read ({err})") from None
 
 
-def is_scenario_set(path: str | Path) -> bool:
+def is_scenario_set(path: str | os.PathLike[str]) -> bool:
     """Whether a scenario file has ``[scenarios.NAME]`` tables (False if unreadable)."""
     try:
         return SCENARIOS_KEY in _read(Path(path))
@@ -62,7 +63,7 @@ def is_scenario_set(path: str | Path) -> bool:
         return False
 
 
-def load_scenario_set(path: str | Path) -> ScenarioSet:
+def load_scenario_set(path: str | os.PathLike[str]) -> ScenarioSet:
     """Read a scenario-set file: the baseline, then each ``[scenarios.NAME]`` over it.
 
     Relative paths are relative to the file's folder; a scenario without its own title

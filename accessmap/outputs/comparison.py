@@ -96,7 +96,7 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
     return fmap
 
 
-def _category_image(category: NDArray[np.float64]) -> NDArray[np.uint8]:
+def _category_image(category: NDArray[np.floating[Any]]) -> NDArray[np.uint8]:
     rgba = np.zeros((*category.shape, 4), dtype=np.uint8)
     for code, (colour, _) in CATEGORY_COLOURS.items():
         rgba[category == code] = [*_rgb(colour), 220]
