@@ -21,8 +21,8 @@ from jinja2 import Template
 from accessmap.outputs.style import (
     COVERAGE_COLOURS,
     DAY_COLOURS,
-    SITE_STYLES,
     NO_ROUTE_COLOUR,
+    SITE_STYLES,
     ZONE_COLOUR,
     MarkStyle,
     classify_minutes,
