@@ -318,3 +318,18 @@ def test_shipped_comparison_schemas_are_the_generated_ones() -> None:
     folder = ROOT / "accessmap" / "schemas"
     assert (folder / "comparison.schema.json").read_text() == dumps(comparison_schema())
     assert (folder / "comparison_set.schema.json").read_text() == dumps(scenario_set_schema())
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_comparison_map_opens_offline_in_chromium(scenario_set: Path, tmp_path: Path) -> None:
+    from tests.test_browser import probe, screenshot
+
+    page = scenario_set / "comparison" / "no_hospital" / COMPARISON_FILES.map
+    report = probe(page, tmp_path)
+    assert report["errors"] == [], report["errors"]
+    for label in ("Change of access", "Zones of loss", "Facilities", "Roads"):
+        assert any(label in shown for shown in report["labels"]), report["labels"]
+    assert report["images"] == 1 and report["injected"] == 0
+    assert any("Kasi District Hospital" in text for text in report["tooltips"])
+    screenshot(page, tmp_path / "comparison.png", tmp_path)

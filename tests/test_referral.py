@@ -159,6 +159,12 @@ def test_a_run_writes_the_referral_table_layer_and_summary(tmp_path: object) -> 
     assert (out / FILES.referral).is_file()
     routes = folder.layer(LAYERS.referral_routes)
     assert routes is not None and len(routes) == 6
+    # the map draws the routes, the report lists every referral with its time
+    assert "Referral routes (colour = travel time)" in (out / FILES.map).read_text()
+    report = (out / FILES.report_md).read_text()
+    assert "## Referral" in report and "6 of 6 facilities reach" in report
+    for row in table.itertuples():
+        assert f"| {row.name} | {row.level} | {row.referral_to} | {row.time_min:.0f} |" in report
 
 
 def test_referral_settings_are_checked() -> None:
