@@ -180,7 +180,7 @@ def test_runs_of_different_grids_or_population_are_refused(scenario_set: Path,
         with rasterio.open(shifted / name) as src:
             grid, transform, crs = src.read(1), src.transform, str(src.crs)
         write_cog(shifted / name, grid, transform * Affine.translation(1, 0), crs)
-    with pytest.raises(InputDataError, match="not runs of the same study area.*position"):
+    with pytest.raises(InputDataError, match=r"not runs of the same study area.*position"):
         compare_runs(scenario_set / "baseline", shifted)
     more = tmp_path / "more_people"
     shutil.copytree(scenario_set / "no_hospital", more)
@@ -267,6 +267,19 @@ def test_facilities_renumbered_by_a_closure_are_matched_by_name() -> None:
         out.reset_index(), scenario="x")
     assert sentences == ["Closing B leaves 300 more people beyond 1 hour (300 lose access "
                          "within it, 0 gain it), most of them in North (200)."]
+
+
+def test_unnamed_facilities_are_matched_by_position_when_ids_shift() -> None:
+    keys = delta.facility_locations(np.array([43.1, 43.2, 43.1]), np.array([-11.5, -11.6, -11.5]))
+    assert keys == ["43.100000,-11.500000", "43.200000,-11.600000", "43.100000,-11.500000#2"]
+    a = pd.DataFrame({"facility_id": [0, 1, 2], "name": ["unnamed #0", "X", "unnamed #2"],
+                      "location": ["p", "q", "r"], "population": [1.0, 2.0, 3.0]})
+    b = pd.DataFrame({"facility_id": [0, 1], "name": ["unnamed #0", "unnamed #1"],
+                      "location": ["p", "r"], "population": [1.0, 5.0]})
+    assert delta.facility_key(a, b) == "location"
+    out = delta.catchment_changes(a, b).set_index("location")
+    assert out["status"].to_dict() == {"q": "closed", "r": "kept", "p": "kept"}
+    assert out.loc["r", "population_change"] == 2
 
 
 def test_table_changes_match_rows_on_text_columns() -> None:

@@ -30,7 +30,7 @@ from accessmap._raster import cell_area_km2, label_polygons
 from accessmap.analysis.zones import REST_ZONE
 
 __all__ = ["CHANGE_CATEGORIES", "access_change", "access_changes", "catchment_changes",
-           "facility_key", "grid_mismatch", "loss_zones", "planner_sentences",
+           "facility_key", "facility_locations", "grid_mismatch", "loss_zones", "planner_sentences",
            "table_changes", "worse_class"]
 
 logger = logging.getLogger(__name__)
@@ -223,17 +223,31 @@ def table_changes(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFram
 
 
 def facility_key(a: pd.DataFrame, b: pd.DataFrame) -> str:
-    """Column that names the same facility in both runs: ``facility_id`` when the ids
-    both runs share point at the same names, else ``name`` (ids renumbered)."""
-    if "facility_id" not in a or "facility_id" not in b:
-        return "name"
-    if "name" not in a or "name" not in b:
-        return "facility_id"
-    names = a.set_index(a["facility_id"].astype(str))["name"]
-    other = b.set_index(b["facility_id"].astype(str))["name"]
-    common = names.index.intersection(other.index)
-    same = bool((names.loc[common].astype(str) == other.loc[common].astype(str)).all())
-    return "facility_id" if same else "name"
+    """Column that names the same facility in both runs.
+
+    ``facility_id`` when the ids both runs share point at the same names (stable ids);
+    else ``location`` (the facility's position, see :func:`facility_locations`) when both
+    tables have it, else ``name``.
+    """
+    if "facility_id" in a and "facility_id" in b and "name" in a and "name" in b:
+        names = a.set_index(a["facility_id"].astype(str))["name"]
+        other = b.set_index(b["facility_id"].astype(str))["name"]
+        common = names.index.intersection(other.index)
+        if bool((names.loc[common].astype(str) == other.loc[common].astype(str)).all()):
+            return "facility_id"
+    return "location" if "location" in a and "location" in b else "name"
+
+
+def facility_locations(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> list[str]:
+    """A key per facility from its position (``lon,lat`` to 1e-6 degree, ``#2``, ``#3``
+    for the second and third facility at one position), stable when others close."""
+    keys = [f"{x:.6f},{y:.6f}" for x, y in zip(lon, lat, strict=True)]
+    seen: dict[str, int] = {}
+    out = []
+    for key in keys:
+        seen[key] = seen.get(key, 0) + 1
+        out.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
+    return out
 
 
 def catchment_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -252,8 +266,9 @@ def catchment_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         ``b``), ``population_a``, ``population_b``, ``population_change``.
     """
     key = facility_key(a, b)
-    labels = [c for c in ("facility_id", "name", "type") if c in a and c in b
+    labels = [c for c in (key, "name", "type") if c in a and c in b
               and (c != "facility_id" or key == c)]
+    labels = list(dict.fromkeys(labels))
     left = a[[*labels, "population"]].copy()
     right = b[[*labels, "population"]].copy()
     left[key], right[key] = left[key].astype(str), right[key].astype(str)

@@ -168,8 +168,9 @@ def _compare(a: RunFolder, b: RunFolder, grids_a: RunGrids, grids_b: RunGrids, *
                                    b.table(FILES.coverage_by_group))
     indicators = delta.table_changes(a.table(COMPARISON_FILES.run_indicators),
                                      b.table(COMPARISON_FILES.run_indicators))
-    catchments = delta.catchment_changes(_facilities_table(a), _facilities_table(b))
-    key = delta.facility_key(_facilities_table(a), _facilities_table(b))
+    table_a, table_b = _facilities_table(a), _facilities_table(b)
+    catchments = delta.catchment_changes(table_a, table_b)
+    key = delta.facility_key(table_a, table_b)
     sentences = delta.planner_sentences(access, by_area, catchments, scenario=name)
     summary = spec.Comparison(
         comparison_version=spec.COMPARISON_VERSION, accessmap_version=__version__,
@@ -206,11 +207,18 @@ def _min_zone_population(run: RunFolder) -> float:
 
 
 def _facilities_table(run: RunFolder) -> pd.DataFrame:
+    """``facilities.csv`` with each facility's ``location`` key (from its layer)."""
     table = run.table(FILES.facilities)
     if table is None:
         raise OutputError(f"run folder {run.path} has no {FILES.facilities}; rerun "
                           "`accessmap run`")
-    return table
+    points = run.layer(LAYERS.facilities)
+    if points is None or "facility_id" not in points or "facility_id" not in table:
+        return table
+    where = pd.Series(delta.facility_locations(points.geometry.x.to_numpy(),
+                                               points.geometry.y.to_numpy()),
+                      index=points["facility_id"].astype(str))
+    return table.assign(location=table["facility_id"].astype(str).map(where))
 
 
 def _run_info(run: RunFolder) -> spec.ComparedRun:
@@ -260,14 +268,20 @@ def _time_change(change: NDArray[np.float32], category: NDArray[np.float32],
 
 def _facility_points(a: RunFolder, b: RunFolder, catchments: pd.DataFrame, key: str
                      ) -> gpd.GeoDataFrame:
-    """Facilities of both runs (scenario's first) as points with their change."""
-    frames = [f for f in (b.layer(LAYERS.facilities), a.layer(LAYERS.facilities))
-              if f is not None and key in f]
+    """Facilities of both runs as points with their catchment change."""
+    frames = []
+    for run in (b, a):
+        points, table = run.layer(LAYERS.facilities), _facilities_table(run)
+        if points is None or key not in table or "facility_id" not in points:
+            continue
+        keys = table.set_index(table["facility_id"].astype(str))[key].astype(str)
+        frames.append(gpd.GeoDataFrame(
+            {key: points["facility_id"].astype(str).map(keys).to_numpy()},
+            geometry=points.geometry.to_numpy(), crs=points.crs))
     if not frames:
         return gpd.GeoDataFrame(catchments.iloc[:0], geometry=gpd.GeoSeries([]),
                                 crs="EPSG:4326")
-    points = pd.concat([f[[key, "geometry"]].assign(**{key: f[key].astype(str)})
-                        for f in frames]).drop_duplicates(key)
+    points = pd.concat(frames).drop_duplicates(key)
     merged = points.merge(catchments, on=key, how="inner")
     return gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")
 
