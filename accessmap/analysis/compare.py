@@ -299,7 +299,8 @@ def _people(value: float) -> str:
 
 def planner_sentences(changes: pd.DataFrame, by_area: pd.DataFrame | None,
                       facilities: pd.DataFrame, *, scenario: str) -> list[str]:
-    """The sentences planners quote, largest threshold first.
+    """The sentences planners quote: thresholds whose access changes first (largest
+    first), then those where nobody's does.
 
     ``Closing X leaves N more people beyond 2 hours (N lose access within it, M gain it),
     most of them in Y (K).`` (``the largest number in Y`` when Y holds half or
@@ -307,18 +308,20 @@ def planner_sentences(changes: pd.DataFrame, by_area: pd.DataFrame | None,
     else by the scenario's name; the area is the one whose people within the threshold
     fall the most (``by_area``: :func:`table_changes` of ``coverage_by_area.csv``).
     """
-    closed = facilities.loc[facilities["status"] == "closed", "name"].astype(str).tolist()
-    opened = facilities.loc[facilities["status"] == "opened", "name"].astype(str).tolist()
+    closed = list(dict.fromkeys(
+        facilities.loc[facilities["status"] == "closed", "name"].astype(str)))
+    opened = list(dict.fromkeys(
+        facilities.loc[facilities["status"] == "opened", "name"].astype(str)))
     parts = ([f"closing {', '.join(closed)}"] if closed else []) + \
         ([f"opening {', '.join(opened)}"] if opened else [])
     subject = " and ".join(parts) if parts else f"scenario {scenario!r}"
     subject = subject[0].upper() + subject[1:]
-    sentences = []
+    sentences, unchanged = [], []
     for row in changes.sort_values("threshold_min", ascending=False).itertuples():
         beyond = -float(row.population_change)
         when = _duration(float(row.threshold_min))
         if abs(beyond) < 0.5 and row.losing_population < 0.5 and row.gaining_population < 0.5:
-            sentences.append(f"{subject} changes nobody's access within {when}.")
+            unchanged.append(f"{subject} changes nobody's access within {when}.")
             continue
         verb = "leaves" if beyond >= 0 else "brings"
         text = (f"{subject} {verb} {_people(abs(beyond))} "
@@ -326,7 +329,7 @@ def planner_sentences(changes: pd.DataFrame, by_area: pd.DataFrame | None,
                 + f"{when} ({_people(row.losing_population)} lose access within it, "
                 f"{_people(row.gaining_population)} gain it)")
         sentences.append(text + _where(by_area, float(row.threshold_min), beyond) + ".")
-    return sentences
+    return sentences + unchanged
 
 
 def _where(by_area: pd.DataFrame | None, threshold_min: float, beyond: float) -> str:

@@ -90,7 +90,7 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
     root = _figure(fmap).html
     root.add_child(Element(_summary_panel(summary, synthetic=baseline.synthetic)))
     root.add_child(Element(_legend_panel()))
-    bounds = _bounds(surface, category)
+    bounds = _bounds(surface)
     fmap.fit_bounds(bounds)
     FitView(bounds).add_to(fmap)
     return fmap
@@ -104,8 +104,14 @@ def _category_image(category: NDArray[np.floating[Any]]) -> NDArray[np.uint8]:
     return rgba
 
 
-def _bounds(surface: Surface, category: NDArray[np.float32]) -> list[list[float]]:
-    rows, cols = np.nonzero(np.isfinite(surface.minutes))
+def _bounds(surface: Surface) -> list[list[float]]:
+    """The cells whose access changed (all populated cells when none did), padded."""
+    changed = np.isin(surface.minutes, (1, 2, 3, 4))
+    rows, cols = np.nonzero(changed if changed.any() else np.isfinite(surface.minutes))
+    if rows.size:
+        pad = max(2, (rows.max() - rows.min() + cols.max() - cols.min()) // 10)
+        rows = np.clip([rows.min() - pad, rows.max() + pad], 0, surface.minutes.shape[0] - 1)
+        cols = np.clip([cols.min() - pad, cols.max() + pad], 0, surface.minutes.shape[1] - 1)
     if not rows.size:
         west, south, east, north = surface.bounds()
         return [[south, west], [north, east]]
@@ -200,7 +206,7 @@ def _num(value: Any) -> str:
 def _signed(value: Any) -> str:
     if value is None or pd.isna(value):
         return "-"
-    return f"{float(value):+,.0f}"
+    return f"{float(value):+,.0f}" if abs(float(value)) >= 0.5 else "0"
 
 
 def comparison_blocks(summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame],
@@ -245,9 +251,11 @@ def _area_blocks(by_area: pd.DataFrame | None, thresholds: Sequence[float]) -> l
 
 
 def _facility_blocks(summary: Mapping[str, Any]) -> list[Block]:
-    rows = summary["facilities"]["largest_changes"]
+    rows = [r for r in summary["facilities"]["largest_changes"]
+            if abs(r["population_change"]) >= 0.5]
     if not rows:
-        return []
+        return [Block("h2", "Facilities whose catchment changes most"),
+                Block("p", "No facility's catchment changes.")]
     frame = pd.DataFrame([{
         "Facility": str(r.get("name", r.get("facility_id", ""))), "Status": r["status"],
         "Catchment (baseline)": _num(r["population_a"]),
