@@ -84,9 +84,10 @@ def run_scenarios(
             folder / COMPARISON_FILES.baseline, folder / name,
             out=folder / COMPARISON_FILES.comparisons / name, overwrite=overwrite,
             offline=offline, name=name)
-    combined = spec.ScenarioSet(comparison_version=spec.COMPARISON_VERSION,
-                                baseline=str(folder / COMPARISON_FILES.baseline),
-                                scenarios={n: r.summary for n, r in results.items()})
+    combined = spec.ScenarioSetComparison(
+        comparison_version=spec.COMPARISON_VERSION,
+        baseline=str(folder / COMPARISON_FILES.baseline),
+        scenarios={n: r.summary for n, r in results.items()})
     staged = folder / f".{COMPARISON_FILES.comparison}.tmp"
     write_json(staged, to_json(combined))
     staged.replace(folder / COMPARISON_FILES.comparison)

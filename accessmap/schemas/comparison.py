@@ -1,8 +1,8 @@
 """``comparison.json`` as typed dataclasses (one comparison, and a scenario set).
 
 :class:`Comparison` is what ``accessmap compare RUN_A RUN_B`` writes into its folder;
-:class:`ScenarioSet` is the combined ``comparison.json`` of a multi-scenario run (each
-scenario against the baseline).  Their JSON Schemas ship as ``comparison.schema.json``
+:class:`ScenarioSetComparison` is the combined ``comparison.json`` of a multi-scenario
+run (each scenario against the baseline).  Their JSON Schemas ship as ``comparison.schema.json``
 and ``comparison_set.schema.json``; regenerate them with
 ``python -c "import accessmap.schemas.comparison as c; c.write_comparison_schemas()"``.
 """
@@ -17,8 +17,8 @@ from typing import Any
 from accessmap.schemas import dataclass_schema, dumps
 
 __all__ = ["COMPARISON_VERSION", "AccessChangeRow", "ComparedRun", "Comparison",
-           "FacilityChanges", "LossZoneSummary", "ScenarioSet", "TimeChangeSummary",
-           "comparison_schema", "scenario_set_schema", "write_comparison_schemas"]
+           "FacilityChanges", "LossZoneSummary", "ScenarioSetComparison",
+           "TimeChangeSummary", "comparison_schema", "scenario_set_schema", "write_comparison_schemas"]
 
 #: Version of ``comparison.json``; bump it when a key changes meaning.
 COMPARISON_VERSION = 1
@@ -102,7 +102,7 @@ class Comparison:
 
 
 @dataclass
-class ScenarioSet:
+class ScenarioSetComparison:
     """A multi-scenario run: each scenario's comparison against the baseline."""
 
     comparison_version: int
@@ -119,7 +119,8 @@ def comparison_schema() -> dict[str, Any]:
 
 def scenario_set_schema() -> dict[str, Any]:
     """JSON Schema of a multi-scenario run's combined ``comparison.json``."""
-    return dataclass_schema(ScenarioSet, title="accessmap scenario set comparison.json",
+    return dataclass_schema(ScenarioSetComparison,
+                            title="accessmap scenario set comparison.json",
                             schema_id=_BASE_ID + "comparison_set.schema.json",
                             const={"comparison_version": COMPARISON_VERSION})
 
