@@ -18,7 +18,8 @@ from accessmap.schemas import dataclass_schema, dumps
 
 __all__ = ["COMPARISON_VERSION", "AccessChangeRow", "ComparedRun", "Comparison",
            "FacilityChanges", "LossZoneSummary", "ScenarioSetComparison",
-           "TimeChangeSummary", "comparison_schema", "scenario_set_schema", "write_comparison_schemas"]
+           "TimeChangeSummary", "comparison_schema", "scenario_set_schema",
+           "write_comparison_schemas"]
 
 #: Version of ``comparison.json``; bump it when a key changes meaning.
 COMPARISON_VERSION = 1
