@@ -22,7 +22,7 @@ from pathlib import Path
 from accessmap._files import write_json
 from accessmap.compare.runs import ComparisonResult, compare_runs
 from accessmap.config.scenario_set import load_scenario_set
-from accessmap.progress import ProgressEvent
+from accessmap.progress import CancelToken, ProgressEvent
 from accessmap.schemas import comparison as spec
 from accessmap.schemas.names import COMPARISON_FILES
 from accessmap.schemas.summary import to_json
@@ -41,6 +41,7 @@ def run_scenarios(
     overwrite: bool = False,
     offline: bool = True,
     progress: Callable[[ProgressEvent], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> ScenarioSetResult:
     """Run the baseline and every scenario of a scenario-set file, then compare them.
 
@@ -56,6 +57,8 @@ def run_scenarios(
         Inline the maps' JavaScript/CSS (default).
     progress
         Receives every run's progress events (each run goes from 0 to 1).
+    cancel
+        Set it (from another thread) to stop the current run; finished folders stay.
 
     Returns
     -------
@@ -77,7 +80,7 @@ def run_scenarios(
     for name, scenario in runs.items():
         logger.info("scenario set: running %s", name)
         run(scenario.replace(out=folder / name), overwrite=overwrite, offline=offline,
-            progress=progress)
+            progress=progress, cancel=cancel)
     results: ScenarioSetResult = {}
     for name in scenario_set.scenarios:
         results[name] = compare_runs(
