@@ -151,6 +151,7 @@ def decision_map(run: RunFolder, *, offline: bool = True) -> folium.Map:
     if run.file(FILES.referral).is_file():
         referral = run.layer(LAYERS.referral_routes)
         slim = None if referral is None else _slim(referral, LAYERS.referral_routes)
+        frames[LAYERS.referral_routes] = slim
         for group in referral_groups(slim, run):
             group.add_to(fmap)
     places = run.layer(PLACES_LAYER)
