@@ -341,7 +341,8 @@ def test_comparison_map_opens_offline_in_chromium(scenario_set: Path, tmp_path: 
     page = scenario_set / "comparison" / "no_hospital" / COMPARISON_FILES.map
     report = probe(page, tmp_path)
     assert report["errors"] == [], report["errors"]
-    for label in ("Change of access", "Zones of loss", "Facilities", "Roads"):
+    for label in ("Change of access", "Travel-time change", "Zones of loss", "Facilities",
+                  "Roads"):
         assert any(label in shown for shown in report["labels"]), report["labels"]
     assert report["images"] == 1 and report["injected"] == 0
     assert any("Kasi District Hospital" in text for text in report["tooltips"])

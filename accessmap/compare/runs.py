@@ -310,7 +310,8 @@ def write_comparison(result: ComparisonResult, baseline: RunFolder,
         write_layers(stage / COMPARISON_FILES.layers,
                      {"loss_zones": result.zones, "facilities": result.facilities})
         write_comparison_map(stage, data, result.category, result.grid, result.zones,
-                             result.facilities, baseline, offline=offline)
+                             result.facilities, baseline, change_min=result.change_min,
+                             offline=offline)
         write_comparison_report(stage, data, result.tables, synthetic=baseline.synthetic)
     logger.info("comparison written: %s", out)
     return Path(out)

@@ -39,6 +39,12 @@ CATEGORY_COLOURS = {1: ("#fdae61", "slower"), 2: ("#74add1", "faster"),
                     3: ("#a50026", "lost its route"), 4: ("#1a9850", "gained a route"),
                     5: ("#5a5a5a", "no route in either run")}
 
+#: Classes of ``time_change.tif`` on the map: (upper bound in minutes, colour, label).
+CHANGE_CLASSES = ((-1e-3, "#4393c3", "faster"), (5.0, "#fee5d9", "up to 5 min slower"),
+                  (15.0, "#fcae91", "5-15 min slower"), (30.0, "#fb6a4a", "15-30 min slower"),
+                  (60.0, "#de2d26", "30-60 min slower"),
+                  (np.inf, "#a50f15", "over 60 min slower"))
+
 #: Marker colour of facilities by status.
 _STATUS_COLOURS = {"closed": "#a50026", "opened": "#1a9850", "kept": "#08306b"}
 
@@ -59,9 +65,11 @@ def _title(summary: Mapping[str, Any]) -> str:
 
 def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
                    grid: tuple[tuple[int, int], Any, str], zones: gpd.GeoDataFrame,
-                   facilities: gpd.GeoDataFrame, baseline: RunFolder, *, offline: bool = True
+                   facilities: gpd.GeoDataFrame, baseline: RunFolder, *,
+                   change_min: NDArray[np.float32] | None = None, offline: bool = True
                    ) -> folium.Map:
-    """The comparison map: change categories, loss zones, facilities by status, context."""
+    """The comparison map: change categories (and, a layer off at start, the minutes of
+    change), loss zones, facilities by status, the baseline's roads and areas."""
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.25)
     _use_assets(fmap, offline=offline)
     folium.TileLayer("OpenStreetMap", name="Online base map (needs internet)", show=False,
@@ -76,12 +84,14 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
     surface = Surface(category.astype(np.float64), transform, crs)
     if crs.upper() not in ("EPSG:4326", "OGC:CRS84"):
         surface = _to_lonlat(surface)
-    west, south, east, north = surface.bounds()
-    group = folium.FeatureGroup(name="Change of access", show=True)
-    folium.raster_layers.ImageOverlay(
-        _png_url(_category_image(surface.minutes), south=south, north=north),
-        bounds=[[south, west], [north, east]], interactive=False, opacity=0.85).add_to(group)
-    group.add_to(fmap)
+    _image_layer("Change of access", _category_image(surface.minutes), surface,
+                 show=True).add_to(fmap)
+    if change_min is not None:
+        minutes = Surface(change_min.astype(np.float64), transform, crs)
+        if crs.upper() not in ("EPSG:4326", "OGC:CRS84"):
+            minutes = _to_lonlat(minutes)
+        _image_layer("Travel-time change (minutes)", _change_image(minutes.minutes), minutes,
+                     show=False).add_to(fmap)
     if not zones.empty:
         _zone_group(_slim(zones, "loss_zones"), summary).add_to(fmap)
     if not facilities.empty:
@@ -94,6 +104,31 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
     fmap.fit_bounds(bounds)
     FitView(bounds).add_to(fmap)
     return fmap
+
+
+def _image_layer(name: str, rgba: NDArray[np.uint8], surface: Surface, *, show: bool
+                 ) -> folium.FeatureGroup:
+    west, south, east, north = surface.bounds()
+    group = folium.FeatureGroup(name=name, show=show)
+    folium.raster_layers.ImageOverlay(
+        _png_url(rgba, south=south, north=north), bounds=[[south, west], [north, east]],
+        interactive=False, opacity=0.85).add_to(group)
+    return group
+
+
+def _change_image(change: NDArray[np.floating[Any]]) -> NDArray[np.uint8]:
+    """RGBA of the minutes of change (transparent: unchanged, nobody, or no route)."""
+    rgba = np.zeros((*change.shape, 4), dtype=np.uint8)
+    finite = np.isfinite(change)
+    lower = -np.inf
+    for upper, colour, _ in CHANGE_CLASSES:
+        with np.errstate(invalid="ignore"):
+            cells = finite & (change > lower) & (change <= upper)
+        if lower < 0 < upper:
+            cells &= change > 1e-3
+        rgba[cells] = [*_rgb(colour), 220]
+        lower = upper
+    return rgba
 
 
 def _category_image(category: NDArray[np.floating[Any]]) -> NDArray[np.uint8]:
@@ -179,6 +214,9 @@ def _legend_panel() -> str:
              f"facility {escape(s)}</div>" for s, c in _STATUS_COLOURS.items()]
     rows.append(f"<div><span class='am-swatch' style='border:2px solid {ZONE_COLOUR}'></span>"
                 "zone of loss</div>")
+    rows.append("<b>Travel-time change</b> (layer off at start)")
+    rows += [f"<div><span class='am-swatch' style='background:{c}'></span>{escape(label)}"
+             "</div>" for _, c, label in CHANGE_CLASSES]
     return ("<details open class='am-panel am-legend' style='bottom:24px;right:10px'>"
             "<summary>Legend</summary><b>People whose trip became</b>" + "".join(rows)
             + "</details>")
@@ -187,11 +225,12 @@ def _legend_panel() -> str:
 def write_comparison_map(folder: Path, summary: Mapping[str, Any], category: NDArray[np.float32],
                          grid: tuple[tuple[int, int], Any, str], zones: gpd.GeoDataFrame,
                          facilities: gpd.GeoDataFrame, baseline: RunFolder, *,
+                         change_min: NDArray[np.float32] | None = None,
                          offline: bool = True) -> Path:
     """Write ``comparison_map.html`` into a (staged) comparison folder."""
     target = folder / COMPARISON_FILES.map
     fmap = comparison_map(summary, category, grid, zones, facilities, baseline,
-                          offline=offline)
+                          change_min=change_min, offline=offline)
     target.write_text(fmap.get_root().render(), encoding="utf-8")
     return target
 
