@@ -289,6 +289,12 @@ def test_table_changes_match_rows_on_text_columns() -> None:
     assert out is not None
     assert out.set_index("area")["share_60min_change"].to_dict() == {"N": 0.0, "S": 0.5}
     assert delta.table_changes(a, None) is None
+    # numeric group codes (wealth quintiles) name rows: matched, never subtracted
+    a = pd.DataFrame({"grouping": ["q", "q"], "group": [1, 2], "population": [5.0, 7.0]})
+    b = pd.DataFrame({"grouping": ["q", "q"], "group": [2, 1], "population": [6.0, 5.0]})
+    out = delta.table_changes(a, b)
+    assert out is not None and len(out) == 2
+    assert out.set_index("group")["population_change"].to_dict() == {1: 0.0, 2: -1.0}
 
 
 # --------------------------------------------------------------------------- settings

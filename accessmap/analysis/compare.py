@@ -44,6 +44,11 @@ _TOLERANCE_MIN = 1e-3
 
 Grid = tuple[tuple[int, int], Affine, str]
 
+#: Columns that name a row (matched, not subtracted) even when their values are numbers
+#: (group codes such as wealth quintiles 1-5, area codes).
+_LABEL_COLUMNS = frozenset({"area", "area_name", "grouping", "group", "name", "indicator",
+                            "service", "target", "facility_id"})
+
 
 def grid_mismatch(a: Grid, b: Grid, people_a: NDArray[np.floating[Any]],
                   people_b: NDArray[np.floating[Any]]) -> str | None:
@@ -201,13 +206,15 @@ def loss_zones(minutes_a: NDArray[np.floating[Any]], minutes_b: NDArray[np.float
 def table_changes(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
     """Two runs' versions of a table side by side: ``{c}_a``, ``{c}_b``, ``{c}_change``.
 
-    Rows are matched on the text columns both tables hold (``area``, ``grouping`` and
-    ``group``, an indicator's name, ...); a row in one run only gets empty values for the
+    Rows are matched on the text columns both tables hold and on the label columns
+    (``area``, ``grouping`` and ``group``, an indicator's name, ...) even when they hold
+    numbers (group codes); a row in one run only gets empty values for the
     other.  ``None`` when either table is missing.
     """
     if a is None or b is None:
         return None
-    keys = [c for c in a.columns if c in b.columns and not pd.api.types.is_numeric_dtype(a[c])]
+    keys = [c for c in a.columns if c in b.columns
+            and (c in _LABEL_COLUMNS or not pd.api.types.is_numeric_dtype(a[c]))]
     values = [c for c in a.columns if c in b.columns and c not in keys
               and pd.api.types.is_numeric_dtype(a[c]) and pd.api.types.is_numeric_dtype(b[c])]
     if not keys:
