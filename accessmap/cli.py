@@ -169,7 +169,9 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
     """Run the access analysis: travel times, coverage, new sites, map and tables.
 
     Settings come from SCENARIO_FILE (TOML) when given; options override it, and
-    --set items override both.
+    --set items override both.  A SCENARIO_FILE with [scenarios.NAME] tables is a
+    scenario set: the baseline and each scenario run into OUT/baseline and OUT/NAME, and
+    each is compared with the baseline in OUT/comparison/NAME (see docs/scenarios.md).
     """
     from accessmap.config import Scenario, load_scenario
     from accessmap.config.scenario_set import is_scenario_set
