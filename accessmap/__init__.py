@@ -55,6 +55,9 @@ _PUBLIC: dict[str, str] = {
     "SitingPlan": "accessmap.siting.plan",
     # the run record
     "RunFolder": "accessmap.record",
+    # comparison of runs and scenario sets
+    "compare_runs": "accessmap.compare",
+    "run_scenarios": "accessmap.compare",
     # errors and warnings
     "AccessmapError": "accessmap.errors",
     "ConfigError": "accessmap.errors",
@@ -90,6 +93,7 @@ __all__ = [
     "SolverError",
     "SpeedProfile",
     "__version__",
+    "compare_runs",
     "coverage_by",
     "coverage_table",
     "load_admin_areas",
@@ -100,6 +104,7 @@ __all__ = [
     "nearest_facility_times",
     "recommend_sites",
     "run",
+    "run_scenarios",
     "travel_time_inequality",
     "two_step_fca",
     "underserved_zones",
@@ -127,6 +132,7 @@ if TYPE_CHECKING:  # static checkers see the real names
     from accessmap.analysis.coverage import coverage_by, coverage_table
     from accessmap.analysis.equity import travel_time_inequality, weighted_gini
     from accessmap.analysis.zones import underserved_zones
+    from accessmap.compare import compare_runs, run_scenarios
     from accessmap.config import Scenario, load_scenario
     from accessmap.errors import (
         AccessmapError,

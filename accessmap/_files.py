@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 # The run record that marks a folder as an accessmap run folder (``record.FILES.summary``
 # holding ``run.record_version``); repeated here because this module sits below the record.
 RUN_RECORD_FILE = "summary.json"
+COMPARISON_RECORD_FILE = "comparison.json"
 _STAGING = "staging-"
 _OLD = "old-"
 _LOCK = "lock"
@@ -77,13 +78,23 @@ def _fingerprint(folder: Path) -> tuple[int, ...] | None:
 
 def is_run_folder(folder: str | os.PathLike[str]) -> bool:
     """Whether ``folder`` holds an accessmap run record (``summary.json`` with
-    ``run.record_version``), of any record version."""
+    ``run.record_version``) or comparison (``comparison.json`` with
+    ``comparison_version``), of any version."""
     try:
         data = json.loads((Path(folder) / RUN_RECORD_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return _is_comparison_folder(Path(folder))
     run = data.get("run") if isinstance(data, dict) else None
     version = run.get("record_version") if isinstance(run, dict) else None
+    return isinstance(version, int) and not isinstance(version, bool)
+
+
+def _is_comparison_folder(folder: Path) -> bool:
+    try:
+        data = json.loads((folder / COMPARISON_RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    version = data.get("comparison_version") if isinstance(data, dict) else None
     return isinstance(version, int) and not isinstance(version, bool)
 
 

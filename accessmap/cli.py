@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from accessmap._version import __version__
 from accessmap.errors import AccessmapError, AccessmapWarning, ConfigError
@@ -196,10 +197,23 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
     """Run the access analysis: travel times, coverage, new sites, map and tables.
 
     Settings come from SCENARIO_FILE (TOML) when given; options override it, and
-    --set items override both.
+    --set items override both.  A SCENARIO_FILE with [scenarios.NAME] tables is a
+    scenario set: the baseline and each scenario run into OUT/baseline and OUT/NAME, and
+    each is compared with the baseline in OUT/comparison/NAME (see docs/scenarios.md).
     """
     from accessmap.config import Scenario, load_scenario
+    from accessmap.config.scenario_set import is_scenario_set
 
+    if scenario_file and is_scenario_set(scenario_file):
+        ctx = click.get_current_context()
+        given = [f"--{p.name}" for p in ctx.command.params if p.name and p.name not in _SET_OPTIONS
+                 and ctx.get_parameter_source(p.name) != ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"{scenario_file} is a scenario set ([scenarios.NAME] "
+                                   "tables): put settings in its tables, not in options ("
+                                   + ", ".join(given) + ")")
+        _run_scenario_set(scenario_file, out=out, overwrite=overwrite, cdn=cdn)
+        return
     base = load_scenario(scenario_file) if scenario_file else Scenario()
     scenario = base.replace(
         network=network, population=population, facilities=facilities,
@@ -330,6 +344,49 @@ def _run_and_report(scenario: Any, *, overwrite: bool, cdn: bool = False) -> Non
                         ("map", "map.html")):
         if (out / name).is_file():
             _result(f"{label}: {out / name}")
+
+
+#: Options of ``accessmap run`` that a scenario set takes (the others go in its tables).
+_SET_OPTIONS = ("scenario_file", "out", "overwrite", "cdn", "offline", "verbose", "quiet")
+
+
+def _run_scenario_set(path: Path, *, out: Path | None, overwrite: bool, cdn: bool) -> None:
+    from accessmap.compare import run_scenarios
+
+    progress = _ProgressBar()
+    try:
+        results = run_scenarios(path, out=out, overwrite=overwrite, offline=not cdn,
+                                progress=progress)
+    finally:
+        progress.close()
+    for name, result in results.items():
+        _result(f"{name}: {result.summary.sentences[0] if result.summary.sentences else ''}")
+        _result(f"  comparison: {result.path}")
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Comparison folder.  [default: maps/compare-<RUN_A>-<RUN_B>]")
+@overwrite_option
+@cdn_options
+@verbosity_options
+@_library_errors
+def compare(run_a: Path, run_b: Path, out: Path | None, overwrite: bool, cdn: bool,
+            offline: bool) -> None:
+    """Compare run RUN_B (a scenario) with run RUN_A (the baseline) of the same area.
+
+    Writes comparison.json, change tables and rasters, comparison_map.html and the
+    comparison report (comparison.html).
+    """
+    from accessmap.compare import compare_runs
+
+    out = out or Path("maps") / f"compare-{run_a.resolve().name}-{run_b.resolve().name}"
+    result = compare_runs(run_a, run_b, out=out, overwrite=overwrite, offline=not cdn)
+    for sentence in result.summary.sentences:
+        _result(sentence)
+    _result(f"comparison: {result.path}")
 
 
 class _ProgressBar:

@@ -148,12 +148,15 @@ class RunRecord:
         Layer name (:data:`LAYERS`) -> layer; ``None`` or empty layers are not written.
     travel_time
         Minutes to the nearest facility on the population grid (``travel_time.tif``).
+    population
+        People per cell of the same grid (``population.tif``, NaN where none live).
     """
 
     summary: Summary
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     layers: dict[str, gpd.GeoDataFrame | None] = field(default_factory=dict)
     travel_time: Surface | None = None
+    population: NDArray[np.float64] | None = None
 
 
 def build_record(
@@ -278,7 +281,8 @@ def build_record(
     reached = np.isfinite(access.time_s)
     grid[population.row[reached], population.col[reached]] = access.time_s[reached] / 60
     return RunRecord(summary, tables, layers,
-                     Surface(grid, population.transform, population.crs))
+                     Surface(grid, population.transform, population.crs),
+                     population.to_grid(population.population))
 
 
 def _referral_summary(referral: Referral) -> spec.ReferralSummary:
@@ -394,6 +398,9 @@ def write_run_folder(
             surface = record.travel_time
             write_cog(stage / FILES.travel_time, surface.minutes, surface.transform,
                       surface.crs, description="travel time to nearest facility (minutes)")
+            if record.population is not None:
+                write_cog(stage / FILES.population, record.population, surface.transform,
+                          surface.crs, description="people per analysis cell")
         tick(3 / steps, FILES.travel_time)
         for done, (name, writer) in enumerate(extras.items(), start=4):
             writer(stage / name)
@@ -405,20 +412,6 @@ def write_run_folder(
         write_json(stage / FILES.summary, data)
         tick(1.0, "run folder complete")
     return Path(out_dir)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- reading

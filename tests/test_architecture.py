@@ -34,7 +34,7 @@ LAYERS: dict[str, int] = {
     "outputs": 9,
     "demo": 10,
     "pipeline": 11,
-    "batch": 12, "service": 12,
+    "batch": 12, "service": 12, "compare": 12,
     "cli": 13,
 }
 MAX_LINES = 600

@@ -159,6 +159,12 @@ def test_a_run_writes_the_referral_table_layer_and_summary(tmp_path: object) -> 
     assert (out / FILES.referral).is_file()
     routes = folder.layer(LAYERS.referral_routes)
     assert routes is not None and len(routes) == 6
+    # the map draws the routes, the report lists every referral with its time
+    assert "Referral routes (colour = travel time)" in (out / FILES.map).read_text()
+    report = (out / FILES.report_md).read_text()
+    assert "## Referral" in report and "6 of 6 facilities reach" in report
+    for row in table.itertuples():
+        assert f"| {row.name} | {row.level} | {row.referral_to} | {row.time_min:.0f} |" in report
 
 
 def test_referral_settings_are_checked() -> None:
@@ -167,3 +173,36 @@ def test_referral_settings_are_checked() -> None:
 
     with pytest.raises(ConfigError, match=r"referral\.levels: give at least two levels"):
         Scenario(referral={"level_column": "type", "levels": ["hospital"]})
+
+
+def test_the_map_rings_a_facility_whose_referral_has_no_route(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from accessmap.outputs.maps import write_map
+    from accessmap.record import FILES
+    from tests.runfolder_factory import make_run_folder
+
+    run = make_run_folder(Path(str(tmp_path)) / "run")
+    pd.DataFrame({"facility_id": [1], "name": ["Centre"], "level": ["health_post"],
+                  "referral_to": [None], "time_min": [None], "distance_km": [None],
+                  "reachable": [False]}).to_csv(run / FILES.referral, index=False)
+    text = write_map(run, overwrite=True).read_text()
+    assert "Referral routes (colour = travel time)" in text
+    ringed = [f for f in _features(text) if "no referral route" in f.get("t", "")]
+    assert len(ringed) == 1 and "Centre de sant" in ringed[0]["t"]
+    assert json.dumps(ringed[0]["s"]).count("radius") == 1
+
+
+def _features(html: str) -> list[dict[str, object]]:
+    """Properties of every feature passed to Leaflet as JSON data in the map page."""
+    import json
+    import re
+
+    out, decoder = [], json.JSONDecoder()
+    for found in re.finditer(r"L\.geoJSON\(", html):
+        data, _ = decoder.raw_decode(html, found.end())
+        out += [feature["properties"] for feature in data["features"]]
+    return out

@@ -21,6 +21,7 @@ from jinja2 import Template
 from accessmap.outputs.style import (
     COVERAGE_COLOURS,
     DAY_COLOURS,
+    NO_ROUTE_COLOUR,
     SITE_STYLES,
     ZONE_COLOUR,
     MarkStyle,
@@ -31,11 +32,11 @@ from accessmap.outputs.style import (
     format_people,
     time_classes,
 )
-from accessmap.record import LAYERS, RunFolder
+from accessmap.record import FILES, LAYERS, RunFolder
 from accessmap.routing.network import RoadNetwork
 
 __all__ = ["FACILITY_PX", "MAJOR_ROADS", "SITE_PX", "area_names", "day_colour", "facility_types",
-           "layer_builders", "roads_layer", "share_column", "siting_threshold"]
+           "layer_builders", "referral_groups", "roads_layer", "share_column", "siting_threshold"]
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +299,38 @@ def _route_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
         features.append(_feature(row.geometry, tooltip="<br>".join(lines), style={
             "color": colour, "weight": 3, "opacity": 0.9}))
     return [_group("Mobile-unit routes (colour = day)", features)]
+
+
+def referral_groups(frame: gpd.GeoDataFrame | None, run: RunFolder
+                    ) -> list[folium.FeatureGroup]:
+    """The ``referral_routes`` layer: one line per referral, coloured by its travel-time
+    class, and a ring on each facility whose referral has no route (``referral.csv``)."""
+    thresholds = run.thresholds_min
+    classes = time_classes(thresholds)
+    features = []
+    for row in () if frame is None else frame.itertuples():
+        index = int(classify_minutes(np.array([float(row.time_min)]), thresholds)[0])
+        lines = [f"<b>{escape(row.name)} -> {escape(row.referral_to)}</b>"]
+        lines += _fields(row, [("level", "level", "{}"), ("time_min", "time", "{:,.0f} min"),
+                               ("return_time_min", "return", "{:,.0f} min"),
+                               ("distance_km", "distance", "{:,.1f} km")])
+        features.append(_feature(row.geometry, tooltip="<br>".join(lines), style={
+            "color": classes[max(index, 0)].colour, "weight": 3, "opacity": 0.9,
+            "dashArray": "6 4"}))
+    features += _unreachable_referrals(run)
+    return [_group("Referral routes (colour = travel time)", features)]
+
+
+def _unreachable_referrals(run: RunFolder) -> list[dict[str, Any]]:
+    table, points = run.table(FILES.referral), run.layer(LAYERS.facilities)
+    if table is None or points is None or "reachable" not in table:
+        return []
+    lost = table.loc[~table["reachable"].astype(bool), "facility_id"].astype(str)
+    flagged = points[points["facility_id"].astype(str).isin(set(lost))]
+    return [_feature(row.geometry, tooltip=f"<b>{escape(row.name)}</b><br>no referral route "
+                     "to a higher level", style={"radius": 11, "color": NO_ROUTE_COLOUR,
+                                                 "weight": 3, "fill": False})
+            for row in flagged.itertuples()]
 
 
 def _shown(value: Any) -> str:

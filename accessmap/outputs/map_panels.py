@@ -175,6 +175,9 @@ def legend_panel(thresholds: Sequence[float], *, admin: bool = True, sites: bool
         parts += [_row(f"<span class='am-line' style='border-top:3px solid "
                        f"{day_colour(day)}'></span>", f"day {day}")
                   for day in sorted(pd.unique(routes["day"].dropna()), key=str)]
+    if _present(layers, LAYERS.referral_routes):
+        parts.append(_row("<span class='am-line' style='border-top:3px dashed #d73027'>"
+                          "</span>", "referral route (colour = travel time)"))
     if _present(layers, LAYERS.roads):
         parts.append(_row("<span class='am-line' style='border-top:1px solid #777'></span>",
                           "road"))

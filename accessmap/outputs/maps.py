@@ -37,6 +37,7 @@ from accessmap.outputs.map_layers import (
     MAJOR_ROADS,
     area_names,
     layer_builders,
+    referral_groups,
     roads_layer,
     share_column,
     siting_threshold,
@@ -146,6 +147,12 @@ def decision_map(run: RunFolder, *, offline: bool = True) -> folium.Map:
             notes.append(f"{name.replace('_', ' ')} (not in this run)")
             continue
         for group in build(_slim(frame, name)):
+            group.add_to(fmap)
+    if run.file(FILES.referral).is_file():
+        referral = run.layer(LAYERS.referral_routes)
+        slim = None if referral is None else _slim(referral, LAYERS.referral_routes)
+        frames[LAYERS.referral_routes] = slim
+        for group in referral_groups(slim, run):
             group.add_to(fmap)
     places = run.layer(PLACES_LAYER)
     if places is not None and not places.empty:

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,14 +30,25 @@ from accessmap.outputs.figures import write_figures
 from accessmap.outputs.style import escape, time_classes
 from accessmap.record import FILES, RunFolder, check_target
 
-__all__ = ["REPORT_FILES", "Block", "Table", "find_chromium", "render_html", "render_markdown",
-           "report_blocks", "write_pdf", "write_report", "write_xlsx"]
+__all__ = ["REPORT_FILES", "Block", "Document", "Table", "find_chromium", "render_html",
+           "render_markdown", "report_blocks", "write_pdf", "write_report", "write_xlsx"]
 
 logger = logging.getLogger(__name__)
 
 
 #: Files the report writes into the run folder (besides the figures).
 REPORT_FILES = (FILES.report_html, FILES.report_md)
+
+
+class Document(Protocol):
+    """What :func:`render_html` reads of a document: its title and its files (figures)."""
+
+    @property
+    def title(self) -> str:
+        """The page title."""
+
+    def file(self, name: str) -> Path:
+        """Path of one of the document's files."""
 
 
 @dataclass
@@ -110,6 +121,7 @@ def report_blocks(run: RunFolder) -> list[Block]:
                                        "the numbers only demonstrate the method."))
     for section in (_summary_section, _scenario_section, _method_section, _area_section,
                     _indicator_section, _zone_section, _site_section, _circuit_section,
+                    _referral_section,
                     _figure_section, _quality_section):
         blocks += section(run)
     return blocks
@@ -325,6 +337,29 @@ def _circuit_section(run: RunFolder) -> list[Block]:
                                                 "(visits in mobile_visits.csv)"))]
 
 
+def _referral_section(run: RunFolder) -> list[Block]:
+    """Referral times (``referral.csv``), only for runs that computed them."""
+    table, summary = run.table(FILES.referral), run.summary.get("referral")
+    if table is None or not summary:
+        return []
+    rows = pd.DataFrame({
+        "Facility": table["name"].astype(str), "Level": table["level"].astype(str),
+        "Refers to": table["referral_to"].fillna("-").astype(str),
+        "Time (min)": [f"{t:.0f}" if pd.notna(t) else "no route" for t in table["time_min"]],
+        "Distance (km)": [f"{d:.1f}" if pd.notna(d) else "-" for d in table["distance_km"]],
+        "Flag": ["" if ok else "no referral route" for ok in table["reachable"].astype(bool)],
+    })
+    median = summary.get("median_time_min")
+    text = (f"{summary['reachable']} of {summary['facilities']} facilities reach a facility "
+            f"of a higher level ({' < '.join(map(str, summary['levels']))}, column "
+            f"{summary['level_column']})"
+            + (f"; median trip {median:.0f} min, longest {summary['max_time_min']:.0f} min."
+               if median is not None else "."))
+    return [Block("h2", "Referral"), Block("p", text),
+            Block("table", table=Table(rows, "Trip from each facility to the nearest one of "
+                                             "a higher level (referral.csv)"))]
+
+
 def _figure_section(run: RunFolder) -> list[Block]:
     return [
         Block("h2", "Figures"),
@@ -425,7 +460,7 @@ _CSS = ("body{font:14px/1.45 sans-serif;max-width:60em;margin:2em auto;padding:0
         "td{overflow-wrap:break-word;hyphens:manual}}")
 
 
-def render_html(blocks: Sequence[Block], run: RunFolder) -> str:
+def render_html(blocks: Sequence[Block], run: Document) -> str:
     """Render the blocks as one self-contained HTML page (figures embedded as PNG)."""
     body: list[str] = []
     for block in blocks:

@@ -10,8 +10,8 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["COLUMNS", "CURRENT", "FILES", "LAYERS", "WITH_NEW_SITES", "Columns", "RunFiles",
-           "RunLayers"]
+__all__ = ["COLUMNS", "COMPARISON_FILES", "CURRENT", "FILES", "LAYERS", "WITH_NEW_SITES",
+           "Columns", "ComparisonFiles", "RunFiles", "RunLayers"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class RunFiles:
     report_xlsx: str = "report.xlsx"
     layers: str = "layers.gpkg"
     travel_time: str = "travel_time.tif"
+    population: str = "population.tif"
     coverage: str = "coverage.csv"
     coverage_by_area: str = "coverage_by_area.csv"
     coverage_by_group: str = "coverage_by_group.csv"
@@ -152,3 +153,31 @@ COLUMNS = Columns()
 
 #: Value of ``coverage.csv``'s ``scenario`` column: today, and with the recommended sites.
 CURRENT, WITH_NEW_SITES = "current", "with_new_sites"
+
+
+@dataclass(frozen=True)
+class ComparisonFiles:
+    """File names of a comparison folder (``accessmap compare``) and a scenario set."""
+
+    comparison: str = "comparison.json"
+    access: str = "access_change.csv"
+    by_area: str = "coverage_by_area_change.csv"
+    by_group: str = "coverage_by_group_change.csv"
+    indicators: str = "indicators_change.csv"
+    facilities: str = "facility_change.csv"
+    loss_zones: str = "loss_zones.csv"
+    time_change: str = "time_change.tif"
+    access_change: str = "access_change.tif"
+    layers: str = "comparison.gpkg"
+    map: str = "comparison_map.html"
+    report_html: str = "comparison.html"
+    report_md: str = "comparison.md"
+    report_pdf: str = "comparison.pdf"
+    #: a scenario set: the baseline's run folder and the comparisons' folder
+    baseline: str = "baseline"
+    comparisons: str = "comparison"
+    #: the ``indicators.csv`` of a run, compared when both runs hold one
+    run_indicators: str = "indicators.csv"
+
+
+COMPARISON_FILES = ComparisonFiles()

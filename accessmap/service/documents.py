@@ -41,6 +41,7 @@ _OUTPUT_TITLES = {
     "report_html": "report (HTML)", "report_md": "report (Markdown)",
     "report_xlsx": "report tables (Excel)", "layers": "layers (GeoPackage)",
     "travel_time": "travel time to the nearest facility (Cloud-Optimized GeoTIFF, minutes)",
+    "population": "people per analysis cell (Cloud-Optimized GeoTIFF)",
 }
 
 
