@@ -380,7 +380,7 @@ def test_a_registered_mode_is_a_mode_everywhere() -> None:
             register_mode(moto)
     finally:
         unregister_mode("moto")
-    assert tuple(MODES) == before == ("walk", "drive", "bicycle")
+    assert tuple(MODES) == before == ("walk", "drive", "bicycle", "walk+drive")
     with pytest.raises(ConfigError, match=r"unknown travel mode 'moto'; use one of walk, "
                        "drive, bicycle"):
         SpeedProfile.default("moto")
