@@ -44,6 +44,7 @@ from accessmap.analysis.coverage import (
 )
 from accessmap.analysis.equity import equity_summary
 from accessmap.analysis.referral import Referral, referral_routes
+from accessmap.analysis.road_changes import RoadChangeReport, road_change_report
 from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
 from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
@@ -58,17 +59,21 @@ from accessmap.inputs.areas import (
 from accessmap.inputs.facilities import load_facilities, read_vector
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
+from accessmap.inputs.road_changes import read_road_changes
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
 from accessmap.record import (
+    LAYERS,
     InputFile,
     RunRecord,
     build_record,
     claim_output_folder,
     write_run_folder,
 )
+from accessmap.schemas.summary import RoadChangesSummary, from_json
+from accessmap.routing.closures import ChangedRoads, change_roads
 from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
@@ -105,6 +110,7 @@ class RunInputs:
     group_polygons: gpd.GeoDataFrame | None = None
     drive_network: RoadNetwork | None = None
     places: gpd.GeoDataFrame | None = None
+    road_changes: ChangedRoads | None = None
 
 
 @dataclass
@@ -174,7 +180,11 @@ def run(
     stage = functools.partial(_stage, timings=timings, reporter=reporter)
     inputs = load_inputs(scenario, stage=stage)
     with stage("travel_times") as tick:
-        access = _travel_times(scenario, inputs, tick)
+        split = 1.0 if inputs.road_changes is None else 0.5  # the rest: unchanged roads
+        access = _travel_times(scenario, inputs, scaled(tick, 0.0, split))
+        roads_report = None if inputs.road_changes is None else road_change_report(
+            inputs.road_changes, access, inputs.population, inputs.facilities,
+            scenario.analysis.thresholds_min, tick=scaled(tick, split, 1.0))
     with stage("coverage"):
         coverage = coverage_table(access.time_s, inputs.population.population,
                                   scenario.analysis.thresholds_min)
@@ -188,6 +198,7 @@ def run(
     network, population, facilities = inputs.network, inputs.population, inputs.facilities
     record = _record(scenario, inputs, access, coverage, coverage_analysis, plan, timings,
                      roads=write, referral=referral)
+    _add_road_changes(record, roads_report)
     result = RunResult(scenario, network, population, facilities, access, coverage,
                        plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
                        timings, analysis=coverage_analysis, siting=plan, referral=referral)
@@ -256,6 +267,9 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
     assert paths.network and paths.population and paths.facilities  # _require_inputs
     with stage("network") as tick:
         network = load_network(paths.network, profile=scenario.speed_profile(), tick=tick)
+        changed = (change_roads(network, read_road_changes(scenario.roads, network))
+                   if scenario.roads.changes_roads else None)
+        network = network if changed is None else changed.network
     with stage("population"):
         population = load_population(
             paths.population, bounds_lonlat=_padded_bounds(network),
@@ -281,7 +295,7 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
         drive = _drive_network(scenario, network)
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
-                     drive_network=drive, places=places)
+                     drive_network=drive, places=places, road_changes=changed)
 
 
 @contextmanager
@@ -444,6 +458,13 @@ def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> Sitin
 
 
 # --------------------------------------------------------------------------- record
+
+
+def _add_road_changes(record: RunRecord, report: RoadChangeReport | None) -> None:
+    """The ``road_changes`` summary entry and ``closed_roads`` layer, when [roads] is set."""
+    if report is not None:
+        record.summary.road_changes = from_json(RoadChangesSummary, report.summary)
+        record.layers[LAYERS.closed_roads] = report.layer
 
 
 def _record(

@@ -18,6 +18,7 @@ This module imports no numpy, scipy or geopandas, so reading settings is instant
 """
 
 
+from accessmap.config.roads import Roads
 from accessmap.config.scenario import (
     PATH_KEYS,
     SECTIONS,
@@ -39,7 +40,7 @@ from accessmap.config.sections import (
 __all__ = [
     "PATH_KEYS", "SECTIONS",
     "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
-    "Speeds",
+    "Roads", "Speeds",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",
 ]

@@ -64,6 +64,7 @@ class RunLayers:
     mobile_routes: str = "mobile_routes"
     referral_routes: str = "referral_routes"
     places: str = "places"
+    closed_roads: str = "closed_roads"
 
     def names(self) -> tuple[str, ...]:
         """Every layer name."""
@@ -105,6 +106,9 @@ class Columns:
     node: str = "node"
     sites: str = "sites"
     day: str = "day"
+    change: str = "change"
+    factor: str = "factor"
+    way_id: str = "way_id"
     geometry: str = "geometry"
 
     @staticmethod
@@ -119,6 +123,11 @@ class Columns:
     def facility_layer(self) -> list[str]:
         """Columns of the ``facilities`` layer (plus geometry)."""
         return [self.facility_id, self.name, self.type, self.capacity]
+
+    def closed_roads_layer(self) -> list[str]:
+        """Columns of the ``closed_roads`` layer (plus geometry): closed or slowed, the
+        speed factor (0 when closed), the highway class and the OSM way id."""
+        return [self.change, self.factor, self.highway, self.way_id]
 
     def sites_csv(self) -> list[str]:
         """Columns of ``sites.csv`` (the ``recommended_sites`` summary entries)."""

@@ -31,6 +31,7 @@ __all__ = [
     "MarginalGainRow",
     "NetworkComponents",
     "NetworkSummary",
+    "RoadChangesSummary",
     "RunInfo",
     "Site",
     "SitingInfo",
@@ -239,6 +240,23 @@ class ReferralSummary:
 
 
 @dataclass
+class RoadChangesSummary:
+    """Roads closed or slowed by ``[roads]``, and who lost their route (against the same
+    run on the unchanged roads); present only when ``[roads]`` changes roads."""
+
+    segments_closed: int
+    segments_slowed: int
+    closed_km: float
+    slowed_km: float
+    closed_ways: list[int]
+    facilities_lost_road: list[str]
+    population_lost_route: float
+    population_slower: float
+    population_faster: float
+    coverage_unchanged: list[CoverageRow]
+
+
+@dataclass
 class InputFile:
     """An input file of the run and its sha256."""
 
@@ -288,6 +306,7 @@ class Summary:
     accessibility_2sfca: Accessibility
     equity: Equity
     referral: ReferralSummary | None = field(default=None, metadata={"optional": True})
+    road_changes: RoadChangesSummary | None = field(default=None, metadata=_OPTIONAL)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as ``summary.json`` holds it (JSON-ready)."""
