@@ -151,6 +151,9 @@ def main() -> None:
               help="OSM admin_level of the areas when --boundaries is an OSM extract "
                    "(e.g. 4).")
 @click.option("--title", default=None, help="Title of the map and report.")
+@click.option("--speed-profile", default=None, metavar="NAME",
+              help="Named speed profile ([speeds.NAME] of the scenario file, or the "
+                   "built-in rainy).  [default: the [speeds] as they are]")
 @set_option
 @out_option
 @overwrite_option
@@ -163,8 +166,8 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         new_sites: int | None, site_threshold: float | None,
         satellite_min_population: float | None, exclude: tuple[str, ...],
         boundaries: Path | None, admin_level: int | None, title: str | None,
-        settings: tuple[str, ...], out: Path | None, overwrite: bool, cdn: bool,
-        offline: bool) -> None:
+        speed_profile: str | None, settings: tuple[str, ...], out: Path | None,
+        overwrite: bool, cdn: bool, offline: bool) -> None:
     """Run the access analysis: travel times, coverage, new sites, map and tables.
 
     Settings come from SCENARIO_FILE (TOML) when given; options override it, and
@@ -181,6 +184,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         satellite_min_population=satellite_min_population,
         exclude=parse_exclusions(exclude) if exclude else None,
         boundaries=boundaries, admin_level=admin_level, title=title, out=out,
+        speed_profile=speed_profile,
     )
     scenario = apply_settings(scenario, settings)
     _run_and_report(_retitled(scenario, base, explicit=title is not None or any(
