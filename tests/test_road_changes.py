@@ -387,11 +387,12 @@ def test_comoros_coastal_closure_raises_times(comoros_dir: Path, tmp_path: Path)
                 "facilities": comoros_dir / "health.gpkg"},
         facilities={"exclude": {"amenity": ["pharmacy"]}}, siting={"new_sites": 0},
         roads={"closed_areas": flood}, output={"out": tmp_path / "out"})
-    with pytest.warns(DataQualityWarning):  # the extract's own data-quality warnings
-        result = run(base, write=False)
+    result = run(base, write=False)
     report = result.summary["road_changes"]
-    assert report["segments_closed"] > 10
-    assert report["population_slower"] > 0
+    assert report["segments_closed"] > 1000 and report["closed_km"] > 50
+    assert report["population_slower"] > 1000 and report["population_lost_route"] > 1000
     before = {r["threshold_min"]: r["population"] for r in report["coverage_unchanged"]}
     after = {r["threshold_min"]: r["population"] for r in result.summary["coverage"]}
-    assert all(after[t] <= before[t] for t in before) and after[60.0] < before[60.0]
+    # people inside the box walk straight to the nearest open road, some sooner than
+    # along their own road (population_faster), but fewer are within 60 and 120 min
+    assert after[60.0] < before[60.0] and after[120.0] < before[120.0]
