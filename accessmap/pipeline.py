@@ -44,8 +44,8 @@ from accessmap.analysis.coverage import (
 )
 from accessmap.analysis.equity import equity_summary
 from accessmap.analysis.referral import Referral, referral_routes
-from accessmap.analysis.road_changes import RoadChangeReport, road_change_report
 from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
+from accessmap.analysis.road_changes import RoadChangeReport, road_change_report
 from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
 from accessmap.config import Scenario
@@ -59,8 +59,8 @@ from accessmap.inputs.areas import (
 from accessmap.inputs.facilities import load_facilities, read_vector
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
-from accessmap.inputs.road_changes import read_road_changes
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
+from accessmap.inputs.road_changes import read_road_changes
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
@@ -72,11 +72,11 @@ from accessmap.record import (
     claim_output_folder,
     write_run_folder,
 )
-from accessmap.schemas.summary import RoadChangesSummary, from_json
 from accessmap.routing.closures import ChangedRoads, change_roads
 from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
+from accessmap.schemas.summary import RoadChangesSummary, from_json
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
 
 __all__ = ["STAGE_WEIGHTS", "RunInputs", "RunResult", "run"]

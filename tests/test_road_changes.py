@@ -162,7 +162,7 @@ def test_slow_factor_applies_without_a_factor_column(world: dict[str, Path]) -> 
     slow = polygons(world["dir"] / "slow.geojson", [around_km(1.5)])
     result = run(scenario(world, slow_areas=slow, slow_factor=0.25), write=False)
     assert minutes_by_people(result)[300] == pytest.approx(12 + 48, rel=0.01)
-    with pytest.raises(ConfigError, match="no 'factor' column and roads.slow_factor"):
+    with pytest.raises(ConfigError, match=r"no 'factor' column and roads\.slow_factor"):
         run(scenario(world, slow_areas=slow), write=False)
 
 
@@ -172,7 +172,7 @@ def test_polygon_covering_nothing_changes_nothing(world: dict[str, Path]) -> Non
     with pytest.warns(DataQualityWarning, match="closes no road.*it changed nothing"):
         flooded = run(scenario(world, out="flooded", closed_areas=far))
     assert plain.out_dir is not None and flooded.out_dir is not None
-    names = sorted(p.name for p in plain.out_dir.glob("*.csv")) + ["travel_time.tif"]
+    names = [*sorted(p.name for p in plain.out_dir.glob("*.csv")), "travel_time.tif"]
     for name in names:
         assert (plain.out_dir / name).read_bytes() == (flooded.out_dir / name).read_bytes(), name
     assert flooded.summary["road_changes"]["segments_closed"] == 0
@@ -187,9 +187,9 @@ def test_unknown_way_ids_are_named(world: dict[str, Path]) -> None:
 def test_bad_road_settings_name_the_key(world: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match=r"roads.slow_factor is 1.5; it must be in \(0, 1\]"):
         scenario(world, slow_areas=world["facilities"], slow_factor=1.5)
-    with pytest.raises(ConfigError, match="unknown key roads.closed_area;"):
+    with pytest.raises(ConfigError, match=r"unknown key roads\.closed_area;"):
         Scenario(roads={"closed_area": "x.gpkg"})
-    with pytest.raises(InputDataError, match="row\\(s\\) 1 are Point, not polygons"):
+    with pytest.raises(InputDataError, match=r"row\(s\) 1 are Point, not polygons"):
         run(scenario(world, closed_areas=world["facilities"]), write=False)
 
 

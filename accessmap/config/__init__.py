@@ -38,9 +38,18 @@ from accessmap.config.sections import (
 )
 
 __all__ = [
-    "PATH_KEYS", "SECTIONS",
-    "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
-    "Roads", "Speeds",
-    "load_scenario", "scenario_from_dict",
+    "PATH_KEYS",
+    "SECTIONS",
+    "Analysis",
+    "FacilitySettings",
+    "Inputs",
+    "Output",
+    "Referral",
+    "Roads",
+    "Scenario",
+    "Siting",
+    "Speeds",
+    "load_scenario",
+    "scenario_from_dict",
     "scenario_schema",
 ]

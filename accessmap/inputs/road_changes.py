@@ -98,7 +98,7 @@ def _factors(frame: gpd.GeoDataFrame, path: Path, default: float | None
     values = pd.to_numeric(frame[FACTOR_COLUMN], errors="coerce")
     if default is not None:
         values = values.fillna(default)
-    factor = values.to_numpy(dtype=float)
+    factor: NDArray[np.float64] = np.asarray(values.to_numpy(dtype=float), dtype=np.float64)
     bad = np.flatnonzero(~((factor > 0) & (factor <= 1)))
     if bad.size:
         rows = ", ".join(str(int(frame.index[i]) + 1) for i in bad[:5])
