@@ -60,7 +60,7 @@ from accessmap.inputs.facilities import load_facilities, read_vector
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
-from accessmap.inputs.road_changes import read_road_changes
+from accessmap.inputs.road_changes import changed_network
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
@@ -72,7 +72,7 @@ from accessmap.record import (
     claim_output_folder,
     write_run_folder,
 )
-from accessmap.routing.closures import ChangedRoads, change_roads
+from accessmap.routing.closures import ChangedRoads
 from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
@@ -228,7 +228,8 @@ def _input_paths(scenario: Scenario) -> list[Path]:
     """Every file the run reads (an output folder may never hold one of them)."""
     inputs, siting = scenario.inputs, scenario.siting
     return [p for p in (inputs.network, inputs.population, inputs.facilities,
-                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions)
+                        inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions,
+                        scenario.roads.closed_areas, scenario.roads.slow_areas)
             if p is not None]
 
 
@@ -267,8 +268,7 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
     assert paths.network and paths.population and paths.facilities  # _require_inputs
     with stage("network") as tick:
         network = load_network(paths.network, profile=scenario.speed_profile(), tick=tick)
-        changed = (change_roads(network, read_road_changes(scenario.roads, network))
-                   if scenario.roads.changes_roads else None)
+        changed = changed_network(scenario.roads, network)
         network = network if changed is None else changed.network
     with stage("population"):
         population = load_population(
@@ -341,7 +341,8 @@ def _drive_network(scenario: Scenario, network: RoadNetwork) -> RoadNetwork | No
     """The drive network of mobile circuits, when the run may plan them in another mode.
 
     The run's ``[speeds]`` class speeds are those of its own mode and do not apply to
-    vehicles; its other profile settings (snap distance, ferries, surface factors) do.
+    vehicles; its other profile settings (snap distance, ferries, surface factors, the
+    named profile's season factors) and the ``[roads]`` changes do.
     """
     siting = scenario.siting
     wanted = siting.mobile and (siting.new_sites > 0 or siting.coverage_target is not None)
@@ -351,8 +352,11 @@ def _drive_network(scenario: Scenario, network: RoadNetwork) -> RoadNetwork | No
     options = {k: getattr(speeds, k) for k in ("max_snap_m", "ferry_kph", "ferry_wait_min")
                if getattr(speeds, k) is not None}
     profile = SpeedProfile.default("drive", surface_factors=dict(speeds.surface_factors),
+                                   season_factors=scenario.speed_profile().season_factors,
                                    **options)
-    return load_network(scenario.inputs.network, profile=profile)
+    drive = load_network(scenario.inputs.network, profile=profile)
+    changed = changed_network(scenario.roads, drive, quiet=True)  # closures close for all
+    return drive if changed is None else changed.network
 
 
 # --------------------------------------------------------------------------- stages

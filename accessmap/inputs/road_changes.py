@@ -7,6 +7,8 @@ may carry a ``factor`` column (speed factor per polygon, in (0, 1]).
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,12 +17,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from accessmap.config.roads import Roads
-from accessmap.errors import ConfigError, InputDataError
+from accessmap.errors import ConfigError, DataQualityWarning, InputDataError
 from accessmap.inputs.facilities import read_vector
-from accessmap.routing.closures import RoadChanges
+from accessmap.routing.closures import ChangedRoads, RoadChanges, change_roads
 from accessmap.routing.network import RoadNetwork
 
-__all__ = ["FACTOR_COLUMN", "read_road_changes"]
+__all__ = ["FACTOR_COLUMN", "changed_network", "read_road_changes"]
 
 
 #: Column of a slow-area file holding each polygon's speed factor.
@@ -61,6 +63,25 @@ def read_road_changes(settings: Roads, network: RoadNetwork) -> RoadChanges:
         closed_source=f"roads.closed_areas {settings.closed_areas}",
         slow_source=f"roads.slow_areas {settings.slow_areas}",
     )
+
+
+def changed_network(settings: Roads, network: RoadNetwork, *, quiet: bool = False
+                    ) -> ChangedRoads | None:
+    """Apply ``[roads]`` to ``network`` (``None`` when the section changes no road).
+
+    With ``quiet`` (a second network of the run, e.g. the drive network of mobile
+    circuits) closed way ids the network does not hold are skipped and the "changed
+    nothing" warnings, already given for the run's own network, are not repeated.
+    """
+    if not settings.changes_roads:
+        return None
+    changes = read_road_changes(settings, network)
+    if not quiet:
+        return change_roads(network, changes)
+    held = tuple(w for w in changes.closed_ways if w in set(network.seg_way_id.tolist()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return change_roads(network, dataclasses.replace(changes, closed_ways=held))
 
 
 def _polygons(path: Path, layer: str | None, what: str) -> gpd.GeoDataFrame:
