@@ -115,6 +115,9 @@ def test_closed_bridge_cuts_off_the_east_as_no_route(world: dict[str, Path]) -> 
     layer = gpd.read_file(out / "layers.gpkg", layer="closed_roads")
     assert layer["change"].tolist() == ["closed"] and layer["way_id"].tolist() == [20]
     assert "Closed and slowed roads" in (out / "map.html").read_text(encoding="utf-8")
+    points = gpd.read_file(out / "layers.gpkg", layer="demand_points")
+    cut = points[points["status"] == "no_route"]
+    assert len(cut) == 3 and cut["time_min"].isna().all()
     import rasterio
     with rasterio.open(out / "travel_time.tif") as grid:
         values = grid.read(1)
