@@ -72,7 +72,7 @@ from accessmap.record import (
     claim_output_folder,
     write_run_folder,
 )
-from accessmap.routing.closures import ChangedRoads
+from accessmap.routing.closures import ChangedRoads, cut_off_closed_areas
 from accessmap.routing.modes import SpeedProfile
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.travel_times import Access, nearest_facility_times
@@ -182,6 +182,9 @@ def run(
     with stage("travel_times") as tick:
         split = 1.0 if inputs.road_changes is None else 0.5  # the rest: unchanged roads
         access = _travel_times(scenario, inputs, scaled(tick, 0.0, split))
+        if inputs.road_changes is not None:  # people inside closed areas cannot walk out
+            access = cut_off_closed_areas(access, inputs.road_changes, *inputs.network.project(
+                inputs.population.lon, inputs.population.lat))
         roads_report = None if inputs.road_changes is None else road_change_report(
             inputs.road_changes, access, inputs.population, inputs.facilities,
             scenario.analysis.thresholds_min, tick=scaled(tick, split, 1.0))

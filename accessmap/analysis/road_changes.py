@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from accessmap.analysis.coverage import coverage_records, coverage_table
 from accessmap.inputs.population import Population
 from accessmap.progress import Tick
-from accessmap.routing.closures import ChangedRoads
+from accessmap.routing.closures import ChangedRoads, inside_closed_areas
 from accessmap.routing.travel_times import Access, nearest_facility_times
 
 __all__ = ["RoadChangeReport", "closed_roads_layer", "road_change_report"]
@@ -65,6 +65,7 @@ def road_change_report(
         ``slowed_km``, ``closed_ways``; ``facilities_lost_road`` (facilities snapped on a
         closed segment of the unchanged roads, or with no road within the snap distance
         now); ``population_lost_route`` (a route on the unchanged roads, none now);
+        ``population_in_closed_areas`` (inside closed polygons: off the network now);
         ``population_slower``/``population_faster`` (both reached, time up/down: down
         only when a closed road made people walk to a faster one);
         ``coverage_unchanged`` (coverage rows on the unchanged roads).
@@ -86,6 +87,7 @@ def road_change_report(
                         if w >= 0],
         "facilities_lost_road": _facilities_lost_road(changed, before, access, facilities),
         "population_lost_route": _people(pop, had & ~has),
+        "population_in_closed_areas": _people(pop, inside_closed_areas(changed, px, py)),
         "population_slower": _people(pop, both & (access.time_s > before.time_s)),
         "population_faster": _people(pop, both & (access.time_s < before.time_s)),
         "coverage_unchanged": coverage_records(

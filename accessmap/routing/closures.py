@@ -11,7 +11,9 @@ Rules (``docs/scenarios.md``, "Road changes and seasons"):
 - a segment is *slowed* when its midpoint lies inside a slow polygon (segments join two
   consecutive OSM nodes, so they are short); where slow polygons overlap, the smallest
   factor applies; a closed segment is not also slowed;
-- people and facilities then snap to the nearest open road, as in any run.
+- people and facilities then snap to the nearest open road, as in any run, except people
+  *inside* a closed polygon: they cannot walk out through it and count as off the network
+  (:func:`cut_off_closed_areas`).
 
 When nothing is closed or slowed the network is returned unchanged (the same object), so
 the run's outputs are bit-identical to a run without the changes.
@@ -30,8 +32,11 @@ from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError, NetworkError
 from accessmap.routing.network import RoadNetwork
+from accessmap.routing.snapping import Snap
+from accessmap.routing.travel_times import OFF_NETWORK, Access
 
-__all__ = ["ChangedRoads", "RoadChanges", "change_roads"]
+__all__ = ["ChangedRoads", "RoadChanges", "change_roads", "cut_off_closed_areas",
+           "inside_closed_areas"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +85,8 @@ class ChangedRoads:
         Per base segment, its speed factor (1 where not slowed; closed segments 1).
     kept
         Index in ``base`` of each segment of ``network``.
+    closed_areas
+        The closed polygons (network CRS).
     """
 
     network: RoadNetwork
@@ -87,6 +94,7 @@ class ChangedRoads:
     closed: NDArray[np.bool_]
     slow_factor: NDArray[np.float64]
     kept: NDArray[np.int64]
+    closed_areas: NDArray[np.object_] = field(default_factory=_no_geometries)
 
     @property
     def slowed(self) -> NDArray[np.bool_]:
@@ -140,7 +148,7 @@ def change_roads(network: RoadNetwork, changes: RoadChanges) -> ChangedRoads:
         raise NetworkError("the road changes close every road of the network; check "
                            "[roads] closed_areas and closed_ways")
     if not closed.any() and not (factor < 1).any():
-        return ChangedRoads(network, network, closed, factor, kept)
+        return ChangedRoads(network, network, closed, factor, kept, changes.closed_areas)
     fwd = network.seg_time_fwd_s[kept] / factor[kept]
     bwd = network.seg_time_bwd_s[kept] / factor[kept]
     changed = dataclasses.replace(
@@ -149,7 +157,38 @@ def change_roads(network: RoadNetwork, changes: RoadChanges) -> ChangedRoads:
         seg_highway=network.seg_highway[kept], seg_way_id=network.seg_way_id[kept])
     logger.info("road changes: %d segments closed, %d slowed", int(closed.sum()),
                 int((factor < 1).sum()))
-    return ChangedRoads(changed, network, closed, factor, kept)
+    return ChangedRoads(changed, network, closed, factor, kept, changes.closed_areas)
+
+
+def inside_closed_areas(changed: ChangedRoads, x: NDArray[np.float64],
+                        y: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Per point (network CRS), True when it lies inside (or on) a closed polygon."""
+    inside = np.zeros(np.asarray(x).size, dtype=np.bool_)
+    if changed.closed_areas.size:
+        point, _ = shapely.STRtree(changed.closed_areas).query(
+            shapely.points(x, y), predicate="intersects")
+        inside[point] = True
+    return inside
+
+
+def cut_off_closed_areas(access: Access, changed: ChangedRoads, x: NDArray[np.float64],
+                         y: NDArray[np.float64]) -> Access:
+    """``access`` with the demand points inside closed polygons off the network.
+
+    People in a flood extent or a no-go area cannot walk out through it to an open road:
+    they get no time (``inf``), no facility and the status ``OFF_NETWORK`` (no road they
+    can use).  Returns ``access`` itself when no point lies inside.
+    """
+    inside = inside_closed_areas(changed, x, y)
+    if not inside.any():
+        return access
+    snap = access.point_snap
+    time_s, facility, status = access.time_s.copy(), access.facility.copy(), access.status.copy()
+    time_s[inside], facility[inside], status[inside] = np.inf, -1, OFF_NETWORK
+    segment = snap.segment.copy()
+    segment[inside] = -1
+    return dataclasses.replace(access, time_s=time_s, facility=facility, status=status,
+                               point_snap=Snap(segment, snap.fraction, snap.distance_m))
 
 
 def _touching(network: RoadNetwork, polygons: NDArray[np.object_]) -> NDArray[np.bool_]:

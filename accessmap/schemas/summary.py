@@ -251,6 +251,7 @@ class RoadChangesSummary:
     closed_ways: list[int]
     facilities_lost_road: list[str]
     population_lost_route: float
+    population_in_closed_areas: float
     population_slower: float
     population_faster: float
     coverage_unchanged: list[CoverageRow]
