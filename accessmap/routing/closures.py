@@ -163,11 +163,14 @@ def change_roads(network: RoadNetwork, changes: RoadChanges) -> ChangedRoads:
 def inside_closed_areas(changed: ChangedRoads, x: NDArray[np.float64],
                         y: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Per point (network CRS), True when it lies inside (or on) a closed polygon."""
-    inside = np.zeros(np.asarray(x).size, dtype=np.bool_)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    inside = np.zeros(x.size, dtype=np.bool_)
     if changed.closed_areas.size:
+        west, south, east, north = shapely.total_bounds(changed.closed_areas)
+        near = np.flatnonzero((x >= west) & (x <= east) & (y >= south) & (y <= north))
         point, _ = shapely.STRtree(changed.closed_areas).query(
-            shapely.points(x, y), predicate="intersects")
-        inside[point] = True
+            shapely.points(x[near], y[near]), predicate="intersects")
+        inside[near[point]] = True
     return inside
 
 
