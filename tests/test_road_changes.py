@@ -211,6 +211,21 @@ def test_bad_road_settings_name_the_key(world: dict[str, Path]) -> None:
         run(scenario(world, closed_areas=world["facilities"]), write=False)
 
 
+def test_way_ids_come_from_osm_files_and_graphs(world: dict[str, Path]) -> None:
+    from accessmap.inputs.network import load_network, network_from_graph
+
+    network = load_network(world["network"], use_cache=False)
+    assert sorted(network.seg_way_id.tolist()) == [10, 20, 30]
+    graph = nx.MultiDiGraph()
+    graph.add_node(1, x=TINY_LON0, y=TINY_LAT)
+    graph.add_node(2, x=TINY_LON0 + KM_LON, y=TINY_LAT)
+    graph.add_node(3, x=TINY_LON0 + 2 * KM_LON, y=TINY_LAT)
+    graph.add_edge(1, 2, length=1000.0, highway="residential", osmid=[7, 8])  # osmnx merges
+    graph.add_edge(2, 3, length=1000.0, highway="residential", osmid="9")  # GraphML text
+    graph.add_edge(3, 1, length=2000.0, highway="residential")  # no id
+    assert sorted(network_from_graph(graph).seg_way_id.tolist()) == [-1, 7, 9]
+
+
 # --------------------------------------------------------------------------- speed profiles
 
 
