@@ -46,6 +46,7 @@ from accessmap.analysis.equity import equity_summary
 from accessmap.analysis.indicators import IndicatorResult, run_indicators
 from accessmap.analysis.referral import Referral, referral_routes
 from accessmap.analysis.results import SETTLEMENT, CoverageAnalysis
+from accessmap.analysis.road_changes import RoadChangeReport, road_change_report
 from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
 from accessmap.config import Scenario
@@ -63,24 +64,32 @@ from accessmap.inputs.landcover import load_offroad_surface
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
+from accessmap.inputs.road_changes import changed_network
 from accessmap.inputs.stops import TransferStops, load_transfer_stops
 from accessmap.outputs import planner_writers
 from accessmap.outputs.maps import roads_layer
 from accessmap.progress import CancelToken, Progress, RunProgress, Tick, scaled
 from accessmap.record import (
     FILES,
+    LAYERS,
     InputFile,
     RunRecord,
     build_record,
     claim_output_folder,
     write_run_folder,
 )
+from accessmap.routing.closures import ChangedRoads, cut_off_closed_areas
 from accessmap.routing.modes import SpeedProfile, get_mode
 from accessmap.routing.multimodal import stop_transfer_points, walk_drive_times
 from accessmap.routing.network import RoadNetwork, padded_bounds_lonlat
 from accessmap.routing.offroad import OffroadSurface, offroad_times
 from accessmap.routing.travel_times import Access, nearest_facility_times
-from accessmap.schemas.summary import FacilityChanges, IndicatorSummary, from_json
+from accessmap.schemas.summary import (
+    FacilityChanges,
+    IndicatorSummary,
+    RoadChangesSummary,
+    from_json,
+)
 from accessmap.siting.plan import SitingData, SitingPlan, recommend_sites
 
 __all__ = ["STAGE_WEIGHTS", "RunInputs", "RunResult", "run"]
@@ -118,6 +127,7 @@ class RunInputs:
     indicator_targets: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     transfer_stops: TransferStops | None = None
     offroad: OffroadSurface | None = None
+    road_changes: ChangedRoads | None = None
 
 
 @dataclass
@@ -188,7 +198,14 @@ def run(
     stage = functools.partial(_stage, timings=timings, reporter=reporter)
     inputs = load_inputs(scenario, stage=stage)
     with stage("travel_times") as tick:
-        access = _travel_times(scenario, inputs, tick)
+        split = 1.0 if inputs.road_changes is None else 0.5  # the rest: unchanged roads
+        access = _travel_times(scenario, inputs, scaled(tick, 0.0, split))
+        if inputs.road_changes is not None:  # people inside closed areas cannot walk out
+            access = cut_off_closed_areas(access, inputs.road_changes, *inputs.network.project(
+                inputs.population.lon, inputs.population.lat))
+        roads_report = None if inputs.road_changes is None else road_change_report(
+            inputs.road_changes, access, inputs.population, inputs.facilities,
+            scenario.analysis.thresholds_min, tick=scaled(tick, split, 1.0))
     with stage("coverage"):
         coverage = coverage_table(access.time_s, inputs.population.population,
                                   scenario.analysis.thresholds_min)
@@ -208,6 +225,7 @@ def run(
     record = _record(scenario, inputs, access, coverage, coverage_analysis, plan, timings,
                      roads=write, referral=referral, indicators=indicators)
     _report_facility_changes(record, scenario, facilities)
+    _add_road_changes(record, roads_report)
     result = RunResult(scenario, network, population, facilities, access, coverage,
                        plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
                        timings, analysis=coverage_analysis, siting=plan, referral=referral,
@@ -240,7 +258,8 @@ def _input_paths(scenario: Scenario) -> list[Path]:
     return [p for p in (inputs.network, inputs.population, inputs.facilities,
                         inputs.boundaries, inputs.groups, siting.candidates, siting.exclusions,
                         scenario.transfer.transfer_stops,
-                        offroad.landcover, offroad.landcover_speeds, offroad.dem)
+                        offroad.landcover, offroad.landcover_speeds, offroad.dem,
+                        scenario.roads.closed_areas, scenario.roads.slow_areas)
             if p is not None]
 
 
@@ -279,6 +298,8 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
     assert paths.network and paths.population and paths.facilities  # _require_inputs
     with stage("network") as tick:
         network = load_network(paths.network, profile=scenario.speed_profile(), tick=tick)
+        changed = changed_network(scenario.roads, network)
+        network = network if changed is None else changed.network
     with stage("population"):
         population = load_population(
             paths.population, bounds_lonlat=_padded_bounds(network),
@@ -312,7 +333,7 @@ def load_inputs(scenario: Scenario, *, stage: Stage | None = None) -> RunInputs:
     return RunInputs(network, population, facilities, admin, labels, groupings,
                      candidates=candidates, exclusions=exclusions, group_polygons=polygons,
                      drive_network=drive, places=places, indicator_targets=targets,
-                     transfer_stops=stops, offroad=offroad)
+                     transfer_stops=stops, offroad=offroad, road_changes=changed)
 
 
 @contextmanager
@@ -358,7 +379,8 @@ def _drive_network(scenario: Scenario, network: RoadNetwork) -> RoadNetwork | No
     """The drive network of mobile circuits, when the run may plan them in another mode.
 
     The run's ``[speeds]`` class speeds are those of its own mode and do not apply to
-    vehicles; its other profile settings (snap distance, ferries, surface factors) do.
+    vehicles; its other profile settings (snap distance, ferries, surface factors, the
+    named profile's season factors) and the ``[roads]`` changes do.
     """
     siting = scenario.siting
     wanted = siting.mobile and (siting.new_sites > 0 or siting.coverage_target is not None)
@@ -369,8 +391,11 @@ def _drive_network(scenario: Scenario, network: RoadNetwork) -> RoadNetwork | No
     options = {k: getattr(speeds, k) for k in ("max_snap_m", "ferry_kph", "ferry_wait_min")
                if getattr(speeds, k) is not None}
     profile = SpeedProfile.default("drive", surface_factors=dict(speeds.surface_factors),
+                                   season_factors=scenario.speed_profile().season_factors,
                                    **options)
-    return load_network(scenario.inputs.network, profile=profile)
+    drive = load_network(scenario.inputs.network, profile=profile)
+    changed = changed_network(scenario.roads, drive, quiet=True)  # closures close for all
+    return drive if changed is None else changed.network
 
 
 # --------------------------------------------------------------------------- stages
@@ -513,6 +538,13 @@ def _report_facility_changes(record: RunRecord, scenario: Scenario,
     if (planned := scenario.facilities.planned) is not None:
         record.summary.run.inputs["planned"] = InputFile(path=str(planned),
                                                          sha256=file_sha256(planned))
+
+
+def _add_road_changes(record: RunRecord, report: RoadChangeReport | None) -> None:
+    """The ``road_changes`` summary entry and ``closed_roads`` layer, when [roads] is set."""
+    if report is not None:
+        record.summary.road_changes = from_json(RoadChangesSummary, report.summary)
+        record.layers[LAYERS.closed_roads] = report.layer
 
 
 def _record(

@@ -38,7 +38,7 @@ def test_record_round_trip(tmp_path: Path) -> None:
     assert Summary.from_dict(run.summary).to_dict() == run.summary
     # optional layers the factory does not make: candidates, referral routes, place names
     assert set(run.layer_names) == set(LAYERS.names()) - {
-        LAYERS.candidates, LAYERS.referral_routes, LAYERS.places}
+        LAYERS.candidates, LAYERS.referral_routes, LAYERS.places, LAYERS.closed_roads}
     assert run.table(FILES.marginal_gain)["covered_population"].tolist() == [12.0, 13.0]
     surface = run.surface()
     assert surface is not None

@@ -113,6 +113,9 @@ def main() -> None:
 @click.option("--dem", type=click.Path(path_type=Path), default=None,
               help="Elevation raster (e.g. Copernicus GLO-30): slow the walk to the road "
                    "on slopes by Tobler's hiking function ([offroad] dem).")
+@click.option("--speed-profile", default=None, metavar="NAME",
+              help="Named speed profile ([speeds.NAME] of the scenario file, or the "
+                   "built-in rainy).  [default: the [speeds] as they are]")
 @set_option
 @out_option
 @overwrite_option
@@ -127,8 +130,8 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         close_facility: tuple[str, ...], planned: Path | None, boundaries: Path | None,
         admin_level: int | None, title: str | None,
         landcover: Path | None, landcover_speeds: Path | None, dem: Path | None,
-        settings: tuple[str, ...], out: Path | None, overwrite: bool, cdn: bool,
-        offline: bool) -> None:
+        speed_profile: str | None, settings: tuple[str, ...], out: Path | None,
+        overwrite: bool, cdn: bool, offline: bool) -> None:
     """Run the access analysis: travel times, coverage, new sites, map and tables.
 
     Settings come from SCENARIO_FILE (TOML) when given; options override it, and
@@ -161,6 +164,7 @@ def run(scenario_file: Path | None, network: Path | None, population: Path | Non
         if close_facility else None,
         boundaries=boundaries, admin_level=admin_level, title=title, out=out,
         landcover=landcover, landcover_speeds=landcover_speeds, dem=dem,
+        speed_profile=speed_profile,
     )
     scenario = apply_settings(scenario, settings)
     _run_and_report(_retitled(scenario, base, explicit=title is not None or any(

@@ -21,6 +21,7 @@ This module imports no numpy, scipy or geopandas, so reading settings is instant
 
 
 from accessmap.config.offroad import Offroad
+from accessmap.config.roads import Roads
 from accessmap.config.scenario import (
     PATH_KEYS,
     SECTIONS,
@@ -42,7 +43,7 @@ from accessmap.config.transfer import Transfer
 
 __all__ = [
     "PATH_KEYS", "SECTIONS",
-    "Analysis", "FacilitySettings", "Inputs", "Offroad", "Output", "Referral", "Scenario",
+    "Analysis", "FacilitySettings", "Inputs", "Offroad", "Output", "Referral", "Roads", "Scenario",
     "Siting", "Speeds", "Transfer",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",

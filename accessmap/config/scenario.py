@@ -14,6 +14,7 @@ from typing import Any
 from accessmap._sections import Section, json_value
 from accessmap.config.indicators import Indicators, indicator_table
 from accessmap.config.offroad import Offroad
+from accessmap.config.roads import Roads
 from accessmap.config.sections import (
     Analysis,
     FacilitySettings,
@@ -34,7 +35,7 @@ __all__ = ["PATH_KEYS", "SECTIONS", "Scenario", "load_scenario", "scenario_from_
 SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
     "siting": Siting, "referral": Referral, "transfer": Transfer, "offroad": Offroad,
-    "output": Output, "indicators": Indicators,
+    "output": Output, "roads": Roads, "indicators": Indicators,
 }
 #: Path-valued keys, by section (resolved relative to a scenario file's folder).
 PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -53,7 +54,7 @@ class Scenario:
     synthetic
         Label every output as made from synthetic data.
     inputs, analysis, facilities, speeds, siting, referral, transfer, offroad, output,
-    indicators
+    roads, indicators
         The sections; each defaults to its own defaults.  Plain mappings are accepted
         and validated like a scenario file's tables.
 
@@ -77,6 +78,7 @@ class Scenario:
     transfer: Transfer = field(default_factory=Transfer)
     offroad: Offroad = field(default_factory=Offroad)
     output: Output = field(default_factory=Output)
+    roads: Roads = field(default_factory=Roads)
     indicators: Indicators = field(default_factory=Indicators)
 
     def __post_init__(self) -> None:

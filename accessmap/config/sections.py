@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from accessmap._sections import Section
+from accessmap._sections import Section, check_value
 from accessmap.config.rules import FacilityRule
 from accessmap.errors import ConfigError
 from accessmap.routing.modes import MODES, SpeedProfile
+from accessmap.routing.seasons import BUILTIN_PROFILES, profile_overrides
 
 __all__ = [
     "POPULATION_UNITS", "Analysis", "FacilitySettings", "Inputs", "Output", "Referral",
@@ -210,6 +211,13 @@ class Speeds(Section):
     default_kph, offroad_kph, detour_factor, max_snap_m, ferry_kph, ferry_wait_min
         Profile settings (see :class:`~accessmap.routing.modes.SpeedProfile`); ``None``
         keeps the mode's default.
+    speed_profile
+        Named profile this run uses (``profile = "rainy"`` in the file, CLI
+        ``--speed-profile``): one of ``profiles`` or the built-in ``rainy``
+        (:mod:`accessmap.routing.seasons`); ``None``: these speeds as they are.
+    profiles
+        ``[speeds.NAME]`` tables: ``surface_factors``/``highway_factors`` (season factors
+        in (0, 1], every mode), ``CLASS = km/h`` and profile settings.
     """
 
     name: ClassVar[str] = "speeds"
@@ -222,13 +230,52 @@ class Speeds(Section):
     max_snap_m: float | None = None
     ferry_kph: float | None = None
     ferry_wait_min: float | None = None
+    speed_profile: str | None = None
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def _check(self) -> None:
+        known = self.known_profiles()
+        if self.speed_profile is not None and self.speed_profile not in known:
+            raise ConfigError(f"speeds.profile {self.speed_profile!r} is unknown; known "
+                              "profiles: " + ", ".join(known)
+                              + " (define others as [speeds.NAME] tables)")
+        for name in self.profiles:  # checked now, even when not chosen
+            try:
+                SpeedProfile.default("walk", **self._profile_options(name))
+            except ConfigError as err:
+                raise ConfigError(f"[speeds.{name}]: {err}") from None
+
+    def known_profiles(self) -> list[str]:
+        """Names ``speed_profile`` may take: the file's ``[speeds.NAME]`` and built-ins."""
+        return sorted({*self.profiles, *BUILTIN_PROFILES})
+
+    def _profile_options(self, name: str) -> dict[str, Any]:
+        """``SpeedProfile.default`` overrides of ``[speeds]`` with profile ``name`` on top."""
+        options: dict[str, Any] = {k: getattr(self, k) for k in PROFILE_KEYS
+                                   if getattr(self, k) is not None}
+        options["speeds_kph"] = dict(self.kph)
+        options["surface_factors"] = dict(self.surface_factors)
+        if name:
+            table = self.profiles.get(name, BUILTIN_PROFILES.get(name, {}))
+            kph, factors, settings = profile_overrides(name, table, settings=PROFILE_KEYS)
+            options["speeds_kph"].update(kph)
+            options.update({k: check_value(f"speeds.{name}.{k}", v, float | None)
+                            for k, v in settings.items()})
+            options["season_factors"] = factors
+        return options
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> Speeds:
         """Build from the scenario file's ``[speeds]`` table (classes and settings mixed)."""
-        values: dict[str, Any] = {"kph": {}}
+        values: dict[str, Any] = {"kph": {}, "profiles": {}}
         for key, value in table.items():
-            if key == "surface_factors":
+            if key in ("profile", "speed_profile"):
+                values["speed_profile"] = value
+            elif key == "profiles" and isinstance(value, Mapping):
+                values["profiles"].update(value)
+            elif key != "surface_factors" and isinstance(value, Mapping) and key != "kph":
+                values["profiles"][key] = value
+            elif key == "surface_factors":
                 if not isinstance(value, Mapping):
                     raise ConfigError("[speeds.surface_factors] must be a table of surface = "
                                       "factor, e.g. unpaved = 0.7")
@@ -244,21 +291,26 @@ class Speeds(Section):
     def to_dict(self) -> dict[str, Any]:
         """Return the ``[speeds]`` table as written in a scenario file."""
         out = super().to_dict()
-        return {**out.pop("kph", {}), **out}
+        profiles = out.pop("profiles", {})
+        if "speed_profile" in out:
+            out["profile"] = out.pop("speed_profile")
+        return {**out.pop("kph", {}), **out, **profiles}
 
     @classmethod
     def schema(cls) -> dict[str, Any]:
         """The ``[speeds]`` table: highway classes (km/h) beside the profile settings."""
         table = super().schema()
         kph = table["properties"].pop("kph")
-        return {**table, "additionalProperties": kph["additionalProperties"],
+        named = table["properties"].pop("profiles")["additionalProperties"]
+        table["properties"]["profile"] = table["properties"].pop("speed_profile")
+        return {**table, "additionalProperties": {"anyOf": [kph["additionalProperties"],
+                                                            named]},
                 "description": "km/h per OSM highway class, plus the profile settings"}
 
     def profile(self, mode: str) -> SpeedProfile:
-        """Return the speed profile of ``mode`` with these overrides applied."""
-        options = {k: getattr(self, k) for k in PROFILE_KEYS if getattr(self, k) is not None}
-        return SpeedProfile.default(mode, speeds_kph=dict(self.kph),
-                                    surface_factors=dict(self.surface_factors), **options)
+        """Return the speed profile of ``mode`` with these overrides (and the chosen
+        named profile) applied."""
+        return SpeedProfile.default(mode, **self._profile_options(self.speed_profile or ""))
 
 
 @dataclass(frozen=True)

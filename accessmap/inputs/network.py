@@ -40,13 +40,14 @@ _READ_SHARE = 0.9
 
 _ARRAY_FIELDS = (
     "node_osm_id", "node_x", "node_y", "node_lon", "node_lat", "seg_u", "seg_v",
-    "seg_length_m", "seg_time_fwd_s", "seg_time_bwd_s", "seg_highway",
+    "seg_length_m", "seg_time_fwd_s", "seg_time_bwd_s", "seg_highway", "seg_way_id",
 )
 
 
 #: Bump when the cached arrays change meaning; older caches are then ignored.
-#: 3: nodes numbered along a Z-order curve (:func:`_spatial_order`).
-CACHE_FORMAT = 4
+#: 3: nodes numbered along a Z-order curve (:func:`_spatial_order`); 5: OSM way id per
+#: segment (``seg_way_id``, for closing a bridge or ferry by its id).
+CACHE_FORMAT = 5
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -373,7 +374,8 @@ def _network_from_rows(rows: WayRows, profile: SpeedProfile, source: str) -> Roa
         mode=profile.mode, crs=crs, node_osm_id=osm_ids, node_x=x, node_y=y,
         node_lon=lon, node_lat=lat, seg_u=u.astype(np.int64), seg_v=v.astype(np.int64),
         seg_length_m=length, seg_time_fwd_s=fwd, seg_time_bwd_s=bwd,
-        seg_highway=np.asarray(rows.highway), profile=profile, source=source,
+        seg_highway=np.asarray(rows.highway),
+        seg_way_id=np.asarray(rows.way_id, dtype=np.int64), profile=profile, source=source,
     )
 
 

@@ -71,6 +71,7 @@ class WayRows:
     fwd_kph: array[float] = field(default_factory=lambda: array("d"))
     bwd_kph: array[float] = field(default_factory=lambda: array("d"))
     way_index: array[int] = field(default_factory=lambda: array("q"))
+    way_id: array[int] = field(default_factory=lambda: array("q"))
     highway: list[str] = field(default_factory=list)
     length_m: array[float] = field(default_factory=lambda: array("d"))
     node_ref: array[int] = field(default_factory=lambda: array("q"))
@@ -172,7 +173,7 @@ def collect_ways(
         if highway is None:
             rows.ferries.append((n_ways, dict(way.tags)))
             highway = "ferry"
-        _add_way(rows, refs, speeds, n_ways, highway)
+        _add_way(rows, refs, speeds, n_ways, highway, way.id)
         n_ways += 1
         if tick is not None and n_ways % _TICK_EVERY_WAYS == 0:
             tick(min(1.0 - math.exp(-n_ways / expected), 0.99), f"read {n_ways:,} ways")
@@ -256,7 +257,8 @@ def _way_refs(nodes: Any, rows: WayRows) -> tuple[list[int], int, int]:
 
 
 def _add_way(
-    rows: WayRows, refs: list[int], speeds: tuple[float, float], index: int, highway: str
+    rows: WayRows, refs: list[int], speeds: tuple[float, float], index: int, highway: str,
+    way_id: int = -1,
 ) -> None:
     """Append the segments between consecutive (distinct) ``refs`` of one way."""
     n = len(refs) - 1
@@ -268,6 +270,7 @@ def _add_way(
     rows.bwd_kph.extend(itertools.repeat(speeds[1], n))
     rows.way_index.extend(itertools.repeat(index, n))
     rows.highway.extend(itertools.repeat(highway, n))
+    rows.way_id.extend(itertools.repeat(way_id, n))
 
 
 def _edge_highway(data: dict[str, Any]) -> str:
@@ -279,6 +282,18 @@ def _edge_highway(data: dict[str, Any]) -> str:
     if highway.startswith("["):
         highway = highway.strip("[]").split(",")[0].strip("'\" ")
     return highway
+
+
+def _edge_way_id(data: dict[str, Any]) -> int:
+    """OSM way id of an edge (osmnx ``osmid``: a number, a list or its repr; -1 if none)."""
+    osmid = data.get("osmid", -1)
+    if isinstance(osmid, list | tuple):
+        osmid = osmid[0] if osmid else -1
+    text = str(osmid).strip("[]").split(",")[0].strip("'\" ")
+    try:
+        return int(text)
+    except ValueError:
+        return -1
 
 
 def _edge_length(data: dict[str, Any], u: Any, v: Any, source: str) -> float:
@@ -330,5 +345,6 @@ def rows_from_graph(
         rows.bwd_kph.append(speeds[0] if both_ways else 0.0)
         rows.way_index.append(len(rows.a))
         rows.highway.append(highway)
+        rows.way_id.append(_edge_way_id(data))
         rows.length_m.append(length)
     return rows

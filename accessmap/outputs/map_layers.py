@@ -113,6 +113,19 @@ def _roads_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
     return [_group("Roads (context)", features)]
 
 
+def _closed_roads_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
+    """Roads closed (solid dark red) and slowed (dashed orange) by ``[roads]``."""
+    features = []
+    for row in frame.itertuples():
+        closed = row.change == "closed"
+        what = "closed" if closed else f"slowed (speed x{float(row.factor):g})"
+        style = {"color": "#8b0000" if closed else "#e67e00", "weight": 3, "opacity": 0.9,
+                 **({} if closed else {"dashArray": "6 4"})}
+        features.append(_feature(row.geometry, style=style, tooltip=escape(
+            f"{what}: {row.highway}, OSM way {row.way_id}")))
+    return [_group("Closed and slowed roads", features)]
+
+
 def _band_groups(frame: gpd.GeoDataFrame, thresholds: Sequence[float]
                  ) -> list[folium.FeatureGroup]:
     classes = time_classes(thresholds)
@@ -393,4 +406,7 @@ def layer_builders(run: RunFolder) -> list[tuple[str, Any]]:
         (LAYERS.facilities, lambda f: _facility_groups(f, run.layer(LAYERS.catchments))),
         (LAYERS.recommended_sites, _site_groups),
         (LAYERS.mobile_routes, _route_groups),
+        # only in runs with [roads] changes, so other maps do not list it as missing
+        *([(LAYERS.closed_roads, _closed_roads_groups)]
+          if LAYERS.closed_roads in run.layer_names else []),
     ]

@@ -124,6 +124,11 @@ def layer_qml(connection: sqlite3.Connection, table: str) -> str | None:
         return _band_qml(values[:5]) if values else None
     if table == LAYERS.recommended_sites and "kind" in columns:
         return _site_qml()
+    if table == LAYERS.closed_roads:
+        return categorized_qml("change", [
+            ("closed", "closed", "line", {"line_color": "#8b0000", "line_width": "0.8"}),
+            ("slowed", "slowed", "line", {"line_color": "#e67e00", "line_width": "0.6",
+                                          "line_style": "dash"})])
     if table == LAYERS.admin_areas:
         shares = sorted((float(m.group(1)), c) for c in columns
                         if (m := re.fullmatch(r"share_([\d.]+)min", c)))

@@ -58,6 +58,7 @@ __all__ = [
     "parse_speed_kph",
     "register_mode",
     "roughness_factor",
+    "season_factor",
     "unregister_mode",
     "way_speeds_kph",
 ]
@@ -311,6 +312,10 @@ class SpeedProfile:
         Straight-line distance to the road is multiplied by this (paths are not straight).
     max_snap_m
         Points farther than this from any usable road are reported as off-network.
+    season_factors
+        Multipliers of a season (a named speed profile, e.g. rainy) for every mode, on
+        top of the rest: keys as in ``surface_factors`` plus ``highway=CLASS``; the
+        smallest that applies is used (see :func:`season_factor`).
     """
 
     mode: str
@@ -322,6 +327,7 @@ class SpeedProfile:
     offroad_kph: float = 5.0
     detour_factor: float = 1.3
     max_snap_m: float = 5000.0
+    season_factors: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_mode(self.mode)
@@ -330,12 +336,15 @@ class SpeedProfile:
             _check_positive(f"speed for {name!r}", kph)
         if self.default_kph is not None:
             _check_positive("default_kph", self.default_kph)
-        for name, factor in self.surface_factors.items():
-            if not (0 < _as_float(f"surface factor for {name!r}", factor) <= 1):
-                raise ConfigError(
-                    f"surface factor for {name!r} is {factor}; it must be in (0, 1] "
-                    "([speeds.surface_factors] in the scenario file)"
-                )
+        for kind, factors in (("surface", self.surface_factors),
+                              ("season", self.season_factors)):
+            for name, factor in factors.items():
+                if not (0 < _as_float(f"{kind} factor for {name!r}", factor) <= 1):
+                    raise ConfigError(
+                        f"{kind} factor for {name!r} is {factor}; it must be in (0, 1] "
+                        f"([speeds.{'surface_factors' if kind == 'surface' else 'NAME'}]"
+                        " in the scenario file)"
+                    )
         if not _as_float("ferry_wait_min", self.ferry_wait_min) >= 0:
             raise ConfigError(f"ferry_wait_min is {self.ferry_wait_min} min; it must be >= 0")
         if not _as_float("detour_factor", self.detour_factor) >= 1:
@@ -500,15 +509,16 @@ def way_speeds_kph(tags: Mapping[str, str], profile: SpeedProfile) -> tuple[floa
     speed = profile.speeds_kph.get(highway, profile.default_kph)
     if speed is None or not mode_allowed(tags, profile.mode):
         return None
+    season = season_factor(tags, profile.season_factors)
     if not get_mode(profile.mode).vehicle:
-        return float(speed), float(speed)
+        return float(speed) * season, float(speed) * season
     oneway = tags.get("oneway", "")
     if oneway in _ONEWAY_TIMED:
         return None
     maxspeed = parse_speed_kph(tags.get("maxspeed"))
     if maxspeed is not None:
         speed = min(float(speed), maxspeed)
-    speed = float(speed) * roughness_factor(tags, profile.surface_factors)
+    speed = float(speed) * roughness_factor(tags, profile.surface_factors) * season
     implied = highway in {"motorway", "motorway_link"} or tags.get("junction") in {
         "roundabout",
         "circular",
@@ -525,6 +535,13 @@ def roughness_factor(tags: Mapping[str, str], factors: Mapping[str, float]) -> f
     keys = [tags.get("surface", ""), f"smoothness={tags.get('smoothness', '')}",
             f"tracktype={tags.get('tracktype', '')}"]
     return min([float(factors[k]) for k in keys if k in factors], default=1.0)
+
+
+def season_factor(tags: Mapping[str, str], factors: Mapping[str, float]) -> float:
+    """Return the smallest season factor of a way's surface keys or ``highway=CLASS`` (1 if
+    none)."""
+    by_class = factors.get(f"highway={tags.get('highway', '')}", 1.0)
+    return min(roughness_factor(tags, factors), float(by_class)) if factors else 1.0
 
 
 def ferry_usable(tags: Mapping[str, str]) -> bool:

@@ -45,7 +45,8 @@ class RoadNetwork:
     Node coordinates are in ``crs`` (projected, metres); ``node_lon``/``node_lat``
     are WGS84.  Segment ``i`` joins nodes ``seg_u[i]`` and ``seg_v[i]``; its time from
     u to v is ``seg_time_fwd_s[i]`` and from v to u ``seg_time_bwd_s[i]`` (``inf`` when
-    that direction is not allowed).
+    that direction is not allowed).  ``seg_way_id`` is the OSM way each segment comes
+    from (the ``osmid`` of a graph edge; -1 when unknown).
     """
 
     mode: str
@@ -61,6 +62,7 @@ class RoadNetwork:
     seg_time_fwd_s: NDArray[np.float64]
     seg_time_bwd_s: NDArray[np.float64]
     seg_highway: NDArray[np.str_]
+    seg_way_id: NDArray[np.int64]
     profile: SpeedProfile
     source: str = ""
 

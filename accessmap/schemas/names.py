@@ -68,6 +68,7 @@ class RunLayers:
     mobile_routes: str = "mobile_routes"
     referral_routes: str = "referral_routes"
     places: str = "places"
+    closed_roads: str = "closed_roads"
 
     def names(self) -> tuple[str, ...]:
         """Every layer name."""
@@ -116,6 +117,9 @@ class Columns:
     within_share: str = "share_within"
     target: str = "target"
     met: str = "met"
+    change: str = "change"
+    factor: str = "factor"
+    way_id: str = "way_id"
     geometry: str = "geometry"
 
     @staticmethod
@@ -139,6 +143,11 @@ class Columns:
         return [self.indicator, self.grouping, self.group, self.facilities_counted,
                 self.threshold_min, self.population, self.population_within,
                 self.within_share, self.target, self.met]
+
+    def closed_roads_layer(self) -> list[str]:
+        """Columns of the ``closed_roads`` layer (plus geometry): closed or slowed, the
+        speed factor (0 when closed), the highway class and the OSM way id."""
+        return [self.change, self.factor, self.highway, self.way_id]
 
     def sites_csv(self) -> list[str]:
         """Columns of ``sites.csv`` (the ``recommended_sites`` summary entries)."""

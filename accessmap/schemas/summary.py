@@ -35,6 +35,7 @@ __all__ = [
     "MarginalGainRow",
     "NetworkComponents",
     "NetworkSummary",
+    "RoadChangesSummary",
     "RunInfo",
     "Site",
     "SitingInfo",
@@ -287,6 +288,24 @@ class FacilityChanges:
 
 
 @dataclass
+class RoadChangesSummary:
+    """Roads closed or slowed by ``[roads]``, and who lost their route (against the same
+    run on the unchanged roads); present only when ``[roads]`` changes roads."""
+
+    segments_closed: int
+    segments_slowed: int
+    closed_km: float
+    slowed_km: float
+    closed_ways: list[int]
+    facilities_lost_road: list[str]
+    population_lost_route: float
+    population_in_closed_areas: float
+    population_slower: float
+    population_faster: float
+    coverage_unchanged: list[CoverageRow]
+
+
+@dataclass
 class InputFile:
     """An input file of the run and its sha256."""
 
@@ -338,6 +357,7 @@ class Summary:
     referral: ReferralSummary | None = field(default=None, metadata={"optional": True})
     indicators: list[IndicatorSummary] | None = field(default=None, metadata=_OPTIONAL)
     facility_changes: FacilityChanges | None = field(default=None, metadata=_OPTIONAL)
+    road_changes: RoadChangesSummary | None = field(default=None, metadata=_OPTIONAL)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as ``summary.json`` holds it (JSON-ready)."""
