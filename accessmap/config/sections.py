@@ -186,10 +186,9 @@ class FacilitySettings(Section):
     def schema(cls) -> dict[str, Any]:
         """The ``[facilities]`` table, with the rule tables of ``close`` and ``require``."""
         table = super().schema()
-        rule = FacilityRule.schema()
-        table["properties"]["close"]["items"] = {
-            "anyOf": [{"type": ["string", "integer"]}, rule]}
-        table["properties"]["require"] = rule
+        rule_or_id = {"anyOf": [{"type": ["string", "integer"]}, FacilityRule.schema()]}
+        table["properties"]["close"]["items"] = rule_or_id
+        table["properties"]["require"] = rule_or_id  # a bare id or name is a rule too
         return table
 
 
@@ -270,7 +269,7 @@ class Speeds(Section):
         values: dict[str, Any] = {"kph": {}, "profiles": {}}
         for key, value in table.items():
             if key in ("profile", "speed_profile"):
-                values["speed_profile"] = value
+                values["speed_profile"] = check_value("speeds.profile", value, str | None)
             elif key == "profiles" and isinstance(value, Mapping):
                 values["profiles"].update(value)
             elif key != "surface_factors" and isinstance(value, Mapping) and key != "kph":
