@@ -471,4 +471,5 @@ def _record(
         coverage=coverage, analysis=analysis, siting=plan,
         roads=roads_layer(network) if roads else None, timings_s=timings,
         referral=referral, places=inputs.places,
+        with_demand_points=scenario.output.writes_demand_points(inputs.population.size),
     )

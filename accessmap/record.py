@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
@@ -37,7 +38,7 @@ from accessmap._files import (
     write_json,
     write_layers,
 )
-from accessmap._raster import write_cog
+from accessmap._raster import read_decimated, write_cog
 from accessmap._version import __version__
 from accessmap.analysis.coverage import coverage_records, label_weights, unreachable_summary
 from accessmap.analysis.zones import REST_ZONE
@@ -52,6 +53,7 @@ from accessmap.schemas.names import (
     CURRENT,
     FILES,
     LAYERS,
+    TRAVEL_TIME_TAGS,
     WITH_NEW_SITES,
     Columns,
     RunFiles,
@@ -175,6 +177,7 @@ def build_record(
     timings_s: Mapping[str, float],
     referral: Referral | None = None,
     places: gpd.GeoDataFrame | None = None,
+    with_demand_points: bool = True,
 ) -> RunRecord:
     """Gather a run's results into its record.
 
@@ -198,6 +201,9 @@ def build_record(
         Seconds per stage.
     referral, places
         Referral times between facility levels; the extract's place names (map labels).
+    with_demand_points
+        Build the ``demand_points`` layer (one point per populated cell; see
+        :func:`accessmap.config.sections.Output`).
     """
     pop = population.population
     unreachable = unreachable_summary(access.status, pop)
@@ -262,7 +268,7 @@ def build_record(
     }
     layers: dict[str, gpd.GeoDataFrame | None] = {
         LAYERS.facilities: facilities[[*COLUMNS.facility_layer(), COLUMNS.geometry]],
-        LAYERS.demand_points: demand_points(population, access),
+        LAYERS.demand_points: demand_points(population, access) if with_demand_points else None,
         LAYERS.roads: roads,
         LAYERS.admin_areas: analysis.admin_areas,
         LAYERS.isochrone_bands: analysis.bands,
@@ -275,8 +281,7 @@ def build_record(
         LAYERS.places: places if places is not None and not places.empty else None,
     }
     grid = np.full(population.shape, np.nan, dtype=np.float32)
-    reached = np.isfinite(access.time_s)
-    grid[population.row[reached], population.col[reached]] = access.time_s[reached] / 60
+    grid[population.row, population.col] = access.time_s / 60  # inf: no route (the tags)
     return RunRecord(summary, tables, layers,
                      Surface(grid, population.transform, population.crs))
 
@@ -324,14 +329,20 @@ def coverage_csv(current: pd.DataFrame, with_new_sites: pd.DataFrame) -> pd.Data
 
 
 def demand_points(population: Population, access: Access) -> gpd.GeoDataFrame:
-    """The ``demand_points`` layer: people, minutes (NaN: none), status, nearest facility."""
+    """The ``demand_points`` layer: people, minutes (NaN: none), status, nearest facility.
+
+    Built from whole arrays (``shapely.points``, a categorical status), with no Python
+    object per point.
+    """
     time_min = access.time_s / 60
+    codes = sorted(STATUS_NAMES)
+    status = pd.Categorical.from_codes(np.searchsorted(codes, access.status),
+                                       [STATUS_NAMES[c] for c in codes])
     return gpd.GeoDataFrame(
         {COLUMNS.population: population.population,
          COLUMNS.time_min: np.where(np.isfinite(time_min), time_min, np.nan),
-         COLUMNS.status: [STATUS_NAMES[int(s)] for s in access.status],
-         COLUMNS.nearest_facility: access.facility},
-        geometry=gpd.points_from_xy(population.lon, population.lat), crs="EPSG:4326")
+         COLUMNS.status: status, COLUMNS.nearest_facility: access.facility},
+        geometry=shapely.points(population.lon, population.lat), crs="EPSG:4326")
 
 
 # --------------------------------------------------------------------------- writing
@@ -393,7 +404,9 @@ def write_run_folder(
         if record.travel_time is not None:
             surface = record.travel_time
             write_cog(stage / FILES.travel_time, surface.minutes, surface.transform,
-                      surface.crs, description="travel time to nearest facility (minutes)")
+                      surface.crs, description="travel time to nearest facility (minutes)",
+                      tags=TRAVEL_TIME_TAGS)
+            record.travel_time = None  # the grid's memory is free for the writers
         tick(3 / steps, FILES.travel_time)
         for done, (name, writer) in enumerate(extras.items(), start=4):
             writer(stage / name)
@@ -405,20 +418,6 @@ def write_run_folder(
         write_json(stage / FILES.summary, data)
         tick(1.0, "run folder complete")
     return Path(out_dir)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- reading
@@ -568,31 +567,32 @@ class RunFolder:
         """Path of a file of the run folder (a :data:`FILES` name), present or not."""
         return self.path / name
 
-    def surface(self) -> Surface | None:
-        """The travel-time raster with people without a route marked, or ``None``."""
+    def surface(self, *, max_pixels: int | None = None) -> Surface | None:
+        """The travel-time raster (NaN: nobody, or no route: ``no_route``), or ``None``.
+
+        ``max_pixels`` reads a large raster 1:k from its overviews, never the whole grid.
+        """
         path = self.path / FILES.travel_time
         if not path.is_file():
             return None
-        import rasterio
-
-        with rasterio.open(path) as src:
-            minutes = src.read(1, masked=True).astype(np.float64).filled(np.nan)
-            surface = Surface(minutes, src.transform, str(src.crs))
-        surface.no_route = self._no_route_cells(surface)
+        minutes, transform, crs, tags = read_decimated(path, max_pixels=max_pixels)
+        surface = Surface(minutes, transform, crs, np.isposinf(minutes))
+        minutes[surface.no_route] = np.nan
+        if "NO_ROUTE_VALUE" not in tags:  # a folder written before the tags
+            surface.no_route = self._no_route_cells(surface)
         return surface
 
     def _no_route_cells(self, surface: Surface) -> NDArray[np.bool_]:
+        """No-route cells from ``demand_points`` (folders written before the tags)."""
         mask = np.zeros(surface.minutes.shape, dtype=bool)
         points = self.layer(LAYERS.demand_points)
-        if points is None or COLUMNS.time_min not in points or points.empty:
-            return mask
-        lost = points[~np.isfinite(points[COLUMNS.time_min].to_numpy(dtype=float))]
-        cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
-                                  lost.geometry.y.to_numpy())
-        rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
-        height, width = surface.minutes.shape[-2:]
-        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        mask[rows[inside], cols[inside]] = True
+        if points is not None and COLUMNS.time_min in points and not points.empty:
+            lost = points[~np.isfinite(points[COLUMNS.time_min].to_numpy(dtype=float))]
+            cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
+                                      lost.geometry.y.to_numpy())
+            rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
+            inside = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
+            mask[rows[inside], cols[inside]] = True
         return mask
 
     def absent(self, names: Sequence[str]) -> list[str]:

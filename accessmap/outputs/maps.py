@@ -131,7 +131,7 @@ def decision_map(run: RunFolder, *, offline: bool = True) -> folium.Map:
     folium.TileLayer("OpenStreetMap", name="Online base map (needs internet)", show=False,
                      overlay=True).add_to(fmap)
     notes: list[str] = []
-    surface = run.surface()
+    surface = run.surface(max_pixels=MAX_IMAGE_PIXELS)
     if surface is not None:
         if surface.crs.upper() not in ("EPSG:4326", "OGC:CRS84"):
             surface = _to_lonlat(surface)
