@@ -56,6 +56,7 @@ from accessmap.inputs.areas import (
     settlement_classes,
 )
 from accessmap.inputs.facilities import load_facilities, read_vector
+from accessmap.inputs.memory import check_memory
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
@@ -167,6 +168,7 @@ def run(
         ``cancel`` was set; nothing was written.
     """
     _require_inputs(scenario)
+    check_memory(scenario)  # refuses a run too large for this machine, before any work
     claim = claim_output_folder(scenario.output.out, overwrite=overwrite,
                                 inputs=_input_paths(scenario)) if write else None
     reporter = RunProgress(progress, token=cancel, weights=STAGE_WEIGHTS)

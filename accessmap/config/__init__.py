@@ -3,7 +3,8 @@
 A scenario file (TOML; every key optional, paths relative to the file) has one table per
 section: ``[inputs]`` (files), ``[analysis]`` (mode, thresholds), ``[facilities]``
 (exclusions), ``[speeds]`` (km/h per highway class and profile settings),
-``[siting]`` (new sites, models, circuits), ``[referral]`` and ``[output]``; the README's
+``[siting]`` (new sites, models, circuits), ``[referral]``, ``[output]`` and
+``[compute]`` (memory limit, parallel workers); the README's
 worked example shows one, and :func:`scenario_schema` describes every key.
 
 Each table is a frozen dataclass (:class:`Inputs`, :class:`Analysis`,
@@ -17,7 +18,7 @@ field's type and range and raises :class:`~accessmap.errors.ConfigError` naming 
 This module imports no numpy, scipy or geopandas, so reading settings is instant.
 """
 
-
+from accessmap.config.compute import Compute
 from accessmap.config.scenario import (
     PATH_KEYS,
     SECTIONS,
@@ -38,7 +39,7 @@ from accessmap.config.sections import (
 
 __all__ = [
     "PATH_KEYS", "SECTIONS",
-    "Analysis", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
+    "Analysis", "Compute", "FacilitySettings", "Inputs", "Output", "Referral", "Scenario", "Siting",
     "Speeds",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",

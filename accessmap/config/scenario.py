@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from accessmap._sections import Section, json_value
+from accessmap.config.compute import Compute
 from accessmap.config.sections import (
     Analysis,
     FacilitySettings,
@@ -29,7 +30,7 @@ __all__ = ["PATH_KEYS", "SECTIONS", "Scenario", "load_scenario", "scenario_from_
 #: Section attribute of :class:`Scenario` -> its class.
 SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
-    "siting": Siting, "referral": Referral, "output": Output,
+    "siting": Siting, "referral": Referral, "output": Output, "compute": Compute,
 }
 #: Path-valued keys, by section (resolved relative to a scenario file's folder).
 PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -47,7 +48,7 @@ class Scenario:
         Shown on the map and in the report.
     synthetic
         Label every output as made from synthetic data.
-    inputs, analysis, facilities, speeds, siting, referral, output
+    inputs, analysis, facilities, speeds, siting, referral, output, compute
         The sections; each defaults to its own defaults.  Plain mappings are accepted
         and validated like a scenario file's tables.
 
@@ -69,6 +70,7 @@ class Scenario:
     siting: Siting = field(default_factory=Siting)
     referral: Referral = field(default_factory=Referral)
     output: Output = field(default_factory=Output)
+    compute: Compute = field(default_factory=Compute)
 
     def __post_init__(self) -> None:
         if not isinstance(self.title, str):
