@@ -49,6 +49,7 @@ from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
 from accessmap.config import Scenario
 from accessmap.errors import ConfigError, DataQualityWarning, NetworkError
+from accessmap.executors import make_executor
 from accessmap.inputs.areas import (
     assign_areas,
     group_labels,
@@ -442,6 +443,8 @@ def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> Sitin
         threshold_min=scenario.siting_threshold_min, candidates=inputs.candidates,
         exclusions=inputs.exclusions, groups=inputs.group_polygons,
         group_column=scenario.inputs.group_column, drive_network=inputs.drive_network,
+        executor=make_executor(scenario.compute.executor, workers=scenario.compute.workers,
+                               scheduler=scenario.compute.scheduler),
     )
 
 

@@ -585,13 +585,13 @@ class RunFolder:
     def _no_route_cells(self, surface: Surface) -> NDArray[np.bool_]:
         """No-route cells from ``demand_points`` (folders written before the tags)."""
         mask = np.zeros(surface.minutes.shape, dtype=bool)
-        points = self.layer(LAYERS.demand_points)
+        points, (height, width) = self.layer(LAYERS.demand_points), surface.minutes.shape
         if points is not None and COLUMNS.time_min in points and not points.empty:
             lost = points[~np.isfinite(points[COLUMNS.time_min].to_numpy(dtype=float))]
             cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
                                       lost.geometry.y.to_numpy())
             rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
-            inside = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
+            inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
             mask[rows[inside], cols[inside]] = True
         return mask
 

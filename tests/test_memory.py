@@ -52,7 +52,7 @@ def test_memory_limit_comes_from_the_setting_then_the_environment(
     monkeypatch.delenv(MEMORY_LIMIT_ENV)
     found = available_memory()
     assert found is None or found > 0
-    with pytest.raises(ConfigError, match="compute.memory_limit_gb"):
+    with pytest.raises(ConfigError, match=r"compute\.memory_limit_gb"):
         Scenario(compute={"memory_limit_gb": 0})
 
 
