@@ -2,8 +2,10 @@
 
 The estimate is linear in what a run holds: the population raster's cells (divided by
 ``aggregate`` squared), the road network (its file size) and a fixed base.  The
-coefficients come from ``scripts/bench_scale.py`` (tiled Comoros, drive, 10 new sites;
-docs/scaling.md) with a margin; the measured peak stayed below the estimate at every size.
+coefficients come from ``scripts/bench_scale.py`` runs of tiled Comoros (drive, 10 new
+sites; docs/scaling.md): N=16 peaked at 2.48 GB with 32.8 M cells and a 49 MB extract,
+1.64 GB with ``aggregate = 2`` (so about 34 bytes a cell), N=4 at 1.30 GB (so about 9
+bytes per byte of extract and a base near 0.9 GB); the constants add 10-20 %.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ __all__ = ["BASE_BYTES", "BYTES_PER_CELL", "BYTES_PER_NETWORK_BYTE", "MEMORY_LIM
 logger = logging.getLogger(__name__)
 
 #: Resident memory of an accessmap process before any data (interpreter, libraries).
-BASE_BYTES = 600 * 2**20
+BASE_BYTES = 2**30
 #: Peak bytes per population-raster cell of the run's window (after ``aggregate``).
-BYTES_PER_CELL = 150
+BYTES_PER_CELL = 40
 #: Peak bytes per byte of the road network file (``.osm.pbf``; parsed, arrays, graph).
-BYTES_PER_NETWORK_BYTE = 60
+BYTES_PER_NETWORK_BYTE = 12
 #: Environment variable overriding the memory available (gigabytes).
 MEMORY_LIMIT_ENV = "ACCESSMAP_MEMORY_LIMIT_GB"
 _GB = 2**30
