@@ -204,6 +204,6 @@ def read_decimated(
         shape = (math.ceil(src.height / step), math.ceil(src.width / step))
         grid = src.read(1, out_shape=shape, out_dtype="float32", masked=True,
                         resampling=rasterio.enums.Resampling.nearest)
-        transform = src.transform * Affine.scale(src.width / shape[1], src.height / shape[0])
+        transform = src.transform @ Affine.scale(src.width / shape[1], src.height / shape[0])
         return (grid.filled(np.nan).astype(np.float32, copy=False), transform, str(src.crs),
                 dict(src.tags()))
