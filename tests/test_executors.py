@@ -8,7 +8,6 @@ The batches run in this process, in a pool of 2 spawned processes and on a real 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,11 +102,11 @@ def test_results_keep_the_items_order_and_a_raising_tick_cancels() -> None:
         pool.map(_square, items, 5, tick=cancel)
 
 
-def test_make_executor_follows_the_setting(tmp_path: Path) -> None:
+def test_make_executor_follows_the_setting() -> None:
     assert make_executor("auto") is None
     assert isinstance(make_executor("serial"), SerialExecutor)
     assert make_executor("processes", workers=3).workers == 3  # type: ignore[union-attr]
     dask = make_executor("dask", scheduler="tcp://host:8786")
     assert isinstance(dask, DaskExecutor) and dask.scheduler == "tcp://host:8786"
-    with pytest.raises(ConfigError, match="compute.executor 'gpu' is unknown"):
+    with pytest.raises(ConfigError, match=r"compute\.executor 'gpu' is unknown"):
         make_executor("gpu")
