@@ -110,3 +110,10 @@ def test_make_executor_follows_the_setting() -> None:
     assert isinstance(dask, DaskExecutor) and dask.scheduler == "tcp://host:8786"
     with pytest.raises(ConfigError, match=r"compute\.executor 'gpu' is unknown"):
         make_executor("gpu")
+
+
+def test_a_service_request_cannot_choose_the_machine() -> None:
+    from accessmap.service.admission import request_schema
+
+    properties = request_schema()["properties"]
+    assert "compute" not in properties and "siting" in properties
