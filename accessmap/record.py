@@ -149,7 +149,7 @@ class RunRecord:
     layers
         Layer name (:data:`LAYERS`) -> layer; ``None`` or empty layers are not written.
     travel_time
-        Minutes to the nearest facility on the population grid (``travel_time.tif``).
+        Minutes to the nearest facility (``travel_time.tif``); the writer drops it once written.
     """
 
     summary: Summary
@@ -402,11 +402,11 @@ def write_run_folder(
         write_layers(stage / FILES.layers, record.layers)
         tick(2 / steps, FILES.layers)
         if record.travel_time is not None:
-            surface = record.travel_time
+            surface, record.travel_time = record.travel_time, None  # the writers read the file
             write_cog(stage / FILES.travel_time, surface.minutes, surface.transform,
                       surface.crs, description="travel time to nearest facility (minutes)",
                       tags=TRAVEL_TIME_TAGS)
-            record.travel_time = None  # the grid's memory is free for the writers
+            del surface  # the grid's memory is free for the writers
         tick(3 / steps, FILES.travel_time)
         for done, (name, writer) in enumerate(extras.items(), start=4):
             writer(stage / name)
