@@ -244,15 +244,19 @@ class _CoverageShared:
 
 def _coverage_rows(batch: NDArray[np.int64], shared: _CoverageShared
                    ) -> scipy.sparse.csr_array:
-    """Times from the demand points to each candidate node of ``batch`` (one thread)."""
-    return bounded_times(shared.graph_to, Sources.at_nodes(batch), shared.limit_s,
-                         targets=shared.targets, n_threads=1)
+    """Which demand points reach each candidate node of ``batch`` (one thread; boolean
+    entries, so that a worker sends back an eighth of the times' bytes)."""
+    times = bounded_times(shared.graph_to, Sources.at_nodes(batch), shared.limit_s,
+                          targets=shared.targets, n_threads=1)
+    return scipy.sparse.csr_array(
+        (np.ones(times.indices.size, dtype=bool), times.indices, times.indptr),
+        shape=times.shape)
 
 
 def _coverage_by_batches(network: RoadNetwork, candidates: NDArray[np.int64],
                          point_snap: Snap, demand: NDArray[np.int64], limit_s: float,
                          executor: Executor, *, tick: Tick | None) -> scipy.sparse.csr_array:
-    """:func:`source_point_times` of the candidates, batch by batch on ``executor``."""
+    """The links of :func:`source_point_times` of the candidates, batch by batch."""
     shared = _CoverageShared(network.graph_to, point_targets(network, point_snap, demand),
                              limit_s)
     batches = [candidates[i:i + CANDIDATE_BATCH]
