@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     note = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
             f"{platform.machine()} with {os.cpu_count()} CPUs, Python "
-            f"{sys.version.split()[0]}, on a machine shared with other jobs (numbers "
-            "noisy).  (a) runs whole ``accessmap run``s as batch tasks, after one untimed run "
+            f"{sys.version.split()[0]}, on a machine shared with other jobs (load average "
+            f"{os.getloadavg()[1]:.1f} over the last 5 minutes; numbers noisy).  (a) runs whole ``accessmap run``s as batch tasks, after one untimed run "
             "that fills the network cache; (b) splits the "
             "candidates of one coverage matrix into batches of 512.")
     text = note + "\n\n" + table(found, args.runs)
