@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     note = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
             f"{platform.machine()} with {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}, on a machine shared with other jobs (load average "
-            f"{os.getloadavg()[1]:.1f} over the last 5 minutes; numbers noisy).  (a) runs whole ``accessmap run``s as batch tasks, after one untimed run "
-            "that fills the network cache; (b) splits the "
-            "candidates of one coverage matrix into batches of 512.")
+            f"{os.getloadavg()[1]:.1f} over the last 5 minutes; numbers noisy).  (a) runs "
+            "whole ``accessmap run``s as batch tasks, after one untimed run that fills the "
+            "network cache; (b) splits the candidates of one coverage matrix into batches "
+            "of 512.")
     text = note + "\n\n" + table(found, args.runs)
     print(text)
     if args.write:
