@@ -1,11 +1,13 @@
 """Grid helpers shared by the surface, zone and catchment outputs (no accessmap imports).
 
 Cell areas in square kilometres for any CRS, polygons from labelled grids (vectorised
-cell edges, never hulls) reprojected to EPSG:4326, and Cloud-Optimized GeoTIFF writing.
+cell edges, never hulls) reprojected to EPSG:4326, Cloud-Optimized GeoTIFF writing and
+reading a band at the resolution it is displayed at.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyproj
 import rasterio
+import rasterio.enums
 import rasterio.features
 import rasterio.shutil
 import rasterio.windows
@@ -22,7 +25,8 @@ import shapely.geometry
 from affine import Affine
 from numpy.typing import NDArray
 
-__all__ = ["EARTH_RADIUS_KM", "cell_area_km2", "label_polygons", "polygon_mapping", "write_cog"]
+__all__ = ["EARTH_RADIUS_KM", "cell_area_km2", "label_polygons", "polygon_mapping",
+           "read_decimated", "write_cog"]
 
 #: Mean Earth radius (km) of the spherical cell-area formula.
 EARTH_RADIUS_KM = 6371.0088
@@ -129,6 +133,7 @@ def write_cog(
     crs: str,
     *,
     description: str = "",
+    tags: dict[str, str] | None = None,
 ) -> None:
     """Write a float32 single-band Cloud-Optimized GeoTIFF with NaN as nodata.
 
@@ -138,7 +143,8 @@ def write_cog(
     ``path`` only when complete (atomic rename): no partial file is ever left at
     ``path``.  No in-memory copy of the raster is made, the GDAL block cache is kept
     small meanwhile, and ``grid`` is let go before the COG copy (pass it without
-    keeping another reference and its memory is free for GDAL).
+    keeping another reference and its memory is free for GDAL).  ``tags`` go into the
+    dataset's metadata (e.g. what a value means).
     """
     path = Path(path)
     profile = {
@@ -151,7 +157,7 @@ def write_cog(
     source, target = Path(name), Path(name).with_suffix(".cog.tif")
     try:
         with rasterio.Env(GDAL_CACHEMAX=_COG_CACHE_BYTES):
-            _write_tiled(source, grid, profile, description)
+            _write_tiled(source, grid, profile, description, tags or {})
             del grid
             with rasterio.open(source) as dataset:
                 rasterio.shutil.copy(dataset, str(target), driver="COG", compress="DEFLATE",
@@ -163,7 +169,8 @@ def write_cog(
 
 
 def _write_tiled(
-    path: Path, grid: NDArray[np.floating], profile: dict[str, Any], description: str
+    path: Path, grid: NDArray[np.floating], profile: dict[str, Any], description: str,
+    tags: dict[str, str],
 ) -> None:
     with rasterio.open(path, "w", **profile) as dataset:
         for row in range(0, grid.shape[0], _COG_BLOCK):
@@ -172,3 +179,31 @@ def _write_tiled(
             dataset.write(block, 1, window=window)
         if description:
             dataset.set_band_description(1, description)
+        if tags:
+            dataset.update_tags(**tags)
+
+
+def read_decimated(
+    path: Path, *, max_pixels: int | None = None
+) -> tuple[NDArray[np.float32], Affine, str, dict[str, str]]:
+    """Read band 1 as float32 (nodata as NaN), at most ``max_pixels`` cells.
+
+    A larger raster is read 1:k (the smallest whole ``k`` that fits), nearest neighbour,
+    from the file's overviews when it has them (a COG does): the full grid is never in
+    memory.
+
+    Returns
+    -------
+    grid, transform, crs, tags
+        The cells read, the transform of those cells, the CRS and the dataset's tags.
+    """
+    with rasterio.open(path) as src:
+        step = 1
+        if max_pixels is not None and src.width * src.height > max_pixels:
+            step = math.ceil(math.sqrt(src.width * src.height / max_pixels))
+        shape = (math.ceil(src.height / step), math.ceil(src.width / step))
+        grid = src.read(1, out_shape=shape, out_dtype="float32", masked=True,
+                        resampling=rasterio.enums.Resampling.nearest)
+        transform = src.transform @ Affine.scale(src.width / shape[1], src.height / shape[0])
+        return (grid.filled(np.nan).astype(np.float32, copy=False), transform, str(src.crs),
+                dict(src.tags()))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 __all__ = [
     "AccessmapError", "AccessmapWarning", "Cancelled", "ConfigError", "DataQualityWarning",
-    "InputDataError", "InputFileError", "NetworkError", "OutputError", "SolverError",
+    "InputDataError", "InputFileError", "NetworkError", "OutputError", "ResourceError",
+    "SolverError",
 ]
 
 
@@ -40,6 +41,10 @@ class OutputError(AccessmapError, OSError):
 
 class SolverError(AccessmapError, RuntimeError):
     """An optimisation solver is missing, failed or timed out."""
+
+
+class ResourceError(AccessmapError, MemoryError):
+    """A run would need more memory than the machine has (estimated before any work)."""
 
 
 class Cancelled(AccessmapError):

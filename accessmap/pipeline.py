@@ -51,6 +51,7 @@ from accessmap.analysis.surface import isochrone_bands
 from accessmap.analysis.zones import underserved_zones
 from accessmap.config import Scenario
 from accessmap.errors import ConfigError, DataQualityWarning, NetworkError
+from accessmap.executors import make_executor
 from accessmap.inputs.areas import (
     assign_areas,
     group_labels,
@@ -61,6 +62,7 @@ from accessmap.inputs.facilities import read_vector
 from accessmap.inputs.facility_changes import load_scenario_facilities
 from accessmap.inputs.indicators import target_populations
 from accessmap.inputs.landcover import load_offroad_surface
+from accessmap.inputs.memory import check_memory
 from accessmap.inputs.network import file_sha256, load_network
 from accessmap.inputs.places import read_places
 from accessmap.inputs.population import RASTER_SUFFIXES, Population, counts_on_grid, load_population
@@ -191,6 +193,7 @@ def run(
         ``cancel`` was set; nothing was written.
     """
     _require_inputs(scenario)
+    check_memory(scenario)  # refuses a run too large for this machine, before any work
     claim = claim_output_folder(scenario.output.out, overwrite=overwrite,
                                 inputs=_input_paths(scenario)) if write else None
     reporter = RunProgress(progress, token=cancel, weights=STAGE_WEIGHTS)
@@ -518,6 +521,8 @@ def _siting_data(scenario: Scenario, inputs: RunInputs, access: Access) -> Sitin
         threshold_min=scenario.siting_threshold_min, candidates=inputs.candidates,
         exclusions=inputs.exclusions, groups=inputs.group_polygons,
         group_column=scenario.inputs.group_column, drive_network=inputs.drive_network,
+        executor=make_executor(scenario.compute.executor, workers=scenario.compute.workers,
+                               scheduler=scenario.compute.scheduler),
     )
 
 
@@ -573,6 +578,7 @@ def _record(
         coverage=coverage, analysis=analysis, siting=plan,
         roads=roads_layer(network) if roads else None, timings_s=timings,
         referral=referral, places=inputs.places,
+        with_demand_points=scenario.output.writes_demand_points(inputs.population.size),
     )
     if indicators is not None:
         record.summary.indicators = [from_json(IndicatorSummary, e) for e in indicators.summary]

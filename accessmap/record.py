@@ -37,14 +37,13 @@ from accessmap._files import (
     write_json,
     write_layers,
 )
-from accessmap._raster import write_cog
+from accessmap._raster import read_decimated, write_cog
 from accessmap._version import __version__
 from accessmap.analysis.coverage import coverage_records, label_weights, unreachable_summary
 from accessmap.analysis.zones import REST_ZONE
 from accessmap.config import Scenario, scenario_from_dict
 from accessmap.errors import ConfigError, OutputError
 from accessmap.progress import Tick, no_progress
-from accessmap.routing.travel_times import STATUS_NAMES
 from accessmap.schemas import SchemaError, shipped_schema, validate
 from accessmap.schemas import summary as spec
 from accessmap.schemas.names import (
@@ -52,11 +51,13 @@ from accessmap.schemas.names import (
     CURRENT,
     FILES,
     LAYERS,
+    TRAVEL_TIME_TAGS,
     WITH_NEW_SITES,
     Columns,
     RunFiles,
     RunLayers,
 )
+from accessmap.schemas.rows import demand_points, referral_summary, site_row
 from accessmap.schemas.summary import (
     RECORD_VERSION,
     CoverageRow,
@@ -147,7 +148,7 @@ class RunRecord:
     layers
         Layer name (:data:`LAYERS`) -> layer; ``None`` or empty layers are not written.
     travel_time
-        Minutes to the nearest facility on the population grid (``travel_time.tif``).
+        Minutes to the nearest facility (``travel_time.tif``); the writer drops it once written.
     population
         People per cell of the same grid (``population.tif``, NaN where none live).
     """
@@ -178,6 +179,7 @@ def build_record(
     timings_s: Mapping[str, float],
     referral: Referral | None = None,
     places: gpd.GeoDataFrame | None = None,
+    with_demand_points: bool = True,
 ) -> RunRecord:
     """Gather a run's results into its record.
 
@@ -201,6 +203,9 @@ def build_record(
         Seconds per stage.
     referral, places
         Referral times between facility levels; the extract's place names (map labels).
+    with_demand_points
+        Build the ``demand_points`` layer (one point per populated cell; see
+        :func:`accessmap.config.sections.Output`).
     """
     pop = population.population
     unreachable = unreachable_summary(access.status, pop)
@@ -215,7 +220,7 @@ def build_record(
         facilities_unsnapped=[str(n) for n in facilities.loc[
             ~access.facility_snap.on_network, COLUMNS.name]],
         facilities_dropped=list(facilities.attrs.get("dropped", [])),
-        recommended_sites=[_site_row(r) for r in siting.sites.itertuples()],
+        recommended_sites=[site_row(r) for r in siting.sites.itertuples()],
         siting_threshold_min=siting_threshold_min,
         coverage_with_new_sites=_coverage_rows(siting.coverage_with_new_sites),
         network=from_json(spec.NetworkSummary, dict(network)),
@@ -249,7 +254,7 @@ def build_record(
             population_without_facility_in_catchment=round(
                 float(pop[~(analysis.accessibility > 0)].sum()), 1)),
         equity=from_json(spec.Equity, analysis.equity),
-        referral=None if referral is None else _referral_summary(referral),
+        referral=None if referral is None else referral_summary(referral),
     )
     tables = {
         FILES.coverage: coverage_csv(coverage, siting.coverage_with_new_sites),
@@ -265,7 +270,8 @@ def build_record(
     }
     layers: dict[str, gpd.GeoDataFrame | None] = {
         LAYERS.facilities: facilities[[*COLUMNS.facility_layer(facilities), COLUMNS.geometry]],
-        LAYERS.demand_points: demand_points(population, access, facilities[COLUMNS.facility_id]),
+        LAYERS.demand_points: (demand_points(population, access, facilities[COLUMNS.facility_id])
+                               if with_demand_points else None),
         LAYERS.roads: roads,
         LAYERS.admin_areas: analysis.admin_areas,
         LAYERS.isochrone_bands: analysis.bands,
@@ -278,37 +284,14 @@ def build_record(
         LAYERS.places: places if places is not None and not places.empty else None,
     }
     grid = np.full(population.shape, np.nan, dtype=np.float32)
-    reached = np.isfinite(access.time_s)
-    grid[population.row[reached], population.col[reached]] = access.time_s[reached] / 60
+    grid[population.row, population.col] = access.time_s / 60  # inf: no route (the tags)
     return RunRecord(summary, tables, layers,
                      Surface(grid, population.transform, population.crs),
                      population.to_grid(population.population))
 
 
-def _referral_summary(referral: Referral) -> spec.ReferralSummary:
-    table, times = referral.table, referral.table["time_min"].to_numpy(dtype=float)
-    times = times[np.isfinite(times)]
-    return spec.ReferralSummary(
-        level_column=str(referral.level_column), levels=list(referral.levels),
-        facilities=len(table), reachable=int(table["reachable"].sum()),
-        unreachable=[str(n) for n in table.loc[~table["reachable"], "name"]],
-        median_time_min=round(float(np.median(times)), 1) if times.size else None,
-        max_time_min=round(float(times.max()), 1) if times.size else None)
-
-
 def _coverage_rows(table: pd.DataFrame) -> list[CoverageRow]:
     return [CoverageRow(**row) for row in coverage_records(table)]
-
-
-def _site_row(row: Any) -> spec.Site:
-    time = float(row.nearest_facility_time_min)
-    return spec.Site(
-        rank=int(row.rank), kind=str(row.kind), lon=round(float(row.geometry.x), 6),
-        lat=round(float(row.geometry.y), 6), added_population=round(float(row.added_population), 1),
-        weighted_gain=round(float(row.weighted_gain), 3),
-        cumulative_share=round(float(row.cumulative_share), 6),
-        nearest_facility=None if pd.isna(row.nearest_facility) else str(row.nearest_facility),
-        nearest_facility_time_min=round(time, 1) if np.isfinite(time) else None)
 
 
 def _records(table: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -325,17 +308,6 @@ def coverage_csv(current: pd.DataFrame, with_new_sites: pd.DataFrame) -> pd.Data
     now = current.assign(**{COLUMNS.scenario: CURRENT})
     after = with_new_sites.assign(**{COLUMNS.scenario: WITH_NEW_SITES})
     return pd.concat([now, after], ignore_index=True)[COLUMNS.coverage_csv()]
-
-
-def demand_points(population: Population, access: Access, ids: pd.Series) -> gpd.GeoDataFrame:
-    """The ``demand_points`` layer: people, minutes, status, nearest facility id (empty: none)."""
-    time_min = access.time_s / 60
-    return gpd.GeoDataFrame(
-        {COLUMNS.population: population.population,
-         COLUMNS.time_min: np.where(np.isfinite(time_min), time_min, np.nan),
-         COLUMNS.status: [STATUS_NAMES[int(s)] for s in access.status],
-         COLUMNS.nearest_facility: [None if f < 0 else str(ids.iloc[f]) for f in access.facility]},
-        geometry=gpd.points_from_xy(population.lon, population.lat), crs="EPSG:4326")
 
 
 # --------------------------------------------------------------------------- writing
@@ -395,12 +367,16 @@ def write_run_folder(
         write_layers(stage / FILES.layers, record.layers)
         tick(2 / steps, FILES.layers)
         if record.travel_time is not None:
-            surface = record.travel_time
-            write_cog(stage / FILES.travel_time, surface.minutes, surface.transform,
-                      surface.crs, description="travel time to nearest facility (minutes)")
+            surface, record.travel_time = record.travel_time, None  # the writers read the file
+            transform, crs = surface.transform, surface.crs
+            write_cog(stage / FILES.travel_time, surface.minutes, transform, crs,
+                      description="travel time to nearest facility (minutes)",
+                      tags=TRAVEL_TIME_TAGS)
+            del surface  # the grid's memory is free for the writers
             if record.population is not None:
-                write_cog(stage / FILES.population, record.population, surface.transform,
-                          surface.crs, description="people per analysis cell")
+                write_cog(stage / FILES.population, record.population, transform, crs,
+                          description="people per analysis cell")
+                record.population = None
         tick(3 / steps, FILES.travel_time)
         for done, (name, writer) in enumerate(extras.items(), start=4):
             writer(stage / name)
@@ -561,31 +537,32 @@ class RunFolder:
         """Path of a file of the run folder (a :data:`FILES` name), present or not."""
         return self.path / name
 
-    def surface(self) -> Surface | None:
-        """The travel-time raster with people without a route marked, or ``None``."""
+    def surface(self, *, max_pixels: int | None = None) -> Surface | None:
+        """The travel-time raster (NaN: nobody, or no route: ``no_route``), or ``None``.
+
+        ``max_pixels`` reads a large raster 1:k from its overviews, never the whole grid.
+        """
         path = self.path / FILES.travel_time
         if not path.is_file():
             return None
-        import rasterio
-
-        with rasterio.open(path) as src:
-            minutes = src.read(1, masked=True).astype(np.float64).filled(np.nan)
-            surface = Surface(minutes, src.transform, str(src.crs))
-        surface.no_route = self._no_route_cells(surface)
+        minutes, transform, crs, tags = read_decimated(path, max_pixels=max_pixels)
+        surface = Surface(minutes, transform, crs, np.isposinf(minutes))
+        minutes[surface.no_route] = np.nan
+        if "NO_ROUTE_VALUE" not in tags:  # a folder written before the tags
+            surface.no_route = self._no_route_cells(surface)
         return surface
 
     def _no_route_cells(self, surface: Surface) -> NDArray[np.bool_]:
+        """No-route cells from ``demand_points`` (folders written before the tags)."""
         mask = np.zeros(surface.minutes.shape, dtype=bool)
-        points = self.layer(LAYERS.demand_points)
-        if points is None or COLUMNS.time_min not in points or points.empty:
-            return mask
-        lost = points[~np.isfinite(points[COLUMNS.time_min].to_numpy(dtype=float))]
-        cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
-                                  lost.geometry.y.to_numpy())
-        rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
-        height, width = surface.minutes.shape[-2:]
-        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        mask[rows[inside], cols[inside]] = True
+        points, (height, width) = self.layer(LAYERS.demand_points), surface.minutes.shape
+        if points is not None and COLUMNS.time_min in points and not points.empty:
+            lost = points[~np.isfinite(points[COLUMNS.time_min].to_numpy(dtype=float))]
+            cols, rows = apply_affine(~surface.transform, lost.geometry.x.to_numpy(),
+                                      lost.geometry.y.to_numpy())
+            rows, cols = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
+            inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+            mask[rows[inside], cols[inside]] = True
         return mask
 
     def absent(self, names: Sequence[str]) -> list[str]:

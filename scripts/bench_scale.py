@@ -10,7 +10,8 @@ For each N it makes the country with ``scripts/make_large_country.py`` (once, in
 cache (cold) and again (warm).  It reports the wall time, every stage's time from
 ``summary.json timings_s``, the peak RSS of the run's process (``wait4``), the time per
 million raster cells and, between consecutive sizes, each stage's growth exponent
-``log(t2 / t1) / log(N2 / N1)`` (1 = linear, 2 = quadratic).  With ``--write`` the table
+``log(t2 / t1) / log(N2 / N1)`` (1 = linear, 2 = quadratic), also of the peak and of
+the size of ``map.html`` (budget 10 MB at every N).  With ``--write`` the table
 goes into ``scripts/BENCHMARKS.md`` under "Scale" (replacing that section).
 """
 
@@ -50,10 +51,13 @@ def _run(scenario: Path, out: Path, cache: Path) -> dict[str, object]:
         raise SystemExit(f"accessmap run failed ({status}): {stderr[-1500:]}")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return {"wall_s": wall, "peak_gb": usage.ru_maxrss / 2**20,
+            "map_mb": (out / "map.html").stat().st_size / 1e6,
+            "layers_mb": (out / "layers.gpkg").stat().st_size / 1e6,
             "stages": dict(summary.get("timings_s", {}))}
 
 
-def bench(sizes: list[int], work: Path) -> list[dict[str, object]]:
+def bench(sizes: list[int], work: Path, *, kinds: tuple[str, ...] = ("cold", "warm")
+          ) -> list[dict[str, object]]:
     rows = []
     for n in sizes:
         folder = work / f"n{n}"
@@ -63,11 +67,13 @@ def bench(sizes: list[int], work: Path) -> list[dict[str, object]]:
             info = {"cells": _cells(folder)}
         cache = work / f"cache-n{n}"
         shutil.rmtree(cache, ignore_errors=True)
-        for kind in ("cold", "warm"):
+        if kinds == ("warm",):  # fill the cache first, untimed
+            _run(folder / "scenario.toml", folder / "run-fill", cache)
+        for kind in kinds:
             result = _run(folder / "scenario.toml", folder / f"run-{kind}", cache)
             rows.append({"n": n, "cache": kind, "cells_m": int(info["cells"]) / 1e6, **result})
-            print(f"N={n} {kind}: {result['wall_s']:.1f} s, {result['peak_gb']:.2f} GB",
-                  flush=True)
+            print(f"N={n} {kind}: {result['wall_s']:.1f} s, {result['peak_gb']:.2f} GB, "
+                  f"map.html {result['map_mb']:.1f} MB", flush=True)
     return rows
 
 
@@ -80,19 +86,22 @@ def _cells(folder: Path) -> int:
 
 def table(rows: list[dict[str, object]]) -> str:
     stages = sorted({s for r in rows for s in r["stages"]})  # type: ignore[attr-defined]
-    head = ["N", "cache", "cells (M)", "wall s", "peak GB", "s per M cells", *stages]
+    head = ["N", "cache", "cells (M)", "wall s", "peak GB", "s per M cells", "map.html MB",
+            "layers.gpkg MB", *stages]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         st = r["stages"]
         lines.append("| " + " | ".join([
             str(r["n"]), str(r["cache"]), f"{r['cells_m']:.1f}", f"{r['wall_s']:.1f}",
             f"{r['peak_gb']:.2f}", f"{float(r['wall_s']) / float(r['cells_m']):.2f}",
+            f"{float(r.get('map_mb', float('nan'))):.1f}",  # type: ignore[arg-type]
+            f"{float(r.get('layers_mb', float('nan'))):.0f}",  # type: ignore[arg-type]
             *(f"{st.get(s, float('nan')):.2f}" for s in stages)]) + " |")  # type: ignore[attr-defined]
     warm = [r for r in rows if r["cache"] == "warm"]
     if len(warm) > 1:
         lines += ["", "Growth exponent between consecutive N (warm; 1 = linear):", "",
-                  "| from N | to N | wall | peak | " + " | ".join(stages) + " |",
-                  "|" + "---|" * (4 + len(stages))]
+                  "| from N | to N | wall | peak | map.html | " + " | ".join(stages) + " |",
+                  "|" + "---|" * (5 + len(stages))]
         for a, b in itertools.pairwise(warm):
             ratio = math.log(int(b["n"]) / int(a["n"]))
 
@@ -102,6 +111,7 @@ def table(rows: list[dict[str, object]]) -> str:
             lines.append("| " + " | ".join([
                 str(a["n"]), str(b["n"]), growth(float(a["wall_s"]), float(b["wall_s"])),
                 growth(float(a["peak_gb"]), float(b["peak_gb"])),
+                growth(float(a["map_mb"]), float(b["map_mb"])),  # type: ignore[arg-type]
                 *(growth(a["stages"].get(s, 0), b["stages"].get(s, 0))  # type: ignore[attr-defined]
                   for s in stages)]) + " |")
     return "\n".join(lines)
@@ -126,12 +136,15 @@ def main() -> int:
     parser.add_argument("--work", type=Path, required=True,
                         help="folder for the countries, caches and runs (outside the repo)")
     parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
+    parser.add_argument("--warm-only", action="store_true",
+                        help="time the warm-cache run only (the cache is filled untimed)")
     parser.add_argument("--note", default="", help="machine and load, written above the table")
     args = parser.parse_args()
     work = args.work.resolve()
     if work == ROOT or ROOT in work.parents:
         parser.error("--work must be outside the repository")
-    rows = bench([int(s) for s in args.sizes.split(",")], work)
+    rows = bench([int(s) for s in args.sizes.split(",")], work,
+                 kinds=("warm",) if args.warm_only else ("cold", "warm"))
     text = table(rows)
     print(text)
     if args.write:

@@ -178,8 +178,8 @@ def record(*, omit: tuple[str, ...] = (), **summary_extra: Any) -> RunRecord:
         summary=Summary.from_dict(data),
         tables={name: table for name, table in tables.items() if name not in omit},
         layers={name: frame for name, frame in layers().items() if name not in omit},
-        travel_time=None if FILES.travel_time in omit else Surface(
-            TIMES.astype(np.float32), TRANSFORM, "EPSG:4326"),
+        travel_time=None if FILES.travel_time in omit else Surface(  # +inf: people, no route
+            np.where(np.isnan(TIMES), np.inf, TIMES).astype(np.float32), TRANSFORM, "EPSG:4326"),
     )
 
 

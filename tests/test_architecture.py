@@ -23,7 +23,7 @@ PACKAGE = ROOT / "accessmap"
 #: Top-level part of a module name -> its layer.
 LAYERS: dict[str, int] = {
     "_version": 0, "errors": 0, "_locks": 0,
-    "progress": 1, "_raster": 1, "_files": 1, "_sections": 1,
+    "progress": 1, "_raster": 1, "_files": 1, "_sections": 1, "executors": 1,
     "routing": 2,
     "config": 3,
     "inputs": 4,

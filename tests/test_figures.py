@@ -124,7 +124,7 @@ def _long_thin(run: RunFolder, monkeypatch: pytest.MonkeyPatch) -> RunFolder:
     minutes[:, 150:] = 150.0
     strip = Surface(minutes, Affine(0.01, 0, 44.0, 0, -0.01, -12.0), "EPSG:4326",
                     np.zeros((2, 300), bool))
-    run.surface = lambda: strip  # type: ignore[method-assign]
+    run.surface = lambda **_: strip  # type: ignore[method-assign]
     long_title = ("A very long title naming the country, the travel mode, the data sources "
                   "and the year of the population estimate, as ministries like them")
     monkeypatch.setattr(RunFolder, "title", property(lambda self: long_title))

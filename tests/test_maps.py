@@ -10,13 +10,20 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
+import shapely
 from click.testing import CliRunner
 from shapely.geometry import LineString
 
 from accessmap.cli import main
 from accessmap.errors import OutputError
 from accessmap.inputs.network import network_from_graph
-from accessmap.outputs.maps import roads_layer, share_column, write_map
+from accessmap.outputs.maps import (
+    MAP_BUDGET_BYTES,
+    VERTEX_BUDGET,
+    roads_layer,
+    share_column,
+    write_map,
+)
 from accessmap.outputs.style import COVERAGE_COLOURS, escape, time_classes
 from accessmap.record import RECORD_VERSION, RunFolder
 from tests.runfolder_factory import XSS, make_run_folder, summary
@@ -168,3 +175,40 @@ def test_roads_layer_merges_per_class_and_drops_minor_roads_of_big_networks() ->
     assert roads.crs.to_epsg() == 4326
     major = roads_layer(network, max_segments=1)
     assert major["highway"].tolist() == ["primary"]
+
+
+def _curvy_lines(lines: int, steps: int, *, seed: int) -> list[LineString]:
+    """Lines of ``steps`` vertices about 100 m apart whose heading drifts (like roads)."""
+    rng = np.random.default_rng(seed)
+    heading = np.cumsum(rng.normal(0, 0.3, size=(lines, steps)), axis=1)
+    moves = 0.001 * np.stack([np.cos(heading), np.sin(heading)], axis=-1)
+    starts = rng.uniform([43.0, -13.0], [45.0, -11.0], size=(lines, 1, 2))
+    return [LineString(w) for w in starts + np.cumsum(moves, axis=1)]
+
+
+def test_a_country_size_map_stays_within_its_vertex_and_byte_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = make_run_folder(tmp_path / "empty", omit=("roads", "isochrone_bands"))
+    base = write_map(empty).stat().st_size  # the map without the two layers
+    # at the shipped budgets (about 21 bytes a vertex) the map stays within its bytes
+    assert base + 25 * sum(VERTEX_BUDGET.values()) < MAP_BUDGET_BYTES - 2_000_000
+    run = make_run_folder(tmp_path / "run", omit=("roads", "isochrone_bands"))
+    roads = _curvy_lines(100, 500, seed=1)  # 50,000 vertices: ~1 MB as GeoJSON
+    rings = [line.buffer(0.002) for line in _curvy_lines(30, 200, seed=2)]
+    gpd.GeoDataFrame({"highway": ["primary"] * len(roads)}, geometry=roads,
+                     crs="EPSG:4326").to_file(run / "layers.gpkg", layer="roads",
+                                              driver="GPKG", engine="pyogrio")
+    bands = gpd.GeoDataFrame({"threshold_min": [30.0, 60.0, 120.0],
+                              "population": [1.0, 2.0, 3.0]},
+                             geometry=[shapely.union_all(rings[:10]),
+                                       shapely.union_all(rings[:20]),
+                                       shapely.union_all(rings)], crs="EPSG:4326")
+    bands.to_file(run / "layers.gpkg", layer="isochrone_bands", driver="GPKG",
+                  engine="pyogrio")
+    raw = write_map(run, out=tmp_path / "raw.html").stat().st_size
+    assert raw > base + 400_000  # at the base tolerances alone, the two layers take more
+    monkeypatch.setitem(VERTEX_BUDGET, "roads", 4_000)
+    monkeypatch.setitem(VERTEX_BUDGET, "isochrone_bands", 2_000)
+    text = write_map(run, overwrite=True).read_text(encoding="utf-8")
+    assert len(text.encode()) < base + 30 * 6_000
+    assert "Roads (context)" in text and "within 120 min" in text

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 
 from accessmap.errors import OutputError
 from accessmap.record import (
@@ -156,3 +157,62 @@ def test_validator_matches_jsonschema_when_installed() -> None:
         jsonschema.validate(bad, summary_schema())
     with pytest.raises(SchemaError, match="population_total: expected number"):
         validate(bad, summary_schema())
+
+
+def test_surface_is_read_decimated_with_no_route_cells_from_the_raster(
+        tmp_path: Path) -> None:
+    run = RunFolder(write_run_folder(record(), tmp_path / "run", overwrite=False))
+    surface = run.surface(max_pixels=4)  # 16 cells -> 1:2, nearest: rows/cols 1 and 3
+    assert surface is not None and surface.minutes.shape == (2, 2)
+    assert surface.minutes.dtype == np.float32
+    assert surface.transform.a == pytest.approx(0.02)
+    np.testing.assert_array_equal(surface.minutes, TIMES[1::2, 1::2].astype(np.float32))
+    np.testing.assert_array_equal(surface.no_route, np.isnan(TIMES[1::2, 1::2]))
+
+
+def test_demand_points_follow_the_setting_and_the_raster_marks_no_route(
+        tiny_world: dict[str, Path]) -> None:
+    from accessmap import pipeline
+    from accessmap.config import Scenario
+    from accessmap.routing.travel_times import STATUS_NAMES
+    from tests.conftest import KM_LON, TINY_LAT, TINY_LON0, write_osm, write_raster
+
+    # a second road 2 km north of the tiny world's, joined to nothing: its people have no
+    # route (the facility is on the first road)
+    north = TINY_LAT + 2 * KM_LON
+    nodes = {i + 1: (TINY_LON0 + i * KM_LON, TINY_LAT) for i in range(4)}
+    nodes |= {10 + i: (TINY_LON0 + i * KM_LON, north) for i in range(4)}
+    world = tiny_world["dir"]
+    network = write_osm(world / "two_roads.osm", nodes,
+                        [(1, [1, 2, 3, 4], {"highway": "residential"}),
+                         (2, [10, 11, 12, 13], {"highway": "residential"})])
+    population = write_raster(world / "two_rows.tif", [[50, 60, 0, 0], [0, 0, 0, 0],
+                                                       [100, 200, 300, 400]],
+                              west=TINY_LON0 - KM_LON / 2, north=north + KM_LON / 2,
+                              size_deg=KM_LON)
+    scenario = Scenario(inputs={"network": network, "population": population,
+                                "facilities": tiny_world["facilities"]},
+                        output={"out": world / "with"})
+    result = pipeline.run(scenario)
+    assert result.out_dir is not None
+    points = RunFolder(result.out_dir).layer(LAYERS.demand_points)
+    assert points is not None
+    assert points["status"].tolist() == [STATUS_NAMES[int(s)] for s in result.access.status]
+    pop = result.population
+    lost = ~np.isfinite(result.access.time_s)
+    assert sorted(pop.population[lost]) == [50.0, 60.0]
+    with rasterio.open(result.out_dir / FILES.travel_time) as src:
+        grid = src.read(1)
+    assert np.isposinf(grid[pop.row[lost], pop.col[lost]]).all()
+    assert np.isfinite(grid[pop.row[~lost], pop.col[~lost]]).all()
+    surface = RunFolder(result.out_dir).surface()
+    assert surface is not None
+    np.testing.assert_array_equal(np.argwhere(surface.no_route),
+                                  np.column_stack([pop.row[lost], pop.col[lost]]))
+    without = scenario.replace(out=str(world / "without"), demand_points=False)
+    folder = pipeline.run(without).out_dir
+    assert folder is not None
+    assert LAYERS.demand_points not in RunFolder(folder).layer_names
+    assert (folder / FILES.map).is_file()
+    assert Scenario().output.writes_demand_points(10**6)
+    assert not Scenario().output.writes_demand_points(10**6 + 1)

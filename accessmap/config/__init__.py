@@ -5,7 +5,8 @@ section: ``[inputs]`` (files), ``[analysis]`` (mode, thresholds), ``[facilities]
 (exclusions), ``[speeds]`` (km/h per highway class and profile settings),
 ``[siting]`` (new sites, models, circuits), ``[referral]``, ``[transfer]`` (the change
 of vehicle of the ``walk+drive`` mode), ``[offroad]`` (land cover and slope),
-``[output]`` and ``[[indicators]]``; the README's
+``[output]``, ``[roads]``, ``[compute]`` (memory limit, parallel workers) and
+``[[indicators]]``; the README's
 worked example shows one, and :func:`scenario_schema` describes every key.
 
 Each table is a frozen dataclass (:class:`Inputs`, :class:`Analysis`,
@@ -20,6 +21,7 @@ This module imports no numpy, scipy or geopandas, so reading settings is instant
 """
 
 
+from accessmap.config.compute import Compute
 from accessmap.config.offroad import Offroad
 from accessmap.config.roads import Roads
 from accessmap.config.scenario import (
@@ -43,8 +45,8 @@ from accessmap.config.transfer import Transfer
 
 __all__ = [
     "PATH_KEYS", "SECTIONS",
-    "Analysis", "FacilitySettings", "Inputs", "Offroad", "Output", "Referral", "Roads", "Scenario",
-    "Siting", "Speeds", "Transfer",
+    "Analysis", "Compute", "FacilitySettings", "Inputs", "Offroad", "Output", "Referral",
+    "Roads", "Scenario", "Siting", "Speeds", "Transfer",
     "load_scenario", "scenario_from_dict",
     "scenario_schema",
 ]

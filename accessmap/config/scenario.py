@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from accessmap._sections import Section, json_value
+from accessmap.config.compute import Compute
 from accessmap.config.indicators import Indicators, indicator_table
 from accessmap.config.offroad import Offroad
 from accessmap.config.roads import Roads
@@ -35,7 +36,7 @@ __all__ = ["PATH_KEYS", "SECTIONS", "Scenario", "load_scenario", "scenario_from_
 SECTIONS: dict[str, type[Section]] = {
     "inputs": Inputs, "analysis": Analysis, "facilities": FacilitySettings, "speeds": Speeds,
     "siting": Siting, "referral": Referral, "transfer": Transfer, "offroad": Offroad,
-    "output": Output, "roads": Roads, "indicators": Indicators,
+    "output": Output, "roads": Roads, "compute": Compute, "indicators": Indicators,
 }
 #: Path-valued keys, by section (resolved relative to a scenario file's folder).
 PATH_KEYS = {section: tuple(f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -54,7 +55,7 @@ class Scenario:
     synthetic
         Label every output as made from synthetic data.
     inputs, analysis, facilities, speeds, siting, referral, transfer, offroad, output,
-    roads, indicators
+    roads, compute, indicators
         The sections; each defaults to its own defaults.  Plain mappings are accepted
         and validated like a scenario file's tables.
 
@@ -79,6 +80,7 @@ class Scenario:
     offroad: Offroad = field(default_factory=Offroad)
     output: Output = field(default_factory=Output)
     roads: Roads = field(default_factory=Roads)
+    compute: Compute = field(default_factory=Compute)
     indicators: Indicators = field(default_factory=Indicators)
 
     def __post_init__(self) -> None:

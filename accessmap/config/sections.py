@@ -15,7 +15,8 @@ from accessmap.routing.modes import MODES, SpeedProfile
 from accessmap.routing.seasons import BUILTIN_PROFILES, profile_overrides
 
 __all__ = [
-    "POPULATION_UNITS", "Analysis", "FacilitySettings", "Inputs", "Output", "Referral",
+    "DEMAND_POINTS_AUTO_MAX", "POPULATION_UNITS", "Analysis", "FacilitySettings", "Inputs",
+    "Output", "Referral",
     "Siting", "Speeds",
 ]
 
@@ -27,6 +28,8 @@ SOLVERS = ("cbc", "highs")
 #: :mod:`accessmap.inputs.population_units`).
 POPULATION_UNITS = ("count", "per_km2", "per_ha")
 PARTIAL_CHOICES = ("include", "exclude")
+#: Demand points up to which ``[output] demand_points`` unset writes the layer.
+DEMAND_POINTS_AUTO_MAX = 1_000_000
 
 
 # --------------------------------------------------------------------------- sections
@@ -421,9 +424,27 @@ class Referral(Section):
 
 @dataclass(frozen=True)
 class Output(Section):
-    """``[output]``: where the run folder goes."""
+    """``[output]``: where the run folder goes and what it holds.
+
+    Parameters
+    ----------
+    out
+        The run folder.
+    demand_points
+        Write the ``demand_points`` layer (one point per populated cell) to
+        ``layers.gpkg``: ``true`` always, ``false`` never; unset, only for runs of at most
+        :data:`DEMAND_POINTS_AUTO_MAX` points (a large country's layer takes minutes and
+        gigabytes; ``travel_time.tif`` holds the same times).
+    """
 
     name: ClassVar[str] = "output"
     out: Path = Path("maps/run")
+    demand_points: bool | None = None
+
+    def writes_demand_points(self, points: int) -> bool:
+        """Whether a run of ``points`` demand points writes the ``demand_points`` layer."""
+        if self.demand_points is None:
+            return points <= DEMAND_POINTS_AUTO_MAX
+        return self.demand_points
 
 

@@ -53,6 +53,8 @@ FIGURES = FILES.figures
 
 #: Width (inches) of the access map's axes; its height follows the populated area's shape.
 MAP_WIDTH_IN = 7.0
+#: Raster cells read for the access map figure (about 2x its pixels at DPI).
+FIGURE_MAX_PIXELS = 4_000_000
 
 
 def wrap(text: str, *, width_in: float, fontsize: float) -> str:
@@ -95,7 +97,7 @@ def access_map_figure(run: RunFolder) -> Figure:
     thresholds = run.thresholds_min
     facilities = run.layer(LAYERS.facilities)
     sites = run.layer(LAYERS.recommended_sites)
-    surface = run.surface()
+    surface = run.surface(max_pixels=FIGURE_MAX_PIXELS)
     crs = _metric_crs(run, facilities)
     extent = _populated_extent(surface, sites, crs) or _frame_extent(run, facilities, crs)
     height_in = MAP_WIDTH_IN

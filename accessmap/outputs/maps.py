@@ -11,9 +11,9 @@ Geometries are simplified in a metric CRS and coordinates rounded to keep the fi
 
 from __future__ import annotations
 
-__all__ = ["MAJOR_ROADS", "area_names", "decision_map", "legend_panel", "roads_layer",
-           "share_column", "summary_panel", "time_colormap", "time_image", "view_bounds",
-           "write_map"]
+__all__ = ["MAJOR_ROADS", "MAP_BUDGET_BYTES", "VERTEX_BUDGET", "area_names", "decision_map",
+           "legend_panel", "roads_layer", "share_column", "summary_panel", "time_colormap",
+           "time_image", "view_bounds", "write_map"]
 
 import base64
 import io
@@ -64,6 +64,16 @@ ONLINE_ASSETS = {
 #: Simplification tolerance (metres) per layer.
 TOLERANCE_M = {LAYERS.roads: 25.0, LAYERS.admin_areas: 50.0, LAYERS.isochrone_bands: 50.0,
                LAYERS.underserved_zones: 30.0, LAYERS.mobile_routes: 15.0}
+
+
+#: Most vertices drawn per layer, so that ``map.html`` stays under :data:`MAP_BUDGET_BYTES`
+#: at any country size (about 21 bytes a vertex): a layer over its budget is simplified
+#: again at a larger tolerance (x2, or x vertices / budget) until it fits.
+VERTEX_BUDGET = {LAYERS.roads: 120_000, LAYERS.isochrone_bands: 60_000,
+                 LAYERS.admin_areas: 30_000, LAYERS.underserved_zones: 40_000,
+                 LAYERS.mobile_routes: 20_000}
+#: The size ``map.html`` is kept under (bytes), Leaflet inlined.
+MAP_BUDGET_BYTES = 10_000_000
 
 
 #: Largest travel-time image drawn (pixels); bigger grids are subsampled.
@@ -132,7 +142,7 @@ def decision_map(run: RunFolder, *, offline: bool = True) -> folium.Map:
     folium.TileLayer("OpenStreetMap", name="Online base map (needs internet)", show=False,
                      overlay=True).add_to(fmap)
     notes: list[str] = []
-    surface = run.surface()
+    surface = run.surface(max_pixels=MAX_IMAGE_PIXELS)
     if surface is not None:
         if surface.crs.upper() not in ("EPSG:4326", "OGC:CRS84"):
             surface = _to_lonlat(surface)
@@ -231,23 +241,35 @@ def _use_assets(fmap: folium.Map, *, offline: bool) -> None:
 
 
 def _slim(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
-    """Simplify in a metric CRS and round coordinates; log what was simplified."""
+    """Simplify in a metric CRS within the layer's vertex budget, round coordinates."""
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty].copy()
     tolerance = TOLERANCE_M.get(name)
     before = int(shapely.get_num_coordinates(frame.geometry.values).sum())
     if tolerance and before and not (frame.geom_type == "Point").all():
-        metric = frame.estimate_utm_crs()
-        frame = frame.set_geometry(
-            frame.geometry.to_crs(metric).simplify(tolerance, preserve_topology=True)
-            .to_crs("EPSG:4326"))
+        frame = frame.set_geometry(_simplified(frame, tolerance, VERTEX_BUDGET.get(name)))
     frame = frame.set_geometry(shapely.set_precision(frame.geometry.values,
                                                      10.0 ** -COORD_DECIMALS))
     frame = frame[~frame.geometry.is_empty]
     after = int(shapely.get_num_coordinates(frame.geometry.values).sum())
     if after < before:
-        logger.info("map layer %s: %d -> %d vertices (simplified at %s m, rounded to %d "
-                    "decimals)", name, before, after, tolerance, COORD_DECIMALS)
+        logger.info("map layer %s: %d -> %d vertices (simplified, rounded to %d decimals)",
+                    name, before, after, COORD_DECIMALS)
     return frame
+
+
+def _simplified(frame: gpd.GeoDataFrame, tolerance_m: float, budget: int | None,
+                ) -> gpd.GeoSeries:
+    """Geometries simplified at ``tolerance_m``, doubled until within ``budget`` vertices."""
+    metric = frame.geometry.to_crs(frame.estimate_utm_crs())
+    while True:
+        simple = metric.simplify(tolerance_m, preserve_topology=True)
+        vertices = int(shapely.get_num_coordinates(simple.values).sum())
+        if budget is None or vertices <= budget or tolerance_m > 50_000:
+            break
+        tolerance_m *= max(2.0, vertices / budget)
+        logger.info("map layer: %d vertices over the budget of %d; simplifying at %.0f m",
+                    vertices, budget, tolerance_m)
+    return simple.to_crs("EPSG:4326")
 
 
 def time_colormap(thresholds_min: Sequence[float]) -> branca.colormap.StepColormap:

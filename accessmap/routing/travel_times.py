@@ -32,7 +32,7 @@ from accessmap.routing.snapping import Snap, entry_costs, entry_points, snap_poi
 __all__ = [
     "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access", "SearchGraph",
     "facility_point_time_blocks", "facility_point_times", "facility_sources",
-    "nearest_facility_times", "source_point_times", "subset_facility_times",
+    "nearest_facility_times", "point_targets", "source_point_times", "subset_facility_times",
 ]
 
 logger = logging.getLogger(__name__)
@@ -422,10 +422,10 @@ def source_point_times(
         entries.  Zero times are stored: read through ``.indptr``/``.indices``/``.data``.
     """
     return bounded_times(network.graph_to, sources, float(limit_s),
-                         targets=_point_targets(network, point_snap, demand), tick=tick)
+                         targets=point_targets(network, point_snap, demand), tick=tick)
 
 
-def _point_targets(network: RoadNetwork, point_snap: Snap, demand: NDArray[np.int64]) -> Sources:
+def point_targets(network: RoadNetwork, point_snap: Snap, demand: NDArray[np.int64]) -> Sources:
     """The demand points ``demand`` as targets of a search over ``graph_to``."""
     sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
                point_snap.distance_m[demand])
@@ -447,7 +447,7 @@ def facility_point_times(
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     graph, sources = _facility_search(network, access)
     return bounded_times(graph, sources, float(limit_s),
-                         targets=_point_targets(network, access.point_snap, demand), tick=tick)
+                         targets=point_targets(network, access.point_snap, demand), tick=tick)
 
 
 def facility_point_time_blocks(
@@ -468,7 +468,7 @@ def facility_point_time_blocks(
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     graph, sources = _facility_search(network, access)
     yield from bounded_time_blocks(
-        graph, sources, float(limit_s), targets=_point_targets(network, access.point_snap, demand),
+        graph, sources, float(limit_s), targets=point_targets(network, access.point_snap, demand),
         block_sources=block_facilities, tick=tick)
 
 

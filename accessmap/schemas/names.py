@@ -10,8 +10,14 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["COLUMNS", "COMPARISON_FILES", "CURRENT", "FILES", "LAYERS", "WITH_NEW_SITES",
-           "Columns", "ComparisonFiles", "RunFiles", "RunLayers"]
+__all__ = ["COLUMNS", "COMPARISON_FILES", "CURRENT", "FILES", "LAYERS", "TRAVEL_TIME_TAGS",
+           "WITH_NEW_SITES", "Columns", "ComparisonFiles", "RunFiles", "RunLayers"]
+
+#: Metadata of ``travel_time.tif``: what its values mean.  NaN (nodata) = nobody lives
+#: in the cell; ``+inf`` = people live there but none can reach a facility (no route,
+#: or too far from any road); any other value = minutes to the nearest facility.
+TRAVEL_TIME_TAGS = {"UNITS": "minutes", "NODATA_MEANS": "nobody lives in the cell",
+                    "NO_ROUTE_VALUE": "inf"}
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ __all__ = ["Admission", "Refused", "admit", "estimate_units", "request_schema"]
 
 _PATHLIKE = re.compile(r"(^\s*(/|\\|~|[A-Za-z]:[\\/]|file:))|(\.\.)|(://)|(/vsi)", re.I)
 _BYTES_PER_NODE = {".osm": 80.0, ".xml": 80.0, ".pbf": 8.0, ".graphml": 150.0}
-#: Sections a request may not set at all (files and the output folder are the server's).
-_SERVER_SECTIONS = ("output",)
+#: Sections a request may not set at all (the output folder, and the machine: memory
+#: limit, executor, Dask scheduler, are the server's).
+_SERVER_SECTIONS = ("output", "compute")
 
 
 @dataclass

@@ -16,11 +16,12 @@ import shapely
 from numpy.typing import NDArray
 
 from accessmap.errors import InputDataError
+from accessmap.executors import Executor
 from accessmap.progress import Tick
-from accessmap.routing.engine import Sources
+from accessmap.routing.engine import Sources, bounded_times
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import Snap
-from accessmap.routing.travel_times import source_point_times
+from accessmap.routing.travel_times import point_targets, source_point_times
 from accessmap.siting.models import (
     lazy_greedy,
 )
@@ -29,13 +30,15 @@ if TYPE_CHECKING:
     pass
 
 __all__ = [
-    "WEIGHTINGS", "CoverageMatrix", "candidate_nodes", "candidates_from_points",
+    "CANDIDATE_BATCH", "WEIGHTINGS", "CoverageMatrix", "candidate_nodes", "candidates_from_points",
     "coverage_matrix", "equity_weights", "filter_candidates", "greedy_sites", "point_groups",
 ]
 
 logger = logging.getLogger(__name__)
 
 WEIGHTINGS = ("population", "travel_time", "group")
+#: Candidates per task when the coverage matrix runs on an executor.
+CANDIDATE_BATCH = 512
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,6 +184,7 @@ def coverage_matrix(
     threshold_s: float,
     *,
     tick: Tick | None = None,
+    executor: Executor | None = None,
 ) -> CoverageMatrix:
     """Build the sparse candidates x demand coverage matrix.
 
@@ -205,12 +209,20 @@ def coverage_matrix(
         Progress callback ``tick(fraction, message)``, called after each chunk of
         candidates of the search (last call 1.0); whatever it raises (``Cancelled``)
         propagates.
+    executor
+        Runs the candidates in batches of :data:`CANDIDATE_BATCH` on its workers (a
+        process pool, a Dask cluster; :mod:`accessmap.executors`); the matrix is the
+        same.  ``None``: one call of the engine on this process's threads.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     demand = np.asarray(demand, dtype=np.int64)
-    point_times = source_point_times(
-        network, Sources.at_nodes(candidates), point_snap, demand, float(threshold_s),
-        tick=tick)
+    if executor is None or candidates.size <= CANDIDATE_BATCH:
+        point_times = source_point_times(
+            network, Sources.at_nodes(candidates), point_snap, demand, float(threshold_s),
+            tick=tick)
+    else:
+        point_times = _coverage_by_batches(network, candidates, point_snap, demand,
+                                           float(threshold_s), executor, tick=tick)
     matrix = scipy.sparse.csr_array(
         (np.ones(point_times.indices.size, dtype=bool), point_times.indices,
          point_times.indptr),
@@ -219,6 +231,40 @@ def coverage_matrix(
     logger.info("coverage matrix: %d candidates x %d demand points, %d links",
                 candidates.size, demand.size, matrix.nnz)
     return CoverageMatrix(candidates=candidates, demand=demand, matrix=matrix)
+
+
+@dataclass(frozen=True, eq=False)
+class _CoverageShared:
+    """What every worker of :func:`_coverage_rows` needs: arrays only."""
+
+    graph_to: scipy.sparse.csr_array
+    targets: Sources
+    limit_s: float
+
+
+def _coverage_rows(batch: NDArray[np.int64], shared: _CoverageShared
+                   ) -> scipy.sparse.csr_array:
+    """Which demand points reach each candidate node of ``batch`` (one thread; boolean
+    entries, so that a worker sends back an eighth of the times' bytes)."""
+    times = bounded_times(shared.graph_to, Sources.at_nodes(batch), shared.limit_s,
+                          targets=shared.targets, n_threads=1)
+    return scipy.sparse.csr_array(
+        (np.ones(times.indices.size, dtype=bool), times.indices, times.indptr),
+        shape=times.shape)
+
+
+def _coverage_by_batches(network: RoadNetwork, candidates: NDArray[np.int64],
+                         point_snap: Snap, demand: NDArray[np.int64], limit_s: float,
+                         executor: Executor, *, tick: Tick | None) -> scipy.sparse.csr_array:
+    """The links of :func:`source_point_times` of the candidates, batch by batch."""
+    shared = _CoverageShared(network.graph_to, point_targets(network, point_snap, demand),
+                             limit_s)
+    batches = [candidates[i:i + CANDIDATE_BATCH]
+               for i in range(0, candidates.size, CANDIDATE_BATCH)]
+    logger.info("coverage matrix: %d candidates in %d batches on %s (%d workers)",
+                candidates.size, len(batches), executor.name, executor.workers)
+    rows = executor.map(_coverage_rows, batches, shared, tick=tick)
+    return scipy.sparse.csr_array(scipy.sparse.vstack(rows, format="csr"))
 
 
 def greedy_sites(

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from accessmap.analysis.coverage import coverage_table, underserved_mask
 from accessmap.config import Siting
 from accessmap.errors import InputDataError
+from accessmap.executors import Executor
 from accessmap.inputs.population import Population
 from accessmap.progress import Tick, no_progress, scaled
 from accessmap.routing.network import RoadNetwork
@@ -139,6 +140,9 @@ class SitingData:
     drive_network
         The drive network mobile circuits use in a run of another mode (the pipeline loads
         it with the scenario's settings); a drive run's own network serves otherwise.
+    executor
+        Where the coverage matrix's candidate batches run (``[compute] executor``);
+        ``None``: the engine's threads in this process.
     """
 
     network: RoadNetwork
@@ -152,6 +156,7 @@ class SitingData:
     groups: gpd.GeoDataFrame | None = None
     group_column: str | None = None
     drive_network: RoadNetwork | None = None
+    executor: Executor | None = None
 
 
 def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = None
@@ -187,7 +192,8 @@ def recommend_sites(settings: Siting, data: SitingData, *, tick: Tick | None = N
     fx, fy = network.project(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
     nodes = _gather_candidates(data, needy, fx, fy, settings)
     cover = coverage_matrix(network, nodes, access.point_snap, demand, threshold_s,
-                            tick=scaled(tick, 0.0, 0.4, "coverage matrix"))
+                            tick=scaled(tick, 0.0, 0.4, "coverage matrix"),
+                            executor=data.executor)
     tick(0.4, "site selection")
     weights = _weights_for(data, demand, settings)
     instance = reduce_instance(cover.matrix, weights, pop[demand])
