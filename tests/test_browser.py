@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -255,10 +256,8 @@ def test_online_map_fails_without_network_but_offline_does_not(tmp_path: Path) -
 
 
 def _run_demo(out: Path, *, offline: bool) -> Path:
-    command = [str(ROOT / ".venv" / "bin" / "accessmap"), "demo", "--out", str(out),
+    command = [sys.executable, "-m", "accessmap.cli", "demo", "--out", str(out),
                "--overwrite"] + (["--offline"] if offline else [])
-    if not Path(command[0]).exists():
-        command[0] = "accessmap"
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return out / "map.html"
@@ -284,7 +283,7 @@ def test_demo_map_in_browser(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_comoros_map_in_browser(comoros_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "comoros"
-    command = [str(ROOT / ".venv" / "bin" / "accessmap"), "run",
+    command = [sys.executable, "-m", "accessmap.cli", "run",
                "--network", str(comoros_dir / "comores-latest.osm.pbf"),
                "--population", str(comoros_dir / "com_ppp_2020_UNadj.tif"),
                "--facilities", str(comoros_dir / "health.gpkg"),
