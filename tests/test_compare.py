@@ -297,6 +297,21 @@ def test_table_changes_match_rows_on_text_columns() -> None:
     assert out.set_index("group")["population_change"].to_dict() == {1: 0.0, 2: -1.0}
 
 
+def test_table_changes_of_indicator_tables() -> None:
+    """indicators.csv: one row per threshold (matched on it, not crossed) and a true/false
+    ``met`` column, shown side by side (a boolean cannot be subtracted)."""
+    a = pd.DataFrame({"indicator": ["h", "h"], "grouping": ["all", "all"],
+                      "group": ["all", "all"], "threshold_min": [60, 120],
+                      "share_within": [0.5, 0.9], "target": [0.8, 0.8], "met": [False, True]})
+    b = a.assign(share_within=[0.25, 0.7], met=[False, False])
+    out = delta.table_changes(a, b)
+    assert out is not None and len(out) == 2
+    rows = out.set_index("threshold_min")
+    assert rows["share_within_change"].round(6).to_dict() == {60: -0.25, 120: -0.2}
+    assert rows["met_a"].tolist() == [False, True] and rows["met_b"].tolist() == [False, False]
+    assert "met_change" not in out and "threshold_min_change" not in out
+
+
 # --------------------------------------------------------------------------- settings
 
 
