@@ -21,7 +21,7 @@ import pandas as pd
 from branca.element import Element
 from numpy.typing import NDArray
 
-from accessmap.outputs.map_layers import _feature, _group, layer_builders
+from accessmap.outputs.map_layers import _closed_roads_groups, _feature, _group, layer_builders
 from accessmap.outputs.map_panels import FitView
 from accessmap.outputs.maps import _figure, _png_url, _rgb, _slim, _to_lonlat, _use_assets
 from accessmap.outputs.report import Block, Table, render_html, render_markdown, write_pdf
@@ -66,10 +66,11 @@ def _title(summary: Mapping[str, Any]) -> str:
 def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
                    grid: tuple[tuple[int, int], Any, str], zones: gpd.GeoDataFrame,
                    facilities: gpd.GeoDataFrame, baseline: RunFolder, *,
-                   change_min: NDArray[np.float32] | None = None, offline: bool = True
-                   ) -> folium.Map:
+                   change_min: NDArray[np.float32] | None = None, offline: bool = True,
+                   scenario: RunFolder | None = None) -> folium.Map:
     """The comparison map: change categories (and, a layer off at start, the minutes of
-    change), loss zones, facilities by status, the baseline's roads and areas."""
+    change), loss zones, facilities by status, the baseline's roads and areas, and the
+    roads the scenario closed or slowed (its ``closed_roads`` layer, when it has one)."""
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.25)
     _use_assets(fmap, offline=offline)
     folium.TileLayer("OpenStreetMap", name="Online base map (needs internet)", show=False,
@@ -92,6 +93,9 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
             minutes = _to_lonlat(minutes)
         _image_layer("Travel-time change (minutes)", _change_image(minutes.minutes), minutes,
                      show=False).add_to(fmap)
+    closed = _closed_roads(scenario)
+    for group in _closed_roads_groups(closed) if closed is not None else []:
+        group.add_to(fmap)
     if not zones.empty:
         _zone_group(_slim(zones, "loss_zones"), summary).add_to(fmap)
     if not facilities.empty:
@@ -99,11 +103,19 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
     folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
     root = _figure(fmap).html
     root.add_child(Element(_summary_panel(summary, synthetic=baseline.synthetic)))
-    root.add_child(Element(_legend_panel()))
+    root.add_child(Element(_legend_panel(roads=closed is not None)))
     bounds = _bounds(surface)
     fmap.fit_bounds(bounds)
     FitView(bounds).add_to(fmap)
     return fmap
+
+
+def _closed_roads(scenario: RunFolder | None) -> gpd.GeoDataFrame | None:
+    """The scenario's closed and slowed roads (``None`` without road changes)."""
+    if scenario is None or LAYERS.closed_roads not in scenario.layer_names:
+        return None
+    frame = scenario.layer(LAYERS.closed_roads)
+    return None if frame is None or frame.empty else _slim(frame, LAYERS.closed_roads)
 
 
 def _image_layer(name: str, rgba: NDArray[np.uint8], surface: Surface, *, show: bool
@@ -205,7 +217,7 @@ def _share(value: Any) -> str:
     return f"{float(value):.1%}" if value is not None else "-"
 
 
-def _legend_panel() -> str:
+def _legend_panel(*, roads: bool = False) -> str:
     rows = [f"<div><span class='am-swatch' style='background:{c}'></span>{escape(label)}</div>"
             for c, label in CATEGORY_COLOURS.values()]
     rows.insert(0, "<div><span class='am-swatch' style='background:#c8c8c8'></span>"
@@ -214,6 +226,11 @@ def _legend_panel() -> str:
              f"facility {escape(s)}</div>" for s, c in _STATUS_COLOURS.items()]
     rows.append(f"<div><span class='am-swatch' style='border:2px solid {ZONE_COLOUR}'></span>"
                 "zone of loss</div>")
+    if roads:
+        rows += ["<div><span class='am-swatch' style='height:4px;background:#8b0000'></span>"
+                 "road closed</div>",
+                 "<div><span class='am-swatch' style='height:0;border-top:3px dashed #e67e00'>"
+                 "</span>road slowed</div>"]
     rows.append("<b>Travel-time change</b> (layer off at start)")
     rows += [f"<div><span class='am-swatch' style='background:{c}'></span>{escape(label)}"
              "</div>" for _, c, label in CHANGE_CLASSES]
@@ -226,11 +243,11 @@ def write_comparison_map(folder: Path, summary: Mapping[str, Any], category: NDA
                          grid: tuple[tuple[int, int], Any, str], zones: gpd.GeoDataFrame,
                          facilities: gpd.GeoDataFrame, baseline: RunFolder, *,
                          change_min: NDArray[np.float32] | None = None,
-                         offline: bool = True) -> Path:
+                         offline: bool = True, scenario: RunFolder | None = None) -> Path:
     """Write ``comparison_map.html`` into a (staged) comparison folder."""
     target = folder / COMPARISON_FILES.map
     fmap = comparison_map(summary, category, grid, zones, facilities, baseline,
-                          change_min=change_min, offline=offline)
+                          change_min=change_min, offline=offline, scenario=scenario)
     target.write_text(fmap.get_root().render(), encoding="utf-8")
     return target
 
