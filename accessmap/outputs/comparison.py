@@ -94,7 +94,7 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
         _image_layer("Travel-time change (minutes)", _change_image(minutes.minutes), minutes,
                      show=False).add_to(fmap)
     closed = _closed_roads(scenario)
-    for group in _closed_roads_groups(closed) if closed is not None else []:
+    for group in _closed_roads_groups(closed, casing=True) if closed is not None else []:
         group.add_to(fmap)
     if not zones.empty:
         _zone_group(_slim(zones, "loss_zones"), summary).add_to(fmap)
@@ -227,10 +227,11 @@ def _legend_panel(*, roads: bool = False) -> str:
     rows.append(f"<div><span class='am-swatch' style='border:2px solid {ZONE_COLOUR}'></span>"
                 "zone of loss</div>")
     if roads:
-        rows += ["<div><span class='am-swatch' style='height:4px;background:#8b0000'></span>"
-                 "road closed</div>",
-                 "<div><span class='am-swatch' style='height:0;border-top:3px dashed #e67e00'>"
-                 "</span>road slowed</div>"]
+        rows += ["<div><span class='am-swatch' style='height:3px;background:#8b0000;"
+                 "border:2px solid #111'></span>road closed</div>",
+                 "<div><span class='am-swatch' style='height:3px;background:repeating-linear-"
+                 "gradient(90deg,#e67e00 0 5px,#111 5px 8px);border:2px solid #111'></span>"
+                 "road slowed</div>"]
     rows.append("<b>Travel-time change</b> (layer off at start)")
     rows += [f"<div><span class='am-swatch' style='background:{c}'></span>{escape(label)}"
              "</div>" for _, c, label in CHANGE_CLASSES]
