@@ -312,6 +312,29 @@ def test_table_changes_of_indicator_tables() -> None:
     assert "met_change" not in out and "threshold_min_change" not in out
 
 
+def test_comparison_report_lists_the_indicator_change() -> None:
+    """The report's indicator table: whole-population rows only, shares of both runs, the
+    change of people and whether the target is met in each run."""
+    from accessmap.outputs.comparison import comparison_blocks
+    from accessmap.outputs.report import render_markdown
+
+    row = {"indicator": "hospital_2h", "grouping": "all", "group": "all",
+           "threshold_min": 120, "share_within_a": 0.85, "share_within_b": 0.75,
+           "population_within_change": -1000.0, "met_a": True, "met_b": False}
+    summary = {"scenario": {"title": "B"}, "baseline": {"title": "A"}, "sentences": [],
+               "access": [], "thresholds_min": [120.0],
+               "indicators": [row, {**row, "grouping": "area", "group": "North"}],
+               "facilities": {"largest_changes": []},
+               "loss_zones": {"zones": 0, "population": 0.0}}
+    text = render_markdown(comparison_blocks(summary, {})).replace("\\", "")  # unescape
+    assert "Indicators for a service" in text
+    line = next(x for x in text.splitlines() if "hospital_2h" in x)
+    assert "85.0%" in line and "75.0%" in line and "-1,000" in line and "yes -> no" in line
+    assert "North" not in text
+    summary["indicators"] = []
+    assert "Indicators for a service" not in render_markdown(comparison_blocks(summary, {}))
+
+
 # --------------------------------------------------------------------------- settings
 
 

@@ -214,7 +214,7 @@ def _summary_panel(summary: Mapping[str, Any], *, synthetic: bool) -> str:
 
 
 def _share(value: Any) -> str:
-    return f"{float(value):.1%}" if value is not None else "-"
+    return f"{float(value):.1%}" if value is not None and pd.notna(value) else "-"
 
 
 def _legend_panel(*, roads: bool = False) -> str:
@@ -281,6 +281,7 @@ def comparison_blocks(summary: Mapping[str, Any], tables: Mapping[str, pd.DataFr
         "Gain access": _num(r["gaining_population"])} for r in summary["access"]])
     blocks.append(Block("table", table=Table(access, "People within each threshold")))
     blocks += _area_blocks(tables.get(COMPARISON_FILES.by_area), summary["thresholds_min"])
+    blocks += _indicator_blocks(summary.get("indicators") or [])
     blocks += _facility_blocks(summary)
     zones = summary["loss_zones"]
     blocks += [Block("h2", "Zones of loss"), Block("p", (
@@ -305,6 +306,24 @@ def _area_blocks(by_area: pd.DataFrame | None, thresholds: Sequence[float]) -> l
     order = np.argsort(by_area[columns[-1]].fillna(0.0).to_numpy(), kind="stable")
     return [Block("h2", "By area"), Block("table", table=Table(
         frame.iloc[order], "Change of people within each threshold, largest loss first"))]
+
+
+def _met(value: Any) -> str:
+    return "-" if value is None or pd.isna(value) else ("yes" if value else "no")
+
+
+def _indicator_blocks(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The indicators of both runs (whole population), share within each threshold."""
+    rows = [r for r in rows if r.get("grouping") == "all"]
+    if not rows:
+        return []
+    frame = pd.DataFrame([{
+        "Indicator": str(r["indicator"]), "Within": f"{float(r['threshold_min']):g} min",
+        "Baseline": _share(r.get("share_within_a")), "Scenario": _share(r.get("share_within_b")),
+        "Change (people)": _signed(r.get("population_within_change")),
+        "Target met": f"{_met(r.get('met_a'))} -> {_met(r.get('met_b'))}"} for r in rows])
+    return [Block("h2", "Indicators for a service"), Block("table", table=Table(
+        frame, "Share of the target group within each threshold (indicators_change.csv)"))]
 
 
 def _facility_blocks(summary: Mapping[str, Any]) -> list[Block]:
