@@ -297,6 +297,44 @@ def test_table_changes_match_rows_on_text_columns() -> None:
     assert out.set_index("group")["population_change"].to_dict() == {1: 0.0, 2: -1.0}
 
 
+def test_table_changes_of_indicator_tables() -> None:
+    """indicators.csv: one row per threshold (matched on it, not crossed) and a true/false
+    ``met`` column, shown side by side (a boolean cannot be subtracted)."""
+    a = pd.DataFrame({"indicator": ["h", "h"], "grouping": ["all", "all"],
+                      "group": ["all", "all"], "threshold_min": [60, 120],
+                      "share_within": [0.5, 0.9], "target": [0.8, 0.8], "met": [False, True]})
+    b = a.assign(share_within=[0.25, 0.7], met=[False, False])
+    out = delta.table_changes(a, b)
+    assert out is not None and len(out) == 2
+    rows = out.set_index("threshold_min")
+    assert rows["share_within_change"].round(6).to_dict() == {60: -0.25, 120: -0.2}
+    assert rows["met_a"].tolist() == [False, True] and rows["met_b"].tolist() == [False, False]
+    assert "met_change" not in out and "threshold_min_change" not in out
+
+
+def test_comparison_report_lists_the_indicator_change() -> None:
+    """The report's indicator table: whole-population rows only, shares of both runs, the
+    change of people and whether the target is met in each run."""
+    from accessmap.outputs.comparison import comparison_blocks
+    from accessmap.outputs.report import render_markdown
+
+    row = {"indicator": "hospital_2h", "grouping": "all", "group": "all",
+           "threshold_min": 120, "share_within_a": 0.85, "share_within_b": 0.75,
+           "population_within_change": -1000.0, "met_a": True, "met_b": False}
+    summary = {"scenario": {"title": "B"}, "baseline": {"title": "A"}, "sentences": [],
+               "access": [], "thresholds_min": [120.0],
+               "indicators": [row, {**row, "grouping": "area", "group": "North"}],
+               "facilities": {"largest_changes": []},
+               "loss_zones": {"zones": 0, "population": 0.0}}
+    text = render_markdown(comparison_blocks(summary, {})).replace("\\", "")  # unescape
+    assert "Indicators for a service" in text
+    line = next(x for x in text.splitlines() if "hospital_2h" in x)
+    assert "85.0%" in line and "75.0%" in line and "-1,000" in line and "yes -> no" in line
+    assert "North" not in text
+    summary["indicators"] = []
+    assert "Indicators for a service" not in render_markdown(comparison_blocks(summary, {}))
+
+
 # --------------------------------------------------------------------------- settings
 
 

@@ -429,3 +429,21 @@ def test_comoros_coastal_closure_raises_times(comoros_dir: Path, tmp_path: Path)
     before = {r["threshold_min"]: r["population"] for r in report["coverage_unchanged"]}
     after = {r["threshold_min"]: r["population"] for r in result.summary["coverage"]}
     assert all(after[t] < before[t] for t in before)
+
+
+def test_comparison_map_draws_the_closed_roads(world: dict[str, Path]) -> None:
+    """The comparison map of a road closure shows the scenario's closed roads (the
+    baseline's roads alone would hide what changed); a comparison without road changes
+    lists no such layer."""
+    from accessmap import compare_runs
+
+    base = run(scenario(world, out="base")).out_dir
+    closed = run(scenario(world, out="closed", closed_ways=[20])).out_dir
+    assert base is not None and closed is not None
+    compare_runs(base, closed, out=world["dir"] / "cmp")
+    page = (world["dir"] / "cmp" / "comparison_map.html").read_text(encoding="utf-8")
+    assert "Closed and slowed roads" in page and "road closed" in page
+    assert "OSM way 20" in page and "OSM way 10" not in page
+    compare_runs(base, base, out=world["dir"] / "same")
+    page = (world["dir"] / "same" / "comparison_map.html").read_text(encoding="utf-8")
+    assert "Closed and slowed roads" not in page and "road closed" not in page

@@ -47,7 +47,7 @@ Grid = tuple[tuple[int, int], Affine, str]
 #: Columns that name a row (matched, not subtracted) even when their values are numbers
 #: (group codes such as wealth quintiles 1-5, area codes).
 _LABEL_COLUMNS = frozenset({"area", "area_name", "grouping", "group", "name", "indicator",
-                            "service", "target", "facility_id"})
+                            "service", "target", "facility_id", "threshold_min"})
 
 
 def grid_mismatch(a: Grid, b: Grid, people_a: NDArray[np.floating[Any]],
@@ -208,8 +208,9 @@ def table_changes(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFram
 
     Rows are matched on the text columns both tables hold and on the label columns
     (``area``, ``grouping`` and ``group``, an indicator's name, ...) even when they hold
-    numbers (group codes); a row in one run only gets empty values for the
-    other.  ``None`` when either table is missing.
+    numbers (group codes, an indicator's ``threshold_min``); a row in one run only gets
+    empty values for the other.  True/false columns (an indicator's ``met``) are set side
+    by side without a change column.  ``None`` when either table is missing.
     """
     if a is None or b is None:
         return None
@@ -225,7 +226,8 @@ def table_changes(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFram
     for column in values:
         out[f"{column}_a"] = merged[f"{column}_a"]
         out[f"{column}_b"] = merged[f"{column}_b"]
-        out[f"{column}_change"] = merged[f"{column}_b"] - merged[f"{column}_a"]
+        if not (pd.api.types.is_bool_dtype(a[column]) or pd.api.types.is_bool_dtype(b[column])):
+            out[f"{column}_change"] = merged[f"{column}_b"] - merged[f"{column}_a"]
     return out
 
 

@@ -150,7 +150,8 @@ def compare_runs(
                              "population file, area and aggregation")
     result = _compare(a, b, grids_a, grids_b, name=name or b.path.name)
     if out is not None:
-        result.path = write_comparison(result, a, out, overwrite=overwrite, offline=offline)
+        result.path = write_comparison(result, a, out, overwrite=overwrite, offline=offline,
+                                       scenario=b)
     return result
 
 
@@ -287,8 +288,10 @@ def _facility_points(a: RunFolder, b: RunFolder, catchments: pd.DataFrame, key: 
 
 
 def write_comparison(result: ComparisonResult, baseline: RunFolder,
-                     out: str | os.PathLike[str], *, overwrite: bool, offline: bool) -> Path:
-    """Write the comparison folder atomically (data files, then map and report)."""
+                     out: str | os.PathLike[str], *, overwrite: bool, offline: bool,
+                     scenario: RunFolder | None = None) -> Path:
+    """Write the comparison folder atomically (data files, then map and report); the
+    scenario run gives the map its closed and slowed roads."""
     from accessmap.outputs.comparison import write_comparison_map, write_comparison_report
 
     data = result.to_dict()
@@ -311,7 +314,7 @@ def write_comparison(result: ComparisonResult, baseline: RunFolder,
                      {"loss_zones": result.zones, "facilities": result.facilities})
         write_comparison_map(stage, data, result.category, result.grid, result.zones,
                              result.facilities, baseline, change_min=result.change_min,
-                             offline=offline)
+                             offline=offline, scenario=scenario)
         write_comparison_report(stage, data, result.tables, synthetic=baseline.synthetic)
     logger.info("comparison written: %s", out)
     return Path(out)

@@ -21,7 +21,7 @@ import pandas as pd
 from branca.element import Element
 from numpy.typing import NDArray
 
-from accessmap.outputs.map_layers import _feature, _group, layer_builders
+from accessmap.outputs.map_layers import _closed_roads_groups, _feature, _group, layer_builders
 from accessmap.outputs.map_panels import FitView
 from accessmap.outputs.maps import _figure, _png_url, _rgb, _slim, _to_lonlat, _use_assets
 from accessmap.outputs.report import Block, Table, render_html, render_markdown, write_pdf
@@ -66,10 +66,11 @@ def _title(summary: Mapping[str, Any]) -> str:
 def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
                    grid: tuple[tuple[int, int], Any, str], zones: gpd.GeoDataFrame,
                    facilities: gpd.GeoDataFrame, baseline: RunFolder, *,
-                   change_min: NDArray[np.float32] | None = None, offline: bool = True
-                   ) -> folium.Map:
+                   change_min: NDArray[np.float32] | None = None, offline: bool = True,
+                   scenario: RunFolder | None = None) -> folium.Map:
     """The comparison map: change categories (and, a layer off at start, the minutes of
-    change), loss zones, facilities by status, the baseline's roads and areas."""
+    change), loss zones, facilities by status, the baseline's roads and areas, and the
+    roads the scenario closed or slowed (its ``closed_roads`` layer, when it has one)."""
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.25)
     _use_assets(fmap, offline=offline)
     folium.TileLayer("OpenStreetMap", name="Online base map (needs internet)", show=False,
@@ -92,6 +93,9 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
             minutes = _to_lonlat(minutes)
         _image_layer("Travel-time change (minutes)", _change_image(minutes.minutes), minutes,
                      show=False).add_to(fmap)
+    closed = _closed_roads(scenario)
+    for group in _closed_roads_groups(closed, casing=True) if closed is not None else []:
+        group.add_to(fmap)
     if not zones.empty:
         _zone_group(_slim(zones, "loss_zones"), summary).add_to(fmap)
     if not facilities.empty:
@@ -99,11 +103,19 @@ def comparison_map(summary: Mapping[str, Any], category: NDArray[np.float32],
     folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
     root = _figure(fmap).html
     root.add_child(Element(_summary_panel(summary, synthetic=baseline.synthetic)))
-    root.add_child(Element(_legend_panel()))
+    root.add_child(Element(_legend_panel(roads=closed is not None)))
     bounds = _bounds(surface)
     fmap.fit_bounds(bounds)
     FitView(bounds).add_to(fmap)
     return fmap
+
+
+def _closed_roads(scenario: RunFolder | None) -> gpd.GeoDataFrame | None:
+    """The scenario's closed and slowed roads (``None`` without road changes)."""
+    if scenario is None or LAYERS.closed_roads not in scenario.layer_names:
+        return None
+    frame = scenario.layer(LAYERS.closed_roads)
+    return None if frame is None or frame.empty else _slim(frame, LAYERS.closed_roads)
 
 
 def _image_layer(name: str, rgba: NDArray[np.uint8], surface: Surface, *, show: bool
@@ -202,10 +214,10 @@ def _summary_panel(summary: Mapping[str, Any], *, synthetic: bool) -> str:
 
 
 def _share(value: Any) -> str:
-    return f"{float(value):.1%}" if value is not None else "-"
+    return f"{float(value):.1%}" if value is not None and pd.notna(value) else "-"
 
 
-def _legend_panel() -> str:
+def _legend_panel(*, roads: bool = False) -> str:
     rows = [f"<div><span class='am-swatch' style='background:{c}'></span>{escape(label)}</div>"
             for c, label in CATEGORY_COLOURS.values()]
     rows.insert(0, "<div><span class='am-swatch' style='background:#c8c8c8'></span>"
@@ -214,6 +226,12 @@ def _legend_panel() -> str:
              f"facility {escape(s)}</div>" for s, c in _STATUS_COLOURS.items()]
     rows.append(f"<div><span class='am-swatch' style='border:2px solid {ZONE_COLOUR}'></span>"
                 "zone of loss</div>")
+    if roads:
+        rows += ["<div><span class='am-swatch' style='height:3px;background:#8b0000;"
+                 "border:2px solid #111'></span>road closed</div>",
+                 "<div><span class='am-swatch' style='height:3px;background:repeating-linear-"
+                 "gradient(90deg,#e67e00 0 5px,#111 5px 8px);border:2px solid #111'></span>"
+                 "road slowed</div>"]
     rows.append("<b>Travel-time change</b> (layer off at start)")
     rows += [f"<div><span class='am-swatch' style='background:{c}'></span>{escape(label)}"
              "</div>" for _, c, label in CHANGE_CLASSES]
@@ -226,11 +244,11 @@ def write_comparison_map(folder: Path, summary: Mapping[str, Any], category: NDA
                          grid: tuple[tuple[int, int], Any, str], zones: gpd.GeoDataFrame,
                          facilities: gpd.GeoDataFrame, baseline: RunFolder, *,
                          change_min: NDArray[np.float32] | None = None,
-                         offline: bool = True) -> Path:
+                         offline: bool = True, scenario: RunFolder | None = None) -> Path:
     """Write ``comparison_map.html`` into a (staged) comparison folder."""
     target = folder / COMPARISON_FILES.map
     fmap = comparison_map(summary, category, grid, zones, facilities, baseline,
-                          change_min=change_min, offline=offline)
+                          change_min=change_min, offline=offline, scenario=scenario)
     target.write_text(fmap.get_root().render(), encoding="utf-8")
     return target
 
@@ -263,6 +281,7 @@ def comparison_blocks(summary: Mapping[str, Any], tables: Mapping[str, pd.DataFr
         "Gain access": _num(r["gaining_population"])} for r in summary["access"]])
     blocks.append(Block("table", table=Table(access, "People within each threshold")))
     blocks += _area_blocks(tables.get(COMPARISON_FILES.by_area), summary["thresholds_min"])
+    blocks += _indicator_blocks(summary.get("indicators") or [])
     blocks += _facility_blocks(summary)
     zones = summary["loss_zones"]
     blocks += [Block("h2", "Zones of loss"), Block("p", (
@@ -287,6 +306,24 @@ def _area_blocks(by_area: pd.DataFrame | None, thresholds: Sequence[float]) -> l
     order = np.argsort(by_area[columns[-1]].fillna(0.0).to_numpy(), kind="stable")
     return [Block("h2", "By area"), Block("table", table=Table(
         frame.iloc[order], "Change of people within each threshold, largest loss first"))]
+
+
+def _met(value: Any) -> str:
+    return "-" if value is None or pd.isna(value) else ("yes" if value else "no")
+
+
+def _indicator_blocks(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The indicators of both runs (whole population), share within each threshold."""
+    rows = [r for r in rows if r.get("grouping") == "all"]
+    if not rows:
+        return []
+    frame = pd.DataFrame([{
+        "Indicator": str(r["indicator"]), "Within": f"{float(r['threshold_min']):g} min",
+        "Baseline": _share(r.get("share_within_a")), "Scenario": _share(r.get("share_within_b")),
+        "Change (people)": _signed(r.get("population_within_change")),
+        "Target met": f"{_met(r.get('met_a'))} -> {_met(r.get('met_b'))}"} for r in rows])
+    return [Block("h2", "Indicators for a service"), Block("table", table=Table(
+        frame, "Share of the target group within each threshold (indicators_change.csv)"))]
 
 
 def _facility_blocks(summary: Mapping[str, Any]) -> list[Block]:

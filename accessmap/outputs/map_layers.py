@@ -113,9 +113,12 @@ def _roads_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
     return [_group("Roads (context)", features)]
 
 
-def _closed_roads_groups(frame: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
-    """Roads closed (solid dark red) and slowed (dashed orange) by ``[roads]``."""
-    features = []
+def _closed_roads_groups(frame: gpd.GeoDataFrame, *, casing: bool = False
+                         ) -> list[folium.FeatureGroup]:
+    """Roads closed (solid dark red) and slowed (dashed orange) by ``[roads]``; with
+    ``casing``, drawn over a black line so they stand out on red and orange fills."""
+    casing_style = {"color": "#111111", "weight": 7, "opacity": 0.9}
+    features = [_feature(g, style=casing_style) for g in frame.geometry] if casing else []
     for row in frame.itertuples():
         closed = row.change == "closed"
         what = "closed" if closed else f"slowed (speed x{float(row.factor):g})"
