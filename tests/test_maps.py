@@ -212,3 +212,20 @@ def test_a_country_size_map_stays_within_its_vertex_and_byte_budget(
     text = write_map(run, overwrite=True).read_text(encoding="utf-8")
     assert len(text.encode()) < base + 30 * 6_000
     assert "Roads (context)" in text and "within 120 min" in text
+
+
+def test_map_layers_survive_polygons_left_invalid_by_simplification() -> None:
+    """A hole outside its shell made ``set_precision`` raise on a 64-tile country;
+    the layer is repaired, its area kept, and the map still written."""
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    from accessmap.outputs.maps import _slim
+
+    broken = Polygon([(40, -12), (40.01, -12), (40.01, -11.99), (40, -11.99)],
+                     [[(40.02, -11.98), (40.03, -11.98), (40.03, -11.97), (40.02, -11.97)]])
+    assert not broken.is_valid
+    frame = gpd.GeoDataFrame({"population": [5.0]}, geometry=[broken], crs="EPSG:4326")
+    slim = _slim(frame, "underserved_zones")
+    assert len(slim) == 1 and slim.geometry.is_valid.all()
+    assert slim.geometry.iloc[0].area == pytest.approx(2 * 0.01 * 0.01, rel=1e-3)

@@ -22,7 +22,7 @@ import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import branca.colormap
 import folium
@@ -247,14 +247,23 @@ def _slim(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     before = int(shapely.get_num_coordinates(frame.geometry.values).sum())
     if tolerance and before and not (frame.geom_type == "Point").all():
         frame = frame.set_geometry(_simplified(frame, tolerance, VERTEX_BUDGET.get(name)))
-    frame = frame.set_geometry(shapely.set_precision(frame.geometry.values,
-                                                     10.0 ** -COORD_DECIMALS))
+    frame = frame.set_geometry(_rounded(frame.geometry.values))
     frame = frame[~frame.geometry.is_empty]
     after = int(shapely.get_num_coordinates(frame.geometry.values).sum())
     if after < before:
         logger.info("map layer %s: %d -> %d vertices (simplified, rounded to %d decimals)",
                     name, before, after, COORD_DECIMALS)
     return frame
+
+
+def _rounded(geometries: Any) -> Any:
+    """Coordinates rounded to ``COORD_DECIMALS``; a polygon that simplification left
+    invalid (a hole outside its shell, met on a Nigeria-size run) is repaired first."""
+    grid = 10.0 ** -COORD_DECIMALS
+    try:
+        return shapely.set_precision(geometries, grid)
+    except shapely.errors.GEOSException:
+        return shapely.set_precision(shapely.make_valid(geometries), grid)
 
 
 def _simplified(frame: gpd.GeoDataFrame, tolerance_m: float, budget: int | None,
