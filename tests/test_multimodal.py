@@ -53,7 +53,8 @@ def _random_network(rng: np.random.Generator, mode: str, osm_ids: NDArray[np.int
         node_y=rng.random(n) * 1000, node_lon=45 + x / 1e5, node_lat=np.zeros(n),
         seg_u=u.astype(np.int64), seg_v=v.astype(np.int64),
         seg_length_m=np.ones(n_segments), seg_time_fwd_s=fwd, seg_time_bwd_s=bwd,
-        seg_highway=np.full(n_segments, "road"), profile=SpeedProfile.default(mode))
+        seg_highway=np.full(n_segments, "road"), seg_way_id=np.full(n_segments, -1),
+        profile=SpeedProfile.default(mode))
 
 
 def _random_case(seed: int) -> tuple[RoadNetwork, RoadNetwork, TransferPoints, float, Sources]:
