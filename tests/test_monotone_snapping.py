@@ -23,7 +23,11 @@ from hypothesis import strategies as st
 from accessmap.inputs.network import load_network, network_from_graph
 from accessmap.routing.network import RoadNetwork
 from accessmap.routing.snapping import snap_points
-from accessmap.routing.travel_times import nearest_facility_times, subset_facility_times
+from accessmap.routing.travel_times import (
+    facility_point_times,
+    nearest_facility_times,
+    subset_facility_times,
+)
 from tests.conftest import write_osm
 
 KM = 1000 / 111_319.490793  # degrees per km on the equator
@@ -219,6 +223,18 @@ def test_times_equal_networkx_with_the_same_candidate_rule(world: World) -> None
     expected = reference_times(net, px, py, fx, fy, access)
     np.testing.assert_allclose(access.time_s, expected, rtol=1e-9)
     assert np.array_equal(np.isinf(access.time_s), access.facility < 0)
+    # catchments see the same entries: facility x point times over the network (no
+    # same-segment shortcut) are never quicker, and equal where no facility shares a
+    # segment with any of the point's entries
+    matrix = facility_point_times(net, access, 1e9).tocoo()
+    best = np.full(px.size, np.inf)
+    np.minimum.at(best, matrix.col, matrix.data)  # zeros are stored
+    assert np.all(best >= access.time_s * (1 - 1e-12))
+    entries = [access.nearest_snap.segment]
+    if access.point_fallback is not None:
+        entries.append(access.point_fallback.segment)
+    shared = np.isin(np.stack(entries), access.facility_snap.segment).any(axis=0)
+    np.testing.assert_allclose(best[~shared], access.time_s[~shared], rtol=1e-9)
 
 
 @settings(deadline=None, max_examples=60)

@@ -445,11 +445,15 @@ def source_point_times(
                          targets=_point_targets(network, point_snap, demand), tick=tick)
 
 
-def _point_targets(network: RoadNetwork, point_snap: Snap, demand: NDArray[np.int64]) -> Sources:
-    """The demand points ``demand`` as targets of a search over ``graph_to``."""
-    sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
-               point_snap.distance_m[demand])
-    point, node, cost = entry_points(network, sub, towards_network=True)
+def _point_targets(network: RoadNetwork, point_snap: Snap, demand: NDArray[np.int64],
+                   fallback: Snap | None = None) -> Sources:
+    """The demand points ``demand`` as targets of a search over ``graph_to`` (entered
+    through their segment and, where ``fallback`` has one, their fallback segment)."""
+    parts = [point_snap] if fallback is None else [point_snap, fallback]
+    point, node, cost = (np.concatenate(arrays) for arrays in zip(*(
+        entry_points(network, Snap(snap.segment[demand], snap.fraction[demand],
+                                   snap.distance_m[demand]), towards_network=True)
+        for snap in parts), strict=True))
     return Sources(entry_source=point, entry_node=node, entry_cost=cost,
                    n_sources=int(demand.size))
 
@@ -467,7 +471,7 @@ def facility_point_times(
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     graph, sources = _facility_search(network, access)
     return bounded_times(graph, sources, float(limit_s),
-                         targets=_point_targets(network, access.point_snap, demand), tick=tick)
+                         targets=_access_targets(network, access, demand), tick=tick)
 
 
 def facility_point_time_blocks(
@@ -488,8 +492,14 @@ def facility_point_time_blocks(
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     graph, sources = _facility_search(network, access)
     yield from bounded_time_blocks(
-        graph, sources, float(limit_s), targets=_point_targets(network, access.point_snap, demand),
+        graph, sources, float(limit_s), targets=_access_targets(network, access, demand),
         block_sources=block_facilities, tick=tick)
+
+
+def _access_targets(network: RoadNetwork, access: Access, demand: NDArray[np.int64]
+                    ) -> Sources:
+    """The demand points of ``access`` as targets, through every entry of theirs."""
+    return _point_targets(network, access.nearest_snap, demand, access.point_fallback)
 
 
 def _facility_search(network: RoadNetwork, access: Access
