@@ -83,8 +83,9 @@ def no_route_breakdown(
         ``pieces_without_facility`` (people with no route on a road piece no facility is
         snapped onto), ``one_way_dead_ends`` (people with no route on a piece that has a
         facility: one-way roads block them, and no road leading to a facility is within
-        the snap distance) and ``moved_to_reachable_road`` (people whose nearest road led
-        nowhere and who were snapped to one that does, counted as reached).
+        the snap distance) and ``moved_to_reachable_road`` (people whose nearest road
+        cannot reach the core of its piece and whose trip enters at the nearest road
+        that can, being quicker; counted as reached).
     """
     pop = np.asarray(population, dtype=np.float64)
     piece = network.component

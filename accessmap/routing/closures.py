@@ -185,13 +185,21 @@ def cut_off_closed_areas(access: Access, changed: ChangedRoads, x: NDArray[np.fl
     inside = inside_closed_areas(changed, x, y)
     if not inside.any():
         return access
-    snap = access.point_snap
     time_s, facility, status = access.time_s.copy(), access.facility.copy(), access.status.copy()
     time_s[inside], facility[inside], status[inside] = np.inf, -1, OFF_NETWORK
+    nearest, fallback = access.point_nearest, access.point_fallback
+    return dataclasses.replace(
+        access, time_s=time_s, facility=facility, status=status,
+        point_snap=_off_network(access.point_snap, inside),
+        point_nearest=None if nearest is None else _off_network(nearest, inside),
+        point_fallback=None if fallback is None else _off_network(fallback, inside))
+
+
+def _off_network(snap: Snap, rows: NDArray[np.bool_]) -> Snap:
+    """``snap`` with the points ``rows`` off the network (segment -1)."""
     segment = snap.segment.copy()
-    segment[inside] = -1
-    return dataclasses.replace(access, time_s=time_s, facility=facility, status=status,
-                               point_snap=Snap(segment, snap.fraction, snap.distance_m))
+    segment[rows] = -1
+    return Snap(segment, snap.fraction, snap.distance_m)
 
 
 def _touching(network: RoadNetwork, polygons: NDArray[np.object_]) -> NDArray[np.bool_]:

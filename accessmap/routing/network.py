@@ -146,6 +146,24 @@ class RoadNetwork:
         return np.asarray(np.isfinite(time_s), dtype=np.bool_)
 
     @cached_property
+    def reaches_core(self) -> NDArray[np.bool_]:
+        """True for nodes from which the strongly connected core of their piece is reached.
+
+        See :attr:`in_core`.  Demand points whose nearest segment has no usable end in
+        this set (a one-way dead end, a piece of one-way links only) also enter the
+        network through the nearest segment that has one
+        (:func:`accessmap.routing.snapping.fallback_snap`).
+        """
+        core = np.flatnonzero(self.in_core)
+        if core.size == 0:
+            return np.zeros(self.n_nodes, dtype=np.bool_)
+        entry = Sources(entry_source=np.zeros(core.size, dtype=np.int64),
+                        entry_node=core.astype(np.int64),
+                        entry_cost=np.zeros(core.size), n_sources=1)
+        time_s, _ = nearest_source(self.graph_to, entry)
+        return np.asarray(np.isfinite(time_s), dtype=np.bool_)
+
+    @cached_property
     def segment_tree(self) -> shapely.STRtree:
         """Spatial index over the segments (projected coordinates)."""
         return shapely.STRtree(self.segment_lines)

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from accessmap.progress import Tick
 from accessmap.routing.network import SNAP_SAMPLE_M, RoadNetwork, _check_projected
 
-__all__ = ["Snap", "entry_costs", "entry_points", "snap_points"]
+__all__ = ["Snap", "entry_costs", "entry_points", "fallback_snap", "leads_to_core", "snap_points"]
 
 
 #: Share of :func:`snap_points`' progress taken by the blocks (the rest: the fallback).
@@ -135,6 +135,58 @@ def snap_points(
         _snap_exhaustive(network, tree, tree_seg, x, y, rest, segment, distance, fraction)
     if tick is not None:
         tick(1.0, f"snapped {x.size:,} points")
+    return Snap(segment, fraction, distance)
+
+
+def leads_to_core(network: RoadNetwork, snap: Snap) -> NDArray[np.bool_]:
+    """Per point, True when a trip from it can reach the core of its segment's piece.
+
+    That is: one end of its segment lies in :attr:`RoadNetwork.reaches_core` and the
+    point may travel along the segment to that end.  False for points off the network.
+    """
+    lead = np.zeros(snap.segment.size, dtype=np.bool_)
+    point, cost_u, cost_v = entry_costs(network, snap, towards_network=True)
+    seg = snap.segment[point]
+    reaches = network.reaches_core
+    lead[point] = ((np.isfinite(cost_u) & reaches[network.seg_u[seg]])
+                   | (np.isfinite(cost_v) & reaches[network.seg_v[seg]]))
+    return lead
+
+
+def fallback_snap(
+    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64], nearest: Snap
+) -> Snap | None:
+    """The second road entry of demand points whose nearest segment leads nowhere.
+
+    Points snapped within ``max_snap_m`` whose nearest segment cannot reach the core of
+    its piece in the direction of travel (a one-way dead end, a piece of one-way links
+    only) get the nearest segment, still within ``max_snap_m``, that can; every other
+    point gets segment -1.  The rule depends on the network alone, never on where the
+    facilities are, so a trip's best entry is a minimum over a fixed set and closing a
+    facility can only raise it.
+
+    Returns
+    -------
+    Snap or None
+        Aligned with ``nearest``; None when no point has a fallback.
+    """
+    need = np.flatnonzero(nearest.on_network & ~leads_to_core(network, nearest))
+    if need.size == 0:
+        return None
+    reaches = network.reaches_core
+    usable = ((reaches[network.seg_u] & np.isfinite(network.seg_time_bwd_s))
+              | (reaches[network.seg_v] & np.isfinite(network.seg_time_fwd_s)))
+    if not usable.any():
+        return None
+    found = snap_points(network, np.asarray(x, float)[need], np.asarray(y, float)[need],
+                        segments=usable)
+    if not found.on_network.any():
+        return None
+    segment = np.full(nearest.segment.size, -1, dtype=np.int64)
+    fraction = np.zeros(nearest.segment.size)
+    distance = np.full(nearest.segment.size, np.inf)
+    segment[need], fraction[need], distance[need] = (found.segment, found.fraction,
+                                                     found.distance_m)
     return Snap(segment, fraction, distance)
 
 

@@ -27,7 +27,13 @@ from accessmap.routing.engine import (
     nearest_source,
 )
 from accessmap.routing.network import RoadNetwork
-from accessmap.routing.snapping import Snap, entry_costs, entry_points, snap_points
+from accessmap.routing.snapping import (
+    Snap,
+    entry_costs,
+    entry_points,
+    fallback_snap,
+    snap_points,
+)
 
 __all__ = [
     "NO_ROUTE", "OFF_NETWORK", "REACHED", "STATUS_NAMES", "Access", "SearchGraph",
@@ -65,12 +71,14 @@ class Access:
         Per demand point: ``REACHED``, ``OFF_NETWORK`` (farther than the maximum snap
         distance from any road) or ``NO_ROUTE`` (on a road piece with no facility).
     point_snap, facility_snap
-        Where demand points and facilities meet the network.
+        Where demand points and facilities meet the network (for demand points: the
+        entry their trip uses, the nearest segment or the fallback).
     node_time_s, node_facility
         The same per network node.
     moved_points
-        Demand points snapped to a farther road because the nearest one reaches no
-        facility in the direction of travel (a one-way dead end or stub);
+        Demand points whose trip enters the network at their fallback road because that
+        is quicker than their nearest one, which cannot reach the core of its piece in
+        the direction of travel (a one-way dead end or stub);
         :func:`nearest_facility_times` warns about them.
     moved_facilities
         Facilities snapped to a farther road because nobody can reach their nearest one
@@ -78,6 +86,12 @@ class Access:
     search_graph
         The graph the facility search ran over and the facilities' entries into it, when
         it is not the network's own (a mixed mode's layered graph); catchments search it.
+    point_nearest
+        The demand points' nearest-segment snap when it differs from ``point_snap``
+        (someone moved), else None; see :attr:`nearest_snap`.
+    point_fallback
+        The demand points' fallback entries (segment -1: none), or None when nobody
+        has one; see :func:`accessmap.routing.snapping.fallback_snap`.
     """
 
     time_s: NDArray[np.float64]
@@ -92,6 +106,13 @@ class Access:
     moved_facilities: NDArray[np.int64] = field(
         default_factory=lambda: np.zeros(0, dtype=np.int64))
     search_graph: tuple[scipy.sparse.csr_array, Sources] | None = None
+    point_nearest: Snap | None = None
+    point_fallback: Snap | None = None
+
+    @property
+    def nearest_snap(self) -> Snap:
+        """Every demand point's nearest-segment snap (pass it back as ``point_snap``)."""
+        return self.point_snap if self.point_nearest is None else self.point_nearest
 
 
 def facility_sources(network: RoadNetwork, snap: Snap) -> Sources:
@@ -126,7 +147,8 @@ def nearest_facility_times(
     facility_x, facility_y
         Facilities in the network CRS (metres).
     point_snap
-        Precomputed snap of the demand points (saves time when called repeatedly).
+        Precomputed nearest-segment snap of the demand points (saves time when called
+        repeatedly; :attr:`Access.nearest_snap` of an earlier call).
     warn_moves
         Issue the :class:`DataQualityWarning` about moved points and facilities (off
         when the caller has already reported them, e.g. coverage with new sites).
@@ -151,15 +173,18 @@ def nearest_facility_times(
 
     Notes
     -----
-    Snapping goes to the nearest road *from which the trip can be made*: a facility
-    whose nearest segment nobody can reach (both of its ends lie outside
+    Snapping goes to the nearest road *from which the trip can be made*, by rules that
+    depend on the network only, never on which facilities exist (so closing a facility
+    can only raise anyone's time and adding one only lower it): a facility whose
+    nearest segment nobody can reach (both of its ends lie outside
     :attr:`RoadNetwork.reached_from_core`, e.g. a one-way stub leading away from it)
-    is snapped to the nearest segment with a usable end that can be reached; a demand
-    point snapped within ``max_snap_m`` whose segment leads to no facility (a one-way
-    dead end on a piece that holds a facility, or a piece of one-way links only) is
-    snapped to the nearest segment, still within ``max_snap_m``, with an end from which
-    a facility is reached.  People on a proper road piece without any facility, and
-    points with no such segment, keep their snap and the status ``NO_ROUTE``.
+    is snapped to the nearest segment with a usable end that can be reached.  A demand
+    point snapped within ``max_snap_m`` whose segment cannot reach the core of its
+    piece (:attr:`RoadNetwork.reaches_core`: a one-way dead end, a piece of one-way
+    links only) has two entries, that segment and the nearest one, still within
+    ``max_snap_m``, that can (:func:`~accessmap.routing.snapping.fallback_snap`); its
+    time is the quicker of the two.  People on a proper road piece without any
+    facility keep their snap and the status ``NO_ROUTE``.
     """
     x = np.asarray(point_x, float)
     y = np.asarray(point_y, float)
@@ -172,17 +197,15 @@ def nearest_facility_times(
         if search_graph is None else search_graph(facility_snap)
     node_time, node_facility = nearest_source(graph, sources, tick=scaled(tick, 0.45, 0.95))
     node_time, node_facility = node_time[:network.n_nodes], node_facility[:network.n_nodes]
-    time_s, facility = _point_times(network, point_snap, node_time, node_facility)
-    _same_segment_trips(network, point_snap, facility_snap, time_s, facility)
-    point_snap, moved = _reachable_point_snap(network, x, y, point_snap, time_s, node_time)
-    if moved.size:
-        time_s, facility = _point_times(network, point_snap, node_time, node_facility)
-        _same_segment_trips(network, point_snap, facility_snap, time_s, facility)
+    fallback = fallback_snap(network, x, y, point_snap) \
+        if x.size == point_snap.segment.size else None
+    time_s, facility, used, moved = _candidate_times(
+        network, point_snap, fallback, facility_snap, node_time, node_facility)
     if warn_moves:
         _warn_moved(moved.size, moved_fac.size)
     status = np.full(time_s.size, REACHED, dtype=np.int8)
     status[~np.isfinite(time_s)] = NO_ROUTE
-    status[~point_snap.on_network] = OFF_NETWORK
+    status[~used.on_network] = OFF_NETWORK
     logger.info(
         "travel times: %d points reached, %d off-network, %d with no route to a facility",
         int((status == REACHED).sum()), int((status == OFF_NETWORK).sum()),
@@ -190,9 +213,10 @@ def nearest_facility_times(
     )
     if tick is not None:
         tick(1.0, "travel times done")
-    return Access(time_s, facility, status, point_snap, facility_snap, node_time, node_facility,
+    return Access(time_s, facility, status, used, facility_snap, node_time, node_facility,
                   moved_points=moved, moved_facilities=moved_fac,
-                  search_graph=None if search_graph is None else (graph, sources))
+                  search_graph=None if search_graph is None else (graph, sources),
+                  point_nearest=point_snap if moved.size else None, point_fallback=fallback)
 
 
 def subset_facility_times(
@@ -226,8 +250,8 @@ def subset_facility_times(
     snap = Snap(full.segment[rows], full.fraction[rows], full.distance_m[rows])
     node_time, node_facility = nearest_source(network.graph_to, facility_sources(network, snap),
                                               tick=tick)
-    time_s, facility = _point_times(network, access.point_snap, node_time, node_facility)
-    _same_segment_trips(network, access.point_snap, snap, time_s, facility)
+    time_s, facility, _, _ = _candidate_times(network, access.nearest_snap, access.point_fallback,
+                                              snap, node_time, node_facility)
     time_s[~access.point_snap.on_network] = np.inf
     return time_s, np.where(facility >= 0, rows[np.maximum(facility, 0)], -1)
 
@@ -268,38 +292,34 @@ def _reachable_facility_snap(
     return _replace_rows(snap, rows, picked), rows
 
 
-def _reachable_point_snap(
-    network: RoadNetwork, x: NDArray[np.float64], y: NDArray[np.float64], snap: Snap,
-    time_s: NDArray[np.float64], node_time: NDArray[np.float64],
-) -> tuple[Snap, NDArray[np.int64]]:
-    """Move points with no route because of one-way roads to a segment leading to a facility.
+def _candidate_times(
+    network: RoadNetwork, nearest: Snap, fallback: Snap | None, facility_snap: Snap,
+    node_time: NDArray[np.float64], node_facility: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64], Snap, NDArray[np.int64]]:
+    """Each point's quicker trip over its nearest and fallback entries.
 
-    Only points whose road piece holds a facility (the direction of travel is what
-    blocks them) or is made of one-way links only (a stub without a two-way core) move;
-    people on a proper road piece without any facility keep ``NO_ROUTE``, which the run
-    reports as such.
+    Returns the time, the facility, the snap each point's trip uses and the points
+    whose fallback is strictly quicker (ties keep the nearest segment).
     """
-    stuck = np.flatnonzero(snap.on_network & ~np.isfinite(time_s))
-    if stuck.size:
-        piece = network.component
-        n_pieces = int(piece.max()) + 1
-        has_core = np.bincount(piece, weights=network.in_core, minlength=n_pieces) > 0
-        leads = np.isfinite(node_time)
-        has_facility = np.bincount(piece, weights=leads, minlength=n_pieces) > 0
-        stuck_piece = piece[network.seg_u[snap.segment[stuck]]]
-        stuck = stuck[has_facility[stuck_piece] | ~has_core[stuck_piece]]
-    if stuck.size == 0 or x.size != snap.segment.size:
-        return snap, np.zeros(0, dtype=np.int64)
-    leads = np.isfinite(node_time)
-    usable = ((leads[network.seg_u] & np.isfinite(network.seg_time_bwd_s))
-              | (leads[network.seg_v] & np.isfinite(network.seg_time_fwd_s)))
-    if not usable.any():
-        return snap, np.zeros(0, dtype=np.int64)
-    new = snap_points(network, x[stuck], y[stuck], segments=usable)
-    rows = stuck[new.on_network]
-    picked = Snap(new.segment[new.on_network], new.fraction[new.on_network],
-                  new.distance_m[new.on_network])
-    return _replace_rows(snap, rows, picked), rows
+    time_s, facility = _trip_times(network, nearest, facility_snap, node_time, node_facility)
+    if fallback is None:
+        return time_s, facility, nearest, np.zeros(0, dtype=np.int64)
+    alt_time, alt_facility = _trip_times(network, fallback, facility_snap, node_time,
+                                         node_facility)
+    moved = np.flatnonzero(alt_time < time_s)
+    time_s[moved], facility[moved] = alt_time[moved], alt_facility[moved]
+    picked = Snap(fallback.segment[moved], fallback.fraction[moved], fallback.distance_m[moved])
+    return time_s, facility, _replace_rows(nearest, moved, picked), moved
+
+
+def _trip_times(
+    network: RoadNetwork, snap: Snap, facility_snap: Snap,
+    node_time: NDArray[np.float64], node_facility: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Time and facility of every point entering at its ``snap`` (``inf``/-1: none)."""
+    time_s, facility = _point_times(network, snap, node_time, node_facility)
+    _same_segment_trips(network, snap, facility_snap, time_s, facility)
+    return time_s, facility
 
 
 def _warn_moved(points: int, facilities: int) -> None:
@@ -425,11 +445,15 @@ def source_point_times(
                          targets=point_targets(network, point_snap, demand), tick=tick)
 
 
-def point_targets(network: RoadNetwork, point_snap: Snap, demand: NDArray[np.int64]) -> Sources:
-    """The demand points ``demand`` as targets of a search over ``graph_to``."""
-    sub = Snap(point_snap.segment[demand], point_snap.fraction[demand],
-               point_snap.distance_m[demand])
-    point, node, cost = entry_points(network, sub, towards_network=True)
+def point_targets(network: RoadNetwork, point_snap: Snap, demand: NDArray[np.int64],
+                  fallback: Snap | None = None) -> Sources:
+    """The demand points ``demand`` as targets of a search over ``graph_to`` (entered
+    through their segment and, where ``fallback`` has one, their fallback segment)."""
+    parts = [point_snap] if fallback is None else [point_snap, fallback]
+    point, node, cost = (np.concatenate(arrays) for arrays in zip(*(
+        entry_points(network, Snap(snap.segment[demand], snap.fraction[demand],
+                                   snap.distance_m[demand]), towards_network=True)
+        for snap in parts), strict=True))
     return Sources(entry_source=point, entry_node=node, entry_cost=cost,
                    n_sources=int(demand.size))
 
@@ -447,7 +471,7 @@ def facility_point_times(
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     graph, sources = _facility_search(network, access)
     return bounded_times(graph, sources, float(limit_s),
-                         targets=point_targets(network, access.point_snap, demand), tick=tick)
+                         targets=_access_targets(network, access, demand), tick=tick)
 
 
 def facility_point_time_blocks(
@@ -468,8 +492,14 @@ def facility_point_time_blocks(
     demand = np.arange(access.point_snap.segment.size, dtype=np.int64)
     graph, sources = _facility_search(network, access)
     yield from bounded_time_blocks(
-        graph, sources, float(limit_s), targets=point_targets(network, access.point_snap, demand),
+        graph, sources, float(limit_s), targets=_access_targets(network, access, demand),
         block_sources=block_facilities, tick=tick)
+
+
+def _access_targets(network: RoadNetwork, access: Access, demand: NDArray[np.int64]
+                    ) -> Sources:
+    """The demand points of ``access`` as targets, through every entry of theirs."""
+    return point_targets(network, access.nearest_snap, demand, access.point_fallback)
 
 
 def _facility_search(network: RoadNetwork, access: Access

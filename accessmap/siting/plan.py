@@ -376,7 +376,7 @@ def _coverage_with(data: SitingData, sites: gpd.GeoDataFrame,
     fx, fy = network.project(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
     new_access = nearest_facility_times(
         network, px, py, np.concatenate([fx, network.node_x[nodes]]),
-        np.concatenate([fy, network.node_y[nodes]]), point_snap=data.access.point_snap,
+        np.concatenate([fy, network.node_y[nodes]]), point_snap=data.access.nearest_snap,
         warn_moves=False,
     )
     time_s = new_access.time_s
