@@ -35,6 +35,10 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchmarks_doc import write_section  # noqa: E402
+
 SCENARIO = ROOT / "scripts" / "comoros_walk.toml"
 SECTION = "## Dask (scripts/bench_dask.py)"
 
@@ -127,19 +131,6 @@ def table(found: dict[str, float], runs: int) -> str:
     ])
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "scripts" / "BENCHMARKS.md"
-    doc = path.read_text(encoding="utf-8")
-    body = f"{SECTION}\n\n{text}\n"
-    if SECTION in doc:
-        start = doc.index(SECTION)
-        nxt = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + body + (doc[nxt + 1:] if nxt >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + body
-    path.write_text(doc, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=4)
@@ -162,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     text = note + "\n\n" + table(found, args.runs)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
     return 0
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from benchmarks_doc import write_section  # noqa: E402
 from make_large_country import make_country  # noqa: E402
 
 SECTION = "## Scale (scripts/bench_scale.py)"
@@ -117,19 +118,6 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, note: str) -> None:
-    path = ROOT / "scripts" / "BENCHMARKS.md"
-    doc = path.read_text(encoding="utf-8")
-    body = f"{SECTION}\n\n{note}\n\n{text}\n"
-    if SECTION in doc:
-        start = doc.index(SECTION)
-        nxt = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + body + (doc[nxt + 1:] if nxt >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + body
-    path.write_text(doc, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,4", help="comma-separated N (1,4,16,64)")
@@ -148,7 +136,7 @@ def main() -> int:
     text = table(rows)
     print(text)
     if args.write:
-        write_section(text, args.note or f"Sizes {args.sizes}.")
+        write_section(SECTION, f"{args.note or f'Sizes {args.sizes}.'}\n\n{text}")
     return 0
 
 
