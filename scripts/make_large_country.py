@@ -8,7 +8,8 @@ Writes ``network.osm.pbf`` (every node, way and relation of the extract, once pe
 offset per tile, coordinates shifted), ``population.tif`` (the WorldPop raster tiled on a
 grid of ceil(sqrt N) columns with a 24-cell gap of nodata), ``facilities.gpkg`` (the health
 facilities of every tile) and ``scenario.toml`` (drive, 30/60/120 min, pharmacies excluded,
-10 new sites, a low ``satellite_min_population`` so that mobile circuits run).  Neighbouring
+10 new sites, a ``satellite_min_population`` above any site's gain so that every site is a
+mobile-unit stop and the circuits run).  Neighbouring
 tiles are joined by a two-way ``highway=primary`` link between the facing road nodes of their
 largest islands (east-west and north-south), so the copies of Grande Comore form one
 connected road network; the other islands stay joined as in the extract (by ferry).  The
@@ -163,7 +164,7 @@ def make_country(n_tiles: int, out: Path) -> dict[str, object]:
         f'facilities = "{out / "facilities.gpkg"}"\n\n'
         '[analysis]\nmode = "drive"\nthresholds_min = [30, 60, 120]\n\n'
         '[facilities]\nexclude = { amenity = ["pharmacy"] }\n\n'
-        "[siting]\nnew_sites = 10\nthreshold_min = 60\nsatellite_min_population = 2000\n\n"
+        "[siting]\nnew_sites = 10\nthreshold_min = 60\nsatellite_min_population = 30000\n\n"
         f'[output]\nout = "{out / "run"}"\n', encoding="utf-8")
     return {"tiles": n_tiles, "grid": (rows, cols), "links": links,
             "cells": int(profile["width"]) * int(profile["height"]), "folder": str(out)}
