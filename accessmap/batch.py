@@ -45,8 +45,9 @@ from accessmap.config.indicators import indicator_table
 from accessmap.errors import AccessmapError, ConfigError
 from accessmap.progress import ProgressEvent
 from accessmap.record import RunFolder
+from accessmap.routing._threads import THREADS_ENV, usable_cpus
 
-__all__ = ["BATCH_COLUMNS", "BatchRun", "load_batch", "run_batch", "run_one"]
+__all__ = ["BATCH_COLUMNS", "BatchRun", "load_batch", "run_batch", "run_one", "worker_env"]
 
 logger = logging.getLogger(__name__)
 
@@ -340,9 +341,16 @@ def _client(distributed: Any, address: str | None, n_workers: int) -> Any:
         return distributed.Client(address)
     logger.info("batch on a local Dask cluster of %d worker process(es)", n_workers)
     cluster = distributed.LocalCluster(n_workers=max(1, n_workers), threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+                                       processes=True, dashboard_address=None,
+                                       env=worker_env(n_workers))
     client = distributed.Client(cluster)
     return _Closing(client, cluster)
+
+
+def worker_env(n_workers: int) -> dict[str, str]:
+    """Environment of a local cluster's workers: each run's engine gets its share of the
+    CPUs (``ACCESSMAP_THREADS``), so runs side by side do not take turns on the same ones."""
+    return {THREADS_ENV: str(max(1, usable_cpus() // max(1, n_workers)))}
 
 
 class _Closing:

@@ -95,3 +95,27 @@ def test_nearest_source_auto_follows_the_load(monkeypatch: pytest.MonkeyPatch, l
     assert ran == [expected]
     reference = nx.multi_source_dijkstra_path_length(g, facilities)
     assert time.tolist() == pytest.approx([reference[n] for n in range(225)])
+
+
+def test_the_thread_cap_limits_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from accessmap.routing._threads import THREADS_ENV, thread_count, usable_cpus
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    cpus = usable_cpus()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert usable_cpus() == 1 and thread_count(None) == 1
+    monkeypatch.setenv(THREADS_ENV, str(cpus + 5))  # a cap above the CPUs changes nothing
+    assert usable_cpus() == cpus
+    for junk in ("0", "-2", "two", ""):
+        monkeypatch.setenv(THREADS_ENV, junk)
+        assert usable_cpus() == cpus
+
+
+def test_local_cluster_workers_share_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    from accessmap import batch
+    from accessmap.routing._threads import THREADS_ENV
+
+    monkeypatch.setattr(batch, "usable_cpus", lambda: 8)
+    assert batch.worker_env(2) == {THREADS_ENV: "4"}
+    assert batch.worker_env(3) == {THREADS_ENV: "2"}
+    assert batch.worker_env(16) == {THREADS_ENV: "1"}

@@ -20,7 +20,8 @@ import os
 
 from accessmap.errors import InputDataError
 
-__all__ = ["PARALLEL_MIN_NODES", "auto_method", "idle_cpus", "thread_count", "usable_cpus"]
+__all__ = ["PARALLEL_MIN_NODES", "THREADS_ENV", "auto_method", "idle_cpus", "thread_count",
+           "usable_cpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,19 @@ logger = logging.getLogger(__name__)
 PARALLEL_MIN_NODES = 200_000
 
 
+#: Environment variable capping the engine's threads per process (``accessmap batch`` sets
+#: it in each worker of a local cluster, so that runs side by side do not oversubscribe
+#: the CPUs).
+THREADS_ENV = "ACCESSMAP_THREADS"
+
+
 def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the system has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """CPUs this process may run on (its affinity mask where the system has one), at most
+    ``$ACCESSMAP_THREADS`` when that is set to a whole number >= 1."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    cap = os.environ.get(THREADS_ENV, "")
+    return min(cpus, int(cap)) if cap.isdigit() and int(cap) >= 1 else cpus
 
 
 def idle_cpus() -> float:
