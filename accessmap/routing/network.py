@@ -136,14 +136,7 @@ class RoadNetwork:
         entry nodes are all outside this set can be reached by nobody but the few people
         on its own stub (one-way dead ends mapped the wrong way round).
         """
-        core = np.flatnonzero(self.in_core)
-        if core.size == 0:
-            return np.zeros(self.n_nodes, dtype=np.bool_)
-        entry = Sources(entry_source=np.zeros(core.size, dtype=np.int64),
-                        entry_node=core.astype(np.int64),
-                        entry_cost=np.zeros(core.size), n_sources=1)
-        time_s, _ = nearest_source(self.graph_from, entry)
-        return np.asarray(np.isfinite(time_s), dtype=np.bool_)
+        return self._linked_to_core(self.graph_from)
 
     @cached_property
     def reaches_core(self) -> NDArray[np.bool_]:
@@ -154,13 +147,18 @@ class RoadNetwork:
         network through the nearest segment that has one
         (:func:`accessmap.routing.snapping.fallback_snap`).
         """
+        return self._linked_to_core(self.graph_to)
+
+    def _linked_to_core(self, graph: scipy.sparse.csr_array) -> NDArray[np.bool_]:
+        """Nodes a search over ``graph`` (``graph_from``: out of the core; ``graph_to``:
+        into it) reaches from the core nodes."""
         core = np.flatnonzero(self.in_core)
         if core.size == 0:
             return np.zeros(self.n_nodes, dtype=np.bool_)
         entry = Sources(entry_source=np.zeros(core.size, dtype=np.int64),
                         entry_node=core.astype(np.int64),
                         entry_cost=np.zeros(core.size), n_sources=1)
-        time_s, _ = nearest_source(self.graph_to, entry)
+        time_s, _ = nearest_source(graph, entry)
         return np.asarray(np.isfinite(time_s), dtype=np.bool_)
 
     @cached_property
