@@ -32,13 +32,18 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
-from accessmap.inputs.population_units import (
-    POPULATION_UNITS,
-    density_warning,
-    raster_labels,
-    to_counts,
+from accessmap.inputs.population_units import POPULATION_UNITS, DensityCheck, raster_labels
+from accessmap.inputs.raster_counts import (
+    NodataTally,
+    PopulatedCells,
+    aggregate_sum,
+    clean_counts,
+    open_count_raster,
+    populated_cells,
+    read_populated_cells,
+    study_window,
 )
-from accessmap.inputs.vrt import check_vrt_sources, read_band
+from accessmap.inputs.vrt import read_band
 
 __all__ = [
     "DEFAULT_VECTOR_CELL_DEG", "POPULATION_COLUMNS", "POPULATION_READERS", "RASTER_SUFFIXES",
@@ -241,173 +246,38 @@ def _load_raster(
     aggregate: int,
     units: str,
 ) -> Population:
-    dataset = _open_raster(path, "population file")
-    with dataset:
-        window = _window(dataset, bounds_lonlat, path)
-        values = read_band(dataset, path, "population file", window=window)
-        transform = dataset.window_transform(window)
+    tally = NodataTally()
+    with open_count_raster(path, "population file") as dataset:
+        window = study_window(dataset, bounds_lonlat, path)
         crs = dataset.crs.to_string()
-        labels = raster_labels(dataset, path)
-    data, nodata_cells = _clean_counts(values, path)
-    looks_dense = density_warning(data, transform, crs, labels) if units == "count" else None
+        density = DensityCheck(dataset.window_transform(window),
+                               (int(window.height), int(window.width)), crs,
+                               raster_labels(dataset, path)) if units == "count" else None
+        cells = read_populated_cells(dataset, path, window, aggregate=aggregate, units=units,
+                                     tally=tally, density=density)
+    for message in tally.messages(path.name):
+        _warn(message, stacklevel=4)  # load_population's caller
+    looks_dense = density.warning() if density is not None else None
     if looks_dense is not None:
         _warn(f"{path.name} {looks_dense}", stacklevel=4)  # load_population's caller
-    data = to_counts(data, transform, crs, units)
-    return _population_from_grid(data, transform, crs, path, aggregate, nodata_cells)
+    return _population_from_cells(cells, crs, path, tally.dropped)
 
 
-def _open_raster(path: Path, what: str) -> rasterio.DatasetReader:
-    """Open a count raster: one band, a CRS and a north-up, unrotated geotransform (and,
-    for a VRT, every source file present)."""
-    check_vrt_sources(path, what)
-    try:
-        with warnings.catch_warnings():  # no geotransform: refused below, in one line
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            dataset = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as err:
-        raise InputFileError(f"{what} {path} cannot be read as a raster ({err})") \
-            from None
-    problem = _raster_problem(dataset, path)
-    if problem is not None:
-        dataset.close()
-        raise InputDataError(f"{what} {path} {problem}")
-    return dataset
-
-
-def _raster_problem(dataset: rasterio.DatasetReader, path: Path) -> str | None:
-    """Why a raster cannot be read as people per cell, or None."""
-    if dataset.count != 1:
-        return (f"has {dataset.count} bands; accessmap reads one band of people per cell: "
-                f"write the band you mean to its own file, e.g. gdal_translate -b 1 "
-                f"{path.name} {path.stem}_band1.tif")
-    if dataset.crs is None:
-        return ("has no coordinate reference system; assign one (WorldPop rasters are "
-                "EPSG:4326), e.g. with gdal_edit.py -a_srs EPSG:4326")
-    t = dataset.transform
-    if t.is_identity:
-        return ("has no geotransform (no cell size or origin); georeference it, e.g. "
-                "gdal_edit.py -a_ullr west north east south")
-    if t.b != 0 or t.d != 0:
-        return ("has a rotated geotransform; warp it north-up without resampling counts, "
-                "e.g. gdalwarp -r sum")
-    if t.a <= 0 or t.e >= 0:
-        return (f"is not north-up (cell size {t.a:g} x {t.e:g}: rows run south to north or "
-                "columns east to west); flip it north-up, e.g. gdalwarp -r sum")
-    return None
-
-
-#: Cells at least this large in magnitude are the float32 nodata sentinel (±3.4e38).
-_FLOAT32_SENTINEL = 1e38
-
-
-def _clean_counts(values: np.ma.MaskedArray, path: Path) -> tuple[NDArray[np.floating], int]:
-    """People per cell with nodata, non-finite and negative cells set to 0 (and counted).
-
-    Works in place on the raster's own buffer (no float64 copies of the whole window).
-    """
-    data = np.ma.getdata(values)
-    drop = np.ma.getmaskarray(values) | ~np.isfinite(data)
-    with np.errstate(invalid="ignore"):
-        sentinel = ~drop & ((np.abs(data) >= _FLOAT32_SENTINEL) | np.isin(data, (-9999, -99999)))
-    n_sentinel = int(sentinel.sum())
-    if n_sentinel:
-        found = ", ".join(f"{v:g}" for v in np.unique(data[sentinel])[:4])
-        _warn(f"{path.name}: {n_sentinel} cells hold {found}, a nodata value the file does "
-              "not declare (no nodata tag); they are treated as nodata (declare it with "
-              "gdal_edit.py -a_nodata)", stacklevel=5)  # load_population's caller
-        drop |= sentinel
-    invalid = int(drop.sum())
-    with np.errstate(invalid="ignore"):
-        np.logical_or(drop, data < 0, out=drop)
-    negative = int(drop.sum()) - invalid
-    if negative:
-        _warn(f"{path.name}: {negative} cells with negative population treated as nodata",
-              stacklevel=5)  # load_population's caller
-    data[drop] = 0
-    return data, invalid + negative
-
-
-def _population_from_grid(
-    data: NDArray[np.floating], transform: Affine, crs: str, path: Path, aggregate: int,
-    nodata_cells: int,
-) -> Population:
-    if aggregate > 1:
-        data, transform = aggregate_sum(data, transform, aggregate)
-    rows, cols = np.nonzero(data > 0)
-    if rows.size == 0:
+def _population_from_cells(cells: PopulatedCells, crs: str, path: Path,
+                           nodata_cells: int) -> Population:
+    if cells.rows.size == 0:
         raise InputDataError(
             f"population file {path}: no populated cell in the study area (all nodata or "
             "zero); check that the raster covers the road network"
         )
-    lon, lat = _cell_centres_lonlat(transform, rows, cols, crs)
     population = Population(
-        lon=lon, lat=lat, population=data[rows, cols].astype(np.float64),
-        row=rows.astype(np.int64),
-        col=cols.astype(np.int64), transform=transform, shape=data.shape, crs=crs,
-        source=str(path), excluded_nodata_cells=nodata_cells,
+        lon=cells.lon, lat=cells.lat, population=cells.values, row=cells.rows, col=cells.cols,
+        transform=cells.transform, shape=cells.shape, crs=crs, source=str(path),
+        excluded_nodata_cells=nodata_cells,
     )
     logger.info("population: %d populated cells, total %.0f people (%s)", population.size,
                 population.total, path.name)
     return population
-
-
-def _window(
-    dataset: rasterio.DatasetReader,
-    bounds_lonlat: tuple[float, float, float, float] | None,
-    path: Path,
-) -> rasterio.windows.Window:
-    full = rasterio.windows.Window(0, 0, dataset.width, dataset.height)
-    if bounds_lonlat is None:
-        return full
-    west, south, east, north = rasterio.warp.transform_bounds(
-        "EPSG:4326", dataset.crs, *bounds_lonlat
-    )
-    window = rasterio.windows.from_bounds(west, south, east, north, dataset.transform)
-    col0, row0 = np.floor(window.col_off), np.floor(window.row_off)
-    window = rasterio.windows.Window(
-        int(col0), int(row0), int(np.ceil(window.col_off + window.width) - col0),
-        int(np.ceil(window.row_off + window.height) - row0),
-    )
-    try:
-        window = window.intersection(full)
-    except rasterio.errors.WindowError:
-        raise InputDataError(
-            f"population file {path} does not overlap the road network (network bounds "
-            f"{tuple(round(b, 3) for b in bounds_lonlat)}); are they for the same place?"
-        ) from None
-    return window
-
-
-def aggregate_sum(
-    data: NDArray[np.floating], transform: Affine, factor: int
-) -> tuple[NDArray[np.float64], Affine]:
-    """Sum ``factor x factor`` blocks of a grid; the total is preserved exactly.
-
-    Edge blocks that are cut by the grid's border are padded with zeros.
-
-    Examples
-    --------
-    >>> grid, _ = aggregate_sum(np.ones((3, 3)), Affine.identity(), 2)
-    >>> grid.tolist()
-    [[4.0, 2.0], [2.0, 1.0]]
-    """
-    rows = -(-data.shape[0] // factor) * factor
-    cols = -(-data.shape[1] // factor) * factor
-    padded = np.zeros((rows, cols), dtype=np.float64)
-    padded[: data.shape[0], : data.shape[1]] = data
-    blocks = padded.reshape(rows // factor, factor, cols // factor, factor).sum(axis=(1, 3))
-    return blocks, transform * Affine.scale(factor, factor)
-
-
-def _cell_centres_lonlat(
-    transform: Affine, rows: NDArray[np.int64], cols: NDArray[np.int64], crs: str
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    x, y = rasterio.transform.xy(transform, rows, cols, offset="center")
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if pyproj.CRS.from_user_input(crs).equals(pyproj.CRS.from_epsg(4326)):
-        return x, y
-    lon, lat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
-    return np.asarray(lon, float), np.asarray(lat, float)
 
 
 def population_from_vector(
@@ -453,7 +323,8 @@ def population_from_vector(
     geoms, people = frame.geometry.to_numpy()[keep], people[keep]
     transform, shape = _grid_around(geoms, cell_size_deg)
     data = _spread(geoms, people, transform, shape)
-    return _population_from_grid(data, transform, "EPSG:4326", path, aggregate, 0)
+    return _population_from_cells(populated_cells(data, transform, "EPSG:4326", aggregate),
+                                  "EPSG:4326", path, 0)
 
 
 def _population_values(
@@ -540,13 +411,16 @@ def counts_on_grid(
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"group raster {path} does not exist; check the path")
-    fine = population.transform * Affine.scale(1 / aggregate, 1 / aggregate)
-    with _open_raster(path, "group raster") as dataset:
+    fine = population.transform @ Affine.scale(1 / aggregate, 1 / aggregate)
+    with open_count_raster(path, "group raster") as dataset:
         offset = _grid_offset(dataset, fine, population.crs, path)
         window = rasterio.windows.Window(offset[1], offset[0], population.shape[1] * aggregate,
                                          population.shape[0] * aggregate)
         values = read_band(dataset, path, "group raster", window=window, boundless=True)
-    data, _ = _clean_counts(values, path)
+    tally = NodataTally()
+    data = clean_counts(values, tally)
+    for message in tally.messages(path.name):
+        _warn(message, stacklevel=2)
     if aggregate > 1:
         data, _ = aggregate_sum(data, fine, aggregate)
     data = data[: population.shape[0], : population.shape[1]]

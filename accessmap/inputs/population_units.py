@@ -40,8 +40,8 @@ from numpy.typing import NDArray
 from accessmap._raster import cell_area_km2
 from accessmap.config.sections import POPULATION_UNITS
 
-__all__ = ["DENSITY_HINT_PER_KM2", "POPULATION_UNITS", "density_hint", "density_warning",
-           "raster_labels", "to_counts"]
+__all__ = ["DENSITY_HINT_PER_KM2", "POPULATION_UNITS", "DensityCheck", "density_hint",
+           "density_to_counts", "density_warning", "raster_labels", "to_counts"]
 
 #: Hectares per km² (a per-hectare value times this is per km²).
 _HA_PER_KM2 = {"count": 1.0, "per_km2": 1.0, "per_ha": 100.0}
@@ -78,10 +78,22 @@ def to_counts(data: NDArray[np.floating], transform: Affine, crs: str,
     """
     if units == "count":
         return data
+    return density_to_counts(data, cell_area_km2(transform, data.shape, crs), units)
+
+
+def density_to_counts(data: NDArray[np.floating], area_km2: NDArray[np.float64],
+                      units: str) -> NDArray[np.floating]:
+    """:func:`to_counts` with the cell areas given (km², one per row, shape ``(rows, 1)``).
+
+    Raises
+    ------
+    ValueError
+        ``units`` is unknown.
+    """
     if units not in _HA_PER_KM2:
         raise ValueError(f"population units {units!r} are unknown; use one of "
                          + ", ".join(POPULATION_UNITS))
-    area = cell_area_km2(transform, data.shape, crs) * _HA_PER_KM2[units]
+    area = area_km2 * _HA_PER_KM2[units]
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype(np.float64)
     np.multiply(data, area.astype(data.dtype), out=data)
@@ -99,29 +111,72 @@ def density_hint(data: NDArray[np.floating], transform: Affine, crs: str,
     labels
         Text describing the raster: file name, band description and unit, metadata tags.
     """
-    for label in labels:
-        found = _DENSITY_WORDS.search(label or "")
-        if found:
-            return f"its description says {found.group(0)!r} ({label[:60]!r})"
-    step = max(1, data.size // _SAMPLE_CELLS)  # every step-th row is enough for a median
-    area = cell_area_km2(transform, data.shape, crs)[::step]
-    data = data[::step]
-    populated = data > 0
-    if not populated.any():
+    check = DensityCheck(transform, data.shape, crs, labels)
+    check.add(data, 0)
+    return check.hint()
+
+
+class DensityCheck:
+    """:func:`density_hint` for a window read strip by strip.
+
+    Every ``step``-th row of the window (counted from its first row, so the same rows
+    whatever the strips) is looked at; the median is taken over all of them at the end.
+
+    Parameters
+    ----------
+    transform, shape, crs
+        The whole window's grid.
+    labels
+        Text describing the raster (see :func:`density_hint`).
+    """
+
+    def __init__(self, transform: Affine, shape: tuple[int, int], crs: str,
+                 labels: Iterable[str]) -> None:
+        self.label_hint = next(
+            (f"its description says {found.group(0)!r} ({label[:60]!r})"
+             for label in labels if (found := _DENSITY_WORDS.search(label or ""))), None)
+        self.step = max(1, shape[0] * shape[1] // _SAMPLE_CELLS)
+        self.area = cell_area_km2(transform, shape, crs)
+        self._implied: list[NDArray[np.float64]] = []
+
+    def add(self, data: NDArray[np.floating], row0: int) -> None:
+        """Look at the sampled rows of a cleaned strip starting at window row ``row0``."""
+        if self.label_hint is not None:
+            return
+        first = (-row0) % self.step
+        sample = data[first::self.step]
+        area = np.broadcast_to(self.area[row0 + first:row0 + data.shape[0]:self.step],
+                               sample.shape)
+        populated = sample > 0
+        self._implied.append(sample[populated] / area[populated])
+
+    def hint(self) -> str | None:
+        """Why the raster looks like a density, or None."""
+        if self.label_hint is not None:
+            return self.label_hint
+        implied_all = np.concatenate(self._implied) if self._implied else np.empty(0)
+        if implied_all.size == 0:
+            return None
+        implied = float(np.median(implied_all))
+        if implied > DENSITY_HINT_PER_KM2:
+            cells = float(np.median(self.area[::self.step]))
+            return (f"read as people per cell, its median populated cell would hold "
+                    f"{implied:,.0f} people per km² (cells of {cells:.4g} km²)")
         return None
-    area = np.broadcast_to(area, data.shape)
-    implied = float(np.median(data[populated] / area[populated]))
-    if implied > DENSITY_HINT_PER_KM2:
-        return (f"read as people per cell, its median populated cell would hold "
-                f"{implied:,.0f} people per km² (cells of {float(np.median(area)):.4g} km²)")
-    return None
+
+    def warning(self) -> str | None:
+        """The warning text (after the file name), or None (see :func:`density_warning`)."""
+        return _density_message(self.hint())
 
 
 def density_warning(data: NDArray[np.floating], transform: Affine, crs: str,
                     labels: Sequence[str]) -> str | None:
     """The warning (after the file name) for a raster read as counts that looks like a
     density (:func:`density_hint`), or None."""
-    hint = density_hint(data, transform, crs, labels)
+    return _density_message(density_hint(data, transform, crs, labels))
+
+
+def _density_message(hint: str | None) -> str | None:
     if hint is None:
         return None
     return (f"looks like people per km² or per hectare, not per cell: {hint}; if it is a "
