@@ -2,13 +2,18 @@
 
 Usage (from the project root; a few minutes)::
 
-    .venv/bin/python scripts/bench_dask.py [--runs 4] [--candidates 20000] [--write]
+    .venv/bin/python scripts/bench_dask.py [--runs 4] [--repeats 3] [--candidates 20000]
+                                           [--write]
 
 (a) ``--runs`` independent Comoros runs (drive, 2 new sites, no circuits; each its own
     output folder) through :func:`accessmap.batch.run_batch` on a LocalCluster of 1 worker
     process (one after another) and of 2 worker processes; the speed-up is the ratio of
     the wall times (target >= 1.7x on 2 free cores).  One untimed run first fills the
-    network cache, so both see a warm cache.
+    network cache, so both see a warm cache; the two are measured ``--repeats`` times,
+    alternating, and the medians compared.  The one-worker runs use both CPUs where a
+    run can (its engine's threads), as one run after another would.
+(c) The machine's own ceiling for (a): one ``accessmap run`` on one engine thread alone,
+    then two at once (``2 x alone / together``; 2.0 on two idle, independent cores).
 (b) The coverage matrix of ``--candidates`` random road nodes of the Comoros walk
     network against every on-network demand point within 60 minutes (the siting
     threshold of ``scripts/comoros_walk.toml``; by car 60 minutes reach most of an island
@@ -53,26 +58,58 @@ def _batch_file(folder: Path, runs: int) -> Path:
     return path
 
 
-def bench_runs(runs: int) -> dict[str, float]:
-    """Wall seconds of ``runs`` runs on 1 and on 2 worker processes."""
+def bench_runs(runs: int, repeats: int) -> dict[str, Any]:
+    """Wall seconds of ``runs`` runs on 1 and on 2 worker processes, ``repeats`` times
+    (alternating, so that a slow spell of the machine hits both); medians and ratio."""
     from accessmap.batch import load_batch, run_batch
 
-    out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:  # fill the network cache
         out_dir, batch = load_batch(_batch_file(Path(tmp), 1))
         run_batch(batch, out_dir, n_workers=1, overwrite=True)
-    for workers in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
-            out_dir, batch = load_batch(_batch_file(Path(tmp), runs))
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(repeats):
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
+                out_dir, batch = load_batch(_batch_file(Path(tmp), runs))
+                start = time.perf_counter()
+                rows = run_batch(batch, out_dir, n_workers=workers, overwrite=True)
+                walls[workers].append(time.perf_counter() - start)
+                failed = [r for r in rows if r["status"] != "done"]
+                if failed:
+                    raise SystemExit(f"batch failed: {failed[0]}")
+            print(f"(a) {runs} runs on {workers} worker(s): {walls[workers][-1]:.1f} s",
+                  flush=True)
+    one, two = float(np.median(walls[1])), float(np.median(walls[2]))
+    return {"runs_1_workers_s": one, "runs_2_workers_s": two, "runs_speedup": one / two,
+            "runs_pairs": [(a, b) for a, b in zip(walls[1], walls[2], strict=True)]}
+
+
+def bench_ceiling(repeats: int) -> dict[str, float]:
+    """What two CPUs give two independent processes here: one ``accessmap run`` (one
+    engine thread) alone, then two at once; ``2 x alone / together`` is the most any
+    batch of such runs can gain on this machine."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
+        command = [sys.executable, "-m", "accessmap.cli", "run", str(SCENARIO), "-q",
+                   "--mode", "drive", "--set", "siting.new_sites=2",
+                   "--set", "siting.mobile=false", "--overwrite", "--out"]
+        env = {**os.environ, "ACCESSMAP_THREADS": "1"}
+
+        def together(n: int) -> float:
             start = time.perf_counter()
-            rows = run_batch(batch, out_dir, n_workers=workers, overwrite=True)
-            out[f"runs_{workers}_workers_s"] = time.perf_counter() - start
-            failed = [r for r in rows if r["status"] != "done"]
-            if failed:
-                raise SystemExit(f"batch failed: {failed[0]}")
-        print(f"(a) {runs} runs on {workers} worker(s): "
-              f"{out[f'runs_{workers}_workers_s']:.1f} s", flush=True)
-    out["runs_speedup"] = out["runs_1_workers_s"] / out["runs_2_workers_s"]
+            procs = [subprocess.Popen([*command, f"{tmp}/run{i}"], env=env)
+                     for i in range(n)]
+            if any(p.wait() for p in procs):
+                raise SystemExit("accessmap run failed in the ceiling benchmark")
+            return time.perf_counter() - start
+
+        alone = [together(1) for _ in range(repeats)]
+        pair = [together(2) for _ in range(repeats)]
+    out = {"alone_s": float(np.median(alone)), "pair_s": float(np.median(pair))}
+    out["ceiling"] = 2 * out["alone_s"] / out["pair_s"]
+    print(f"(c) one run alone {out['alone_s']:.1f} s, two at once {out['pair_s']:.1f} s: "
+          f"{out['ceiling']:.2f}x", flush=True)
     return out
 
 
@@ -112,13 +149,17 @@ def bench_matrix(n_candidates: int) -> dict[str, float]:
     return out
 
 
-def table(found: dict[str, float], runs: int) -> str:
+def table(found: dict[str, Any], runs: int) -> str:
     f = found
+    pairs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in f["runs_pairs"])
     return "\n".join([
         "| benchmark | one process | 2 workers | speed-up |", "|---|---|---|---|",
-        f"| (a) {runs} Comoros drive runs, batch on a LocalCluster | "
+        f"| (a) {runs} Comoros drive runs, batch on a LocalCluster (median of "
+        f"{len(f['runs_pairs'])}: {pairs} s) | "
         f"{f['runs_1_workers_s']:.1f} s (1 worker) | {f['runs_2_workers_s']:.1f} s | "
         f"{f['runs_speedup']:.2f}x |",
+        f"| (c) the machine's ceiling: one `accessmap run` (1 thread) alone vs two at once | "
+        f"{f['alone_s']:.1f} s | {f['pair_s']:.1f} s (both) | {f['ceiling']:.2f}x |",
         f"| (b) walk coverage matrix, {int(f['candidates'])} candidates x {int(f['demand'])} "
         f"points, 60 min: Dask | {f['matrix_one_thread_s']:.1f} s (1 thread) | "
         f"{f['matrix_dask_2_s']:.1f} s | {f['matrix_one_thread_s'] / f['matrix_dask_2_s']:.2f}x |",
@@ -134,11 +175,16 @@ def table(found: dict[str, float], runs: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="repeats of (a) and (c); medians are reported")
     parser.add_argument("--candidates", type=int, default=20_000)
     parser.add_argument("--skip-runs", action="store_true", help="only (b)")
     parser.add_argument("--write", action="store_true", help="update scripts/BENCHMARKS.md")
     args = parser.parse_args(argv)
-    found = {} if args.skip_runs else bench_runs(args.runs)
+    found: dict[str, Any] = {}
+    if not args.skip_runs:
+        found.update(bench_runs(args.runs, args.repeats))
+        found.update(bench_ceiling(args.repeats))
     found.update(bench_matrix(args.candidates))
     if args.skip_runs:
         print(json.dumps(found, indent=1))
@@ -146,10 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     note = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
             f"{platform.machine()} with {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}, on a machine shared with other jobs (load average "
-            f"{os.getloadavg()[1]:.1f} over the last 5 minutes; numbers noisy).  (a) runs "
+            f"{os.getloadavg()[1]:.1f} over the last 5 minutes before the end).  (a) runs "
             "whole ``accessmap run``s as batch tasks, after one untimed run that fills the "
-            "network cache; (b) splits the candidates of one coverage matrix into batches "
-            "of 512.")
+            "network cache; (c) runs the same run as a command, alone and two at once; "
+            "(b) splits the candidates of one coverage matrix into batches of 512.")
     text = note + "\n\n" + table(found, args.runs)
     print(text)
     if args.write:
