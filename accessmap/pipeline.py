@@ -103,7 +103,7 @@ STAGE_WEIGHTS = {"network": 3.0, "population": 1.0, "facilities": 0.5, "areas": 
                  "drive_network": 0.5,
                  "travel_times": 2.0, "coverage": 0.2, "analysis": 3.0, "referral": 0.3,
                  "indicators": 0.5,
-                 "siting": 3.0,
+                 "siting": 3.0, "record": 1.0,
                  "outputs": 5.0}
 
 
@@ -225,10 +225,12 @@ def run(
         plan = recommend_sites(scenario.siting, _siting_data(scenario, inputs, access),
                                tick=tick)
     network, population, facilities = inputs.network, inputs.population, inputs.facilities
-    record = _record(scenario, inputs, access, coverage, coverage_analysis, plan, timings,
-                     roads=write, referral=referral, indicators=indicators)
-    _report_facility_changes(record, scenario, facilities)
-    _add_road_changes(record, roads_report)
+    with stage("record"):  # the summary, tables and layers (the map's roads when writing)
+        record = _record(scenario, inputs, access, coverage, coverage_analysis, plan,
+                         timings, roads=write, referral=referral, indicators=indicators)
+        _report_facility_changes(record, scenario, facilities)
+        _add_road_changes(record, roads_report)
+    record.summary.timings_s = dict(timings)  # with the record's own time
     result = RunResult(scenario, network, population, facilities, access, coverage,
                        plan.sites, plan.coverage_with_new_sites, record.summary.to_dict(),
                        timings, analysis=coverage_analysis, siting=plan, referral=referral,

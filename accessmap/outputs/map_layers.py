@@ -387,10 +387,11 @@ def roads_layer(network: RoadNetwork, *, max_segments: int = 20_000,
         keep = np.isin(highway, MAJOR_ROADS)
         logger.info("roads layer: %d segments; keeping the %d of major classes", highway.size,
                     int(keep.sum()))
-    lines = network.segment_lines
+    kept = np.flatnonzero(keep)
+    lines, highway = network.lines_of(kept), highway[kept]  # lines only for what is kept
     rows: list[tuple[str, shapely.Geometry]] = []
-    for kind in np.unique(highway[keep]):
-        merged = shapely.line_merge(shapely.multilinestrings(lines[keep & (highway == kind)]))
+    for kind in np.unique(highway):
+        merged = shapely.line_merge(shapely.multilinestrings(lines[highway == kind]))
         simple = shapely.simplify(merged, tolerance_m)
         rows += [(str(kind), part) for part in shapely.get_parts(simple)]
     frame = gpd.GeoDataFrame({"highway": [r[0] for r in rows]},

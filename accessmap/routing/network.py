@@ -206,13 +206,13 @@ class RoadNetwork:
     @cached_property
     def segment_lines(self) -> NDArray[np.object_]:
         """Segments as shapely LineStrings in the projected CRS."""
-        coords = np.stack(
-            [
-                np.column_stack([self.node_x[self.seg_u], self.node_y[self.seg_u]]),
-                np.column_stack([self.node_x[self.seg_v], self.node_y[self.seg_v]]),
-            ],
-            axis=1,
-        )
+        return self.lines_of(np.arange(self.seg_u.size))
+
+    def lines_of(self, segments: NDArray[np.int64]) -> NDArray[np.object_]:
+        """The segments ``segments`` (indices) as shapely LineStrings in the projected CRS."""
+        u, v = self.seg_u[segments], self.seg_v[segments]
+        coords = np.stack([np.column_stack([self.node_x[u], self.node_y[u]]),
+                           np.column_stack([self.node_x[v], self.node_y[v]])], axis=1)
         lines: NDArray[np.object_] = shapely.linestrings(coords)
         return lines
 
