@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -32,10 +31,10 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from accessmap.errors import DataQualityWarning, InputDataError, InputFileError
+from accessmap.inputs.demand import Population
 from accessmap.inputs.population_units import POPULATION_UNITS, DensityCheck, raster_labels
 from accessmap.inputs.raster_counts import (
     NodataTally,
-    PopulatedCells,
     aggregate_sum,
     clean_counts,
     open_count_raster,
@@ -58,44 +57,6 @@ def _warn(message: str, *, stacklevel: int) -> None:
     """Log a data-quality problem and issue it as a :class:`DataQualityWarning`."""
     logger.warning("%s", message)
     warnings.warn(message, DataQualityWarning, stacklevel=stacklevel + 1)
-
-
-@dataclass(frozen=True, eq=False)
-class Population:
-    """Demand points on a regular grid.
-
-    ``row``/``col`` index the grid described by ``transform``, ``shape`` and ``crs``, so
-    that per-point results (travel times) can be written back as a raster.
-    """
-
-    lon: NDArray[np.float64]
-    lat: NDArray[np.float64]
-    population: NDArray[np.float64]
-    row: NDArray[np.int64]
-    col: NDArray[np.int64]
-    transform: Affine
-    shape: tuple[int, int]
-    crs: str
-    source: str
-    excluded_nodata_cells: int = 0
-
-    @property
-    def total(self) -> float:
-        """Total population of the demand points."""
-        return float(self.population.sum())
-
-    @property
-    def size(self) -> int:
-        """Number of demand points."""
-        return int(self.population.size)
-
-    def to_grid(self, values: NDArray[np.float64], *, fill: float = np.nan) -> NDArray[
-        np.float64
-    ]:
-        """Write one value per demand point into a grid of ``shape`` (others ``fill``)."""
-        grid = np.full(self.shape, fill, dtype=np.float64)
-        grid[self.row, self.col] = values
-        return grid
 
 
 #: File endings read as rasters.
@@ -253,28 +214,23 @@ def _load_raster(
         density = DensityCheck(dataset.window_transform(window),
                                (int(window.height), int(window.width)), crs,
                                raster_labels(dataset, path)) if units == "count" else None
-        cells = read_populated_cells(dataset, path, window, aggregate=aggregate, units=units,
-                                     tally=tally, density=density)
+        population = read_populated_cells(dataset, path, window, aggregate=aggregate,
+                                          units=units, tally=tally, density=density)
     for message in tally.messages(path.name):
         _warn(message, stacklevel=4)  # load_population's caller
     looks_dense = density.warning() if density is not None else None
     if looks_dense is not None:
         _warn(f"{path.name} {looks_dense}", stacklevel=4)  # load_population's caller
-    return _population_from_cells(cells, crs, path, tally.dropped)
+    return _checked(population, path)
 
 
-def _population_from_cells(cells: PopulatedCells, crs: str, path: Path,
-                           nodata_cells: int) -> Population:
-    if cells.rows.size == 0:
+def _checked(population: Population, path: Path) -> Population:
+    """``population``, logged; refused when it holds no populated cell."""
+    if population.size == 0:
         raise InputDataError(
             f"population file {path}: no populated cell in the study area (all nodata or "
             "zero); check that the raster covers the road network"
         )
-    population = Population(
-        lon=cells.lon, lat=cells.lat, population=cells.values, row=cells.rows, col=cells.cols,
-        transform=cells.transform, shape=cells.shape, crs=crs, source=str(path),
-        excluded_nodata_cells=nodata_cells,
-    )
     logger.info("population: %d populated cells, total %.0f people (%s)", population.size,
                 population.total, path.name)
     return population
@@ -323,8 +279,8 @@ def population_from_vector(
     geoms, people = frame.geometry.to_numpy()[keep], people[keep]
     transform, shape = _grid_around(geoms, cell_size_deg)
     data = _spread(geoms, people, transform, shape)
-    return _population_from_cells(populated_cells(data, transform, "EPSG:4326", aggregate),
-                                  "EPSG:4326", path, 0)
+    return _checked(populated_cells(data, transform, "EPSG:4326", aggregate,
+                                    source=str(path)), path)
 
 
 def _population_values(

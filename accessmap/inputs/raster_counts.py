@@ -30,10 +30,11 @@ from numpy.typing import NDArray
 
 from accessmap._raster import cell_area_km2
 from accessmap.errors import InputDataError, InputFileError
+from accessmap.inputs.demand import Population
 from accessmap.inputs.population_units import DensityCheck, density_to_counts
 from accessmap.inputs.vrt import check_vrt_sources, read_band
 
-__all__ = ["STRIP_CELLS", "NodataTally", "PopulatedCells", "aggregate_sum",
+__all__ = ["STRIP_CELLS", "NodataTally", "aggregate_sum",
            "cell_centres_lonlat", "clean_counts", "open_count_raster", "populated_cells",
            "read_populated_cells", "study_window"]
 
@@ -97,28 +98,19 @@ def clean_counts(values: np.ma.MaskedArray, tally: NodataTally) -> NDArray[np.fl
     return data
 
 
-@dataclass(frozen=True)
-class PopulatedCells:
-    """The populated cells of a (possibly aggregated) grid, in row-major order, with their
-    centres in degrees."""
-
-    rows: NDArray[np.int64]
-    cols: NDArray[np.int64]
-    values: NDArray[np.float64]
-    lon: NDArray[np.float64]
-    lat: NDArray[np.float64]
-    transform: Affine
-    shape: tuple[int, int]
-
-
-def populated_cells(data: NDArray[np.floating], transform: Affine, crs: str,
-                    aggregate: int) -> PopulatedCells:
+def populated_cells(data: NDArray[np.floating], transform: Affine, crs: str, aggregate: int,
+                    *, source: str) -> Population:
     """The cells of a whole grid holding people (after summing ``aggregate`` blocks)."""
     grid = transform @ Affine.scale(aggregate, aggregate) if aggregate > 1 else transform
     rows, cols, values = _nonzero_cells(data, aggregate)
     lon, lat = cell_centres_lonlat(grid, rows, cols, crs)
-    return PopulatedCells(rows, cols, values, lon, lat, grid,
-                          (-(-data.shape[0] // aggregate), -(-data.shape[1] // aggregate)))
+    return Population(lon=lon, lat=lat, population=values, row=rows, col=cols,
+                      transform=grid, shape=_coarse_shape(data.shape, aggregate), crs=crs,
+                      source=source)
+
+
+def _coarse_shape(shape: tuple[int, ...], aggregate: int) -> tuple[int, int]:
+    return -(-shape[0] // aggregate), -(-shape[1] // aggregate)
 
 
 def _nonzero_cells(data: NDArray[np.floating], aggregate: int) -> tuple[
@@ -140,7 +132,7 @@ def read_populated_cells(
     units: str,
     tally: NodataTally,
     density: DensityCheck | None = None,
-) -> PopulatedCells:
+) -> Population:
     """Read ``window`` of a count raster strip by strip into its populated cells.
 
     Parameters
@@ -181,16 +173,16 @@ def read_populated_cells(
             rows, cols, values = _nonzero_cells(data, aggregate)
             rows += row0 // aggregate  # rows of the whole window's grid
             lon, lat = cell_centres_lonlat(grid, rows, cols, crs)
-            for name, part in zip(_FIELDS, (rows, cols, values, lon, lat), strict=True):
+            for name, part in zip(_FIELDS, (lon, lat, values, rows, cols), strict=True):
                 fields[name].append(part)
-    shape = (-(-height // aggregate), -(-width // aggregate))
     # one field at a time, each strip list released once joined (peak: strips + 1 field)
     joined = {name: np.concatenate(fields.pop(name)) for name in _FIELDS}
-    return PopulatedCells(**joined, transform=grid, shape=shape)
+    return Population(**joined, transform=grid, shape=_coarse_shape((height, width), aggregate),
+                      crs=crs, source=str(path), excluded_nodata_cells=tally.dropped)
 
 
-#: The per-cell fields of :class:`PopulatedCells`.
-_FIELDS = ("rows", "cols", "values", "lon", "lat")
+#: The per-cell fields of :class:`~accessmap.inputs.demand.Population`.
+_FIELDS = ("lon", "lat", "population", "row", "col")
 
 
 def cell_centres_lonlat(
