@@ -191,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     note = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
             f"{platform.machine()} with {os.cpu_count()} CPUs, Python "
-            f"{sys.version.split()[0]}, on a machine shared with other jobs (load average "
-            f"{os.getloadavg()[1]:.1f} over the last 5 minutes before the end).  (a) runs "
+            f"{sys.version.split()[0]} (load average "
+            f"{os.getloadavg()[1]:.1f} over the last 5 minutes, the benchmark's own runs "
+            "included).  (a) runs "
             "whole ``accessmap run``s as batch tasks, after one untimed run that fills the "
             "network cache; (c) runs the same run as a command, alone and two at once; "
             "(b) splits the candidates of one coverage matrix into batches of 512.")
