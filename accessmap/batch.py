@@ -35,8 +35,7 @@ import os
 import re
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +43,12 @@ from typing import Any
 from accessmap.config import PATH_KEYS, SECTIONS, scenario_from_dict
 from accessmap.config.indicators import indicator_table
 from accessmap.errors import AccessmapError, ConfigError
+from accessmap.executors import local_cluster
 from accessmap.progress import ProgressEvent
 from accessmap.record import RunFolder
 from accessmap.routing._threads import THREADS_ENV, usable_cpus
 
-__all__ = ["BATCH_COLUMNS", "BatchRun", "load_batch", "pre_spawn_environ", "run_batch",
-           "run_one", "worker_env"]
+__all__ = ["BATCH_COLUMNS", "BatchRun", "load_batch", "run_batch", "run_one", "worker_env"]
 
 logger = logging.getLogger(__name__)
 
@@ -342,57 +341,9 @@ def _client(distributed: Any, address: str | None, n_workers: int) -> Any:
         logger.info("batch on the Dask scheduler at %s", address)
         return distributed.Client(address)
     logger.info("batch on a local Dask cluster of %d worker process(es)", n_workers)
-    with _glibc_trimming():
-        cluster = distributed.LocalCluster(n_workers=max(1, n_workers), threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
-                                           env=worker_env(n_workers))
+    cluster = local_cluster(distributed, max(1, n_workers), env=worker_env(n_workers))
     client = distributed.Client(cluster)
     return _Closing(client, cluster)
-
-
-#: Dask's setting: environment variables its nannies set before starting a worker.
-_PRE_SPAWN = "distributed.nanny.pre-spawn-environ"
-
-#: glibc's malloc trim threshold variable, and Dask's own value of it in :data:`_PRE_SPAWN`.
-_TRIM, _DASK_TRIM_THRESHOLD = "MALLOC_TRIM_THRESHOLD_", "65536"
-
-
-def pre_spawn_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
-    """Dask's pre-spawn environment for local workers, without its malloc trim threshold.
-
-    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` in every worker so that freed memory goes
-    back to the system at once.  Setting it also fixes glibc's mmap threshold at 128 KiB
-    (``mallopt(3)``), so every array larger than that is mapped afresh and faulted in page
-    by page: a Comoros run then takes 3.4x the page faults and about 15% longer (11.2 s
-    instead of 9.7 s, 684,000 faults instead of 200,000), more with two runs side by side.
-    A value a user configured (anything but Dask's own) is kept.
-
-    Examples
-    --------
-    >>> pre_spawn_environ({"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1})
-    {'OMP_NUM_THREADS': 1}
-    """
-    return {key: value for key, value in environ.items()
-            if not (key == _TRIM and str(value) == _DASK_TRIM_THRESHOLD)}
-
-
-@contextmanager
-def _glibc_trimming() -> Iterator[None]:
-    """Workers started inside get glibc's own malloc trimming (see
-    :func:`pre_spawn_environ`): Dask's value is left out of its pre-spawn setting and, while
-    the workers start, of this process' environment, where an earlier local cluster of
-    this process may have put it (Dask's nannies update ``os.environ`` before spawning)."""
-    import dask.config
-
-    inherited = os.environ.get(_TRIM)
-    if inherited == _DASK_TRIM_THRESHOLD:
-        del os.environ[_TRIM]
-    try:
-        with dask.config.set({_PRE_SPAWN: pre_spawn_environ(dask.config.get(_PRE_SPAWN, {}))}):
-            yield
-    finally:
-        if inherited is not None:
-            os.environ[_TRIM] = inherited
 
 
 def worker_env(n_workers: int) -> dict[str, str]:

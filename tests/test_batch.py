@@ -162,6 +162,8 @@ def test_local_workers_keep_glibc_malloc_trimming(monkeypatch: pytest.MonkeyPatc
     """Dask's MALLOC_TRIM_THRESHOLD_=65536 (3.4x the page faults of a run) is left out of
     the batch's local workers, also when an earlier cluster left it in this process'
     environment; the environment is given back as it was, and a user's own value is kept."""
+    import os
+
     import dask.config
 
     from accessmap import batch
@@ -169,7 +171,7 @@ def test_local_workers_keep_glibc_malloc_trimming(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as an earlier nanny leaves it
     with batch._client(distributed, None, 1) as client:
         assert _worker_trim(client) == {None}
-    assert batch.os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
     own = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 1 << 20}
     with dask.config.set(own), batch._client(distributed, None, 1) as client:
