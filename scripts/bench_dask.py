@@ -12,6 +12,8 @@ Usage (from the project root; a few minutes)::
     network cache, so both see a warm cache; the two are measured ``--repeats`` times,
     alternating, and the medians compared.  The one-worker runs use both CPUs where a
     run can (its engine's threads), as one run after another would.
+(a') The same runs as ``accessmap run`` commands one after another (each a new process
+    using every CPU: how they run without ``accessmap batch``), against the 2-worker batch.
 (c) The machine's own ceiling for (a): one ``accessmap run`` on one engine thread alone,
     then two at once (``2 x alone / together``; 2.0 on two idle, independent cores).
 (b) The coverage matrix of ``--candidates`` random road nodes of the Comoros walk
@@ -84,31 +86,39 @@ def bench_runs(runs: int, repeats: int) -> dict[str, Any]:
             "runs_pairs": [(a, b) for a, b in zip(walls[1], walls[2], strict=True)]}
 
 
-def bench_ceiling(repeats: int) -> dict[str, float]:
-    """What two CPUs give two independent processes here: one ``accessmap run`` (one
-    engine thread) alone, then two at once; ``2 x alone / together`` is the most any
-    batch of such runs can gain on this machine."""
+def _run_commands(folder: str, n: int, *, threads: str | None) -> float:
+    """Seconds of ``n`` ``accessmap run`` commands of the batch's run started at once
+    (``threads``: their ACCESSMAP_THREADS, None for every CPU)."""
     import subprocess
 
+    command = [sys.executable, "-m", "accessmap.cli", "run", str(SCENARIO), "-q",
+               "--mode", "drive", "--set", "siting.new_sites=2",
+               "--set", "siting.mobile=false", "--overwrite", "--out"]
+    env = {k: v for k, v in os.environ.items() if k != "ACCESSMAP_THREADS"}
+    if threads is not None:
+        env["ACCESSMAP_THREADS"] = threads
+    start = time.perf_counter()
+    procs = [subprocess.Popen([*command, f"{folder}/run{i}"], env=env) for i in range(n)]
+    if any(p.wait() for p in procs):
+        raise SystemExit("accessmap run failed in the benchmark")
+    return time.perf_counter() - start
+
+
+def bench_commands(runs: int, repeats: int) -> dict[str, float]:
+    """(a') the batch's runs as ``accessmap run`` commands one after another (every CPU
+    each: how they run without ``accessmap batch``), and (c) the machine's ceiling: one
+    such run on one engine thread alone, then two at once (``2 x alone / together``, the
+    most any batch of such runs can gain here)."""
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
-        command = [sys.executable, "-m", "accessmap.cli", "run", str(SCENARIO), "-q",
-                   "--mode", "drive", "--set", "siting.new_sites=2",
-                   "--set", "siting.mobile=false", "--overwrite", "--out"]
-        env = {**os.environ, "ACCESSMAP_THREADS": "1"}
-
-        def together(n: int) -> float:
-            start = time.perf_counter()
-            procs = [subprocess.Popen([*command, f"{tmp}/run{i}"], env=env)
-                     for i in range(n)]
-            if any(p.wait() for p in procs):
-                raise SystemExit("accessmap run failed in the ceiling benchmark")
-            return time.perf_counter() - start
-
-        alone = [together(1) for _ in range(repeats)]
-        pair = [together(2) for _ in range(repeats)]
-    out = {"alone_s": float(np.median(alone)), "pair_s": float(np.median(pair))}
+        sequential = [sum(_run_commands(tmp, 1, threads=None) for _ in range(runs))
+                      for _ in range(repeats)]
+        alone = [_run_commands(tmp, 1, threads="1") for _ in range(repeats)]
+        pair = [_run_commands(tmp, 2, threads="1") for _ in range(repeats)]
+    out = {"commands_s": float(np.median(sequential)), "alone_s": float(np.median(alone)),
+           "pair_s": float(np.median(pair))}
     out["ceiling"] = 2 * out["alone_s"] / out["pair_s"]
-    print(f"(c) one run alone {out['alone_s']:.1f} s, two at once {out['pair_s']:.1f} s: "
+    print(f"(a') {runs} commands one after another {out['commands_s']:.1f} s; (c) one run "
+          f"alone {out['alone_s']:.1f} s, two at once {out['pair_s']:.1f} s: "
           f"{out['ceiling']:.2f}x", flush=True)
     return out
 
@@ -158,6 +168,9 @@ def table(found: dict[str, Any], runs: int) -> str:
         f"{len(f['runs_pairs'])}: {pairs} s) | "
         f"{f['runs_1_workers_s']:.1f} s (1 worker) | {f['runs_2_workers_s']:.1f} s | "
         f"{f['runs_speedup']:.2f}x |",
+        f"| (a') the same {runs} runs as `accessmap run` commands one after another vs "
+        f"the 2-worker batch | {f['commands_s']:.1f} s | {f['runs_2_workers_s']:.1f} s | "
+        f"{f['commands_s'] / f['runs_2_workers_s']:.2f}x |",
         f"| (c) the machine's ceiling: one `accessmap run` (1 thread) alone vs two at once | "
         f"{f['alone_s']:.1f} s | {f['pair_s']:.1f} s (both) | {f['ceiling']:.2f}x |",
         f"| (b) walk coverage matrix, {int(f['candidates'])} candidates x {int(f['demand'])} "
@@ -184,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     found: dict[str, Any] = {}
     if not args.skip_runs:
         found.update(bench_runs(args.runs, args.repeats))
-        found.update(bench_ceiling(args.repeats))
+        found.update(bench_commands(args.runs, args.repeats))
     found.update(bench_matrix(args.candidates))
     if args.skip_runs:
         print(json.dumps(found, indent=1))
@@ -195,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.getloadavg()[1]:.1f} over the last 5 minutes, the benchmark's own runs "
             "included).  (a) runs "
             "whole ``accessmap run``s as batch tasks, after one untimed run that fills the "
-            "network cache; (c) runs the same run as a command, alone and two at once; "
+            "network cache; (a') and (c) run the same run as a command; "
             "(b) splits the candidates of one coverage matrix into batches of 512.")
     text = note + "\n\n" + table(found, args.runs)
     print(text)
