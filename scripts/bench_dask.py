@@ -98,7 +98,8 @@ def _run_commands(folder: str, n: int, *, threads: str | None) -> float:
     if threads is not None:
         env["ACCESSMAP_THREADS"] = threads
     start = time.perf_counter()
-    procs = [subprocess.Popen([*command, f"{folder}/run{i}"], env=env) for i in range(n)]
+    procs = [subprocess.Popen([*command, f"{folder}/run{i}"], env=env,
+                              stdout=subprocess.DEVNULL) for i in range(n)]
     if any(p.wait() for p in procs):
         raise SystemExit("accessmap run failed in the benchmark")
     return time.perf_counter() - start
