@@ -15,7 +15,7 @@ what the raster holds:
     projected grid it is the cell's size).
     The conversion happens before any aggregation, which then sums counts exactly.
 
-When the units are ``"count"``, :func:`density_hint` looks for signs of a density and
+When the units are ``"count"``, :class:`DensityCheck` looks for signs of a density and
 the loader warns (a :class:`~accessmap.errors.DataQualityWarning`, the run goes on):
 
 * the file name, band description, band unit or metadata tags say so (``density``,
@@ -29,7 +29,7 @@ the loader warns (a :class:`~accessmap.errors.DataQualityWarning`, the run goes 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +40,8 @@ from numpy.typing import NDArray
 from accessmap._raster import cell_area_km2
 from accessmap.config.sections import POPULATION_UNITS
 
-__all__ = ["DENSITY_HINT_PER_KM2", "POPULATION_UNITS", "DensityCheck", "density_hint",
-           "density_to_counts", "density_warning", "raster_labels", "to_counts"]
+__all__ = ["DENSITY_HINT_PER_KM2", "POPULATION_UNITS", "DensityCheck", "density_to_counts",
+           "raster_labels"]
 
 #: Hectares per km² (a per-hectare value times this is per km²).
 _HA_PER_KM2 = {"count": 1.0, "per_km2": 1.0, "per_ha": 100.0}
@@ -58,37 +58,29 @@ _DENSITY_WORDS = re.compile(
     r"|/ ?(km2|km²|km\^2|sq ?km|ha)\b|km-2|ha-1|ppkm|pph\b", re.IGNORECASE)
 
 
-def to_counts(data: NDArray[np.floating], transform: Affine, crs: str,
-              units: str) -> NDArray[np.floating]:
+def density_to_counts(data: NDArray[np.floating], area_km2: NDArray[np.float64],
+                      units: str) -> NDArray[np.floating]:
     """People per cell from a grid in ``units`` (``data`` is changed in place if floating).
 
     Parameters
     ----------
     data
-        The raster window, people per cell, per km² or per hectare; nodata cells are 0.
-    transform, crs
-        The window's grid.
+        Raster rows, people per cell, per km² or per hectare; nodata cells are 0.
+    area_km2
+        The cells' areas in km², one per row (shape ``(rows, 1)``,
+        :func:`accessmap._raster.cell_area_km2`).
     units : {"count", "per_km2", "per_ha"}
-
-    Examples
-    --------
-    >>> grid = np.array([[100.0]])  # 100 people per hectare on a 1 km x 1 km cell
-    >>> to_counts(grid, Affine(1000, 0, 0, 0, -1000, 0), "EPSG:32738", "per_ha").tolist()
-    [[10000.0]]
-    """
-    if units == "count":
-        return data
-    return density_to_counts(data, cell_area_km2(transform, data.shape, crs), units)
-
-
-def density_to_counts(data: NDArray[np.floating], area_km2: NDArray[np.float64],
-                      units: str) -> NDArray[np.floating]:
-    """:func:`to_counts` with the cell areas given (km², one per row, shape ``(rows, 1)``).
 
     Raises
     ------
     ValueError
         ``units`` is unknown.
+
+    Examples
+    --------
+    >>> grid = np.array([[100.0]])  # 100 people per hectare on a 1 km² cell
+    >>> density_to_counts(grid, np.array([[1.0]]), "per_ha").tolist()
+    [[10000.0]]
     """
     if units not in _HA_PER_KM2:
         raise ValueError(f"population units {units!r} are unknown; use one of "
@@ -100,24 +92,9 @@ def density_to_counts(data: NDArray[np.floating], area_km2: NDArray[np.float64],
     return data
 
 
-def density_hint(data: NDArray[np.floating], transform: Affine, crs: str,
-                 labels: Iterable[str]) -> str | None:
-    """Why a raster read as people per cell looks like a density, or None.
-
-    Parameters
-    ----------
-    data
-        The cleaned window (people per cell if the file is right; nodata cells are 0).
-    labels
-        Text describing the raster: file name, band description and unit, metadata tags.
-    """
-    check = DensityCheck(transform, data.shape, crs, labels)
-    check.add(data, 0)
-    return check.hint()
-
-
 class DensityCheck:
-    """:func:`density_hint` for a window read strip by strip.
+    """Why a raster read as people per cell looks like a density, from the strips of its
+    window as they are read (:func:`~accessmap.inputs.raster_counts.read_populated_cells`).
 
     Every ``step``-th row of the window (counted from its first row, so the same rows
     whatever the strips) is looked at; the median is taken over all of them at the end.
@@ -127,7 +104,7 @@ class DensityCheck:
     transform, shape, crs
         The whole window's grid.
     labels
-        Text describing the raster (see :func:`density_hint`).
+        Text describing the raster: file name, band description and unit, metadata tags.
     """
 
     def __init__(self, transform: Affine, shape: tuple[int, int], crs: str,
@@ -140,7 +117,8 @@ class DensityCheck:
         self._implied: list[NDArray[np.float64]] = []
 
     def add(self, data: NDArray[np.floating], row0: int) -> None:
-        """Look at the sampled rows of a cleaned strip starting at window row ``row0``."""
+        """Look at the sampled rows of a cleaned strip starting at window row ``row0``
+        (people per cell if the file is right; nodata cells are 0)."""
         if self.label_hint is not None:
             return
         first = (-row0) % self.step
@@ -165,15 +143,9 @@ class DensityCheck:
         return None
 
     def warning(self) -> str | None:
-        """The warning text (after the file name), or None (see :func:`density_warning`)."""
+        """The warning (after the file name) for a raster read as counts that looks like a
+        density, or None."""
         return _density_message(self.hint())
-
-
-def density_warning(data: NDArray[np.floating], transform: Affine, crs: str,
-                    labels: Sequence[str]) -> str | None:
-    """The warning (after the file name) for a raster read as counts that looks like a
-    density (:func:`density_hint`), or None."""
-    return _density_message(density_hint(data, transform, crs, labels))
 
 
 def _density_message(hint: str | None) -> str | None:
