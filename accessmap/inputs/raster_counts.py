@@ -101,26 +101,34 @@ def clean_counts(values: np.ma.MaskedArray, tally: NodataTally) -> NDArray[np.fl
 def populated_cells(data: NDArray[np.floating], transform: Affine, crs: str, aggregate: int,
                     *, source: str) -> Population:
     """The cells of a whole grid holding people (after summing ``aggregate`` blocks)."""
-    grid = transform @ Affine.scale(aggregate, aggregate) if aggregate > 1 else transform
-    rows, cols, values = _nonzero_cells(data, aggregate)
-    lon, lat = cell_centres_lonlat(grid, rows, cols, crs)
+    grid = _coarse_transform(transform, aggregate)
+    lon, lat, values, rows, cols = _cells(data, grid, crs, aggregate, 0)
     return Population(lon=lon, lat=lat, population=values, row=rows, col=cols,
                       transform=grid, shape=_coarse_shape(data.shape, aggregate), crs=crs,
                       source=source)
+
+
+def _coarse_transform(transform: Affine, aggregate: int) -> Affine:
+    return transform @ Affine.scale(aggregate, aggregate) if aggregate > 1 else transform
 
 
 def _coarse_shape(shape: tuple[int, ...], aggregate: int) -> tuple[int, int]:
     return -(-shape[0] // aggregate), -(-shape[1] // aggregate)
 
 
-def _nonzero_cells(data: NDArray[np.floating], aggregate: int) -> tuple[
-        NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Rows, columns and people of the populated cells (after summing blocks)."""
+def _cells(data: NDArray[np.floating], grid: Affine, crs: str, aggregate: int,
+           row0: int) -> tuple[NDArray[Any], ...]:
+    """Centre lon, lat, people, row and column (:data:`_FIELDS`) of the populated cells of
+    rows of the grid ``grid`` (after summing blocks) starting at fine row ``row0``."""
     if aggregate > 1:
         data, _ = aggregate_sum(data, Affine.identity(), aggregate)
     rows, cols = np.nonzero(data > 0)
-    return (rows.astype(np.int64, copy=False), cols.astype(np.int64, copy=False),
-            data[rows, cols].astype(np.float64))
+    values = data[rows, cols].astype(np.float64)
+    rows = rows.astype(np.int64, copy=False)
+    rows += row0 // aggregate  # rows of the whole window's grid (in place: no second copy)
+    cols = cols.astype(np.int64, copy=False)
+    lon, lat = cell_centres_lonlat(grid, rows, cols, crs)
+    return lon, lat, values, rows, cols
 
 
 def read_populated_cells(
@@ -154,7 +162,7 @@ def read_populated_cells(
     transform = dataset.window_transform(window)
     crs = dataset.crs.to_string()
     area = cell_area_km2(transform, (height, width), crs) if units != "count" else None
-    grid = transform @ Affine.scale(aggregate, aggregate) if aggregate > 1 else transform
+    grid = _coarse_transform(transform, aggregate)
     fields: dict[str, list[NDArray[Any]]] = {name: [] for name in _FIELDS}
     strips = _strips(height, width, _block_rows(dataset), aggregate)
     # GDAL keeps the blocks it reads in its cache (by default 5% of RAM: a large country's
@@ -170,10 +178,8 @@ def read_populated_cells(
                 density.add(data, row0)
             if area is not None:
                 data = density_to_counts(data, area[row0:row0 + strip_rows], units)
-            rows, cols, values = _nonzero_cells(data, aggregate)
-            rows += row0 // aggregate  # rows of the whole window's grid
-            lon, lat = cell_centres_lonlat(grid, rows, cols, crs)
-            for name, part in zip(_FIELDS, (lon, lat, values, rows, cols), strict=True):
+            for name, part in zip(_FIELDS, _cells(data, grid, crs, aggregate, row0),
+                                  strict=True):
                 fields[name].append(part)
     # one field at a time, each strip list released once joined (peak: strips + 1 field)
     joined = {name: np.concatenate(fields.pop(name)) for name in _FIELDS}
